@@ -1,0 +1,4 @@
+#ifndef STOWAGE_CYAML_SHIM_H
+#define STOWAGE_CYAML_SHIM_H
+#include <yaml.h>
+#endif

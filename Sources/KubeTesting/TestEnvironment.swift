@@ -1,0 +1,113 @@
+import Foundation
+
+/// The real control plane and S3 server a test run shares, as `scripts/testenv up` started
+/// them.
+///
+/// The test command (`make test`) starts them once and exports `STOWAGE_TESTENV_DIR`; when a
+/// test binary runs without it (`swift test` by hand), the first use starts a private
+/// environment under `.testenv/` in the package and stops it when the process exits.
+public struct TestEnvironment: Sendable {
+    public let directory: String
+    public let apiServer: String
+    public let adminToken: String
+    public let caFile: String
+    public let kubeconfig: String
+    public let etcd: String
+    public let s3Endpoint: String
+    public let s3AccessKey: String
+    public let s3SecretKey: String
+    /// SeaweedFS's filer, which serves files over plain HTTP without signatures.
+    public let filer: String
+    /// A client certificate and key of a cluster-admin user (`cert-admin`).
+    public let clientCertificate: String
+    public let clientKey: String
+    /// A token of user `alice`, who has no RBAC grants.
+    public let unprivilegedToken = "stowage-user-token"
+
+    /// The shared environment, started on first use if the test command did not.
+    public static func shared() throws -> TestEnvironment { try sharedResult.get() }
+
+    private static let sharedResult: Result<TestEnvironment, TestEnvironmentError> = {
+        if let dir = ProcessInfo.processInfo.environment["STOWAGE_TESTENV_DIR"] {
+            return Result { () throws(TestEnvironmentError) in try load(directory: dir) }
+        }
+        let dir = packageRoot + "/.testenv/swift-test-\(getpid())"
+        return Result { () throws(TestEnvironmentError) in
+            let env = try start(directory: dir)
+            atexit { TestEnvironment.stopPrivate() }
+            return env
+        }
+    }()
+
+    private static func stopPrivate() {
+        if case .success(let env) = sharedResult { try? env.stop() }
+    }
+
+    /// Starts a separate environment (for tests that restart or break their control plane).
+    public static func start(directory: String) throws(TestEnvironmentError) -> TestEnvironment {
+        try runScript(["up", directory])
+        return try load(directory: directory)
+    }
+
+    /// Stops the processes this environment's `up` started.
+    public func stop() throws(TestEnvironmentError) {
+        try Self.runScript(["down", directory])
+    }
+
+    /// Stops and starts kube-apiserver on the same port and data.
+    public func restartAPIServer() throws(TestEnvironmentError) {
+        try Self.runScript(["restart-apiserver", directory])
+    }
+
+    /// Reads `DIR/env` as written by `scripts/testenv up DIR`.
+    public static func load(directory: String) throws(TestEnvironmentError) -> TestEnvironment {
+        let path = directory + "/env"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw TestEnvironmentError("cannot read \(path): is the test environment up?")
+        }
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("export ") {
+            let assignment = line.dropFirst("export ".count)
+            guard let eq = assignment.firstIndex(of: "=") else { continue }
+            values[String(assignment[..<eq])] = String(assignment[assignment.index(after: eq)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+        }
+        func value(_ key: String) throws(TestEnvironmentError) -> String {
+            guard let v = values[key] else { throw TestEnvironmentError("\(path) has no \(key)") }
+            return v
+        }
+        return TestEnvironment(
+            directory: directory, apiServer: try value("STOWAGE_TEST_APISERVER"),
+            adminToken: try value("STOWAGE_TEST_TOKEN"), caFile: try value("STOWAGE_TEST_CA"),
+            kubeconfig: try value("STOWAGE_TEST_KUBECONFIG"), etcd: try value("STOWAGE_TEST_ETCD"),
+            s3Endpoint: try value("STOWAGE_TEST_S3_ENDPOINT"), s3AccessKey: try value("AWS_ACCESS_KEY_ID"),
+            s3SecretKey: try value("AWS_SECRET_ACCESS_KEY"), filer: try value("STOWAGE_TEST_FILER"),
+            clientCertificate: try value("STOWAGE_TEST_CLIENT_CERT"), clientKey: try value("STOWAGE_TEST_CLIENT_KEY"))
+    }
+
+    /// The package root, found from this file's location.
+    public static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    private static func runScript(_ arguments: [String]) throws(TestEnvironmentError) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: packageRoot + "/scripts/testenv")
+        process.arguments = arguments
+        do {
+            try process.run()
+        } catch {
+            throw TestEnvironmentError("cannot run scripts/testenv: \(error)")
+        }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestEnvironmentError("scripts/testenv \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        }
+    }
+}
+
+public struct TestEnvironmentError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
