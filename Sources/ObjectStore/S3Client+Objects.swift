@@ -1,0 +1,201 @@
+import Foundation
+import HTTP
+
+extension S3Client {
+    /// Every object under `prefix`, following ListObjectsV2 continuation tokens page by
+    /// page (1,000 keys each).
+    public func listObjects(bucket: String, prefix: String = "", pageSize: Int = 1000) async throws -> [S3Object] {
+        var objects: [S3Object] = []
+        var token: String?
+        repeat {
+            var query = [("list-type", "2"), ("max-keys", String(pageSize))]
+            if !prefix.isEmpty { query.append(("prefix", prefix)) }
+            if let token { query.append(("continuation-token", token)) }
+            let response = try await send(Call(operation: "ListObjectsV2", method: .get, bucket: bucket, query: query))
+            let root = try XMLNode.parse(response.body)
+            guard root.name == "ListBucketResult" else {
+                throw S3Error(.invalidResponse, "expected ListBucketResult, got \(root.name)", status: response.status, operation: "ListObjectsV2", bucket: bucket)
+            }
+            for entry in root.all("Contents") {
+                guard let key = entry["Key"]?.text else { continue }
+                objects.append(S3Object(
+                    key: key,
+                    size: Int64(entry["Size"]?.text ?? "") ?? 0,
+                    etag: Self.unquote(entry["ETag"]?.text ?? ""),
+                    lastModified: S3Time.parseISO8601(entry["LastModified"]?.text ?? "") ?? Date(timeIntervalSince1970: 0)))
+            }
+            let truncated = root["IsTruncated"]?.text == "true"
+            token = truncated ? root["NextContinuationToken"]?.text : nil
+            if truncated && token == nil {
+                throw S3Error(.invalidResponse, "truncated listing without a continuation token", operation: "ListObjectsV2", bucket: bucket)
+            }
+        } while token != nil
+        return objects
+    }
+
+    /// Fails with `noSuchBucket`, an authorization code, or a transport error unless the
+    /// bucket exists and the credentials may use it: a cheap check before a long run.
+    public func checkBucket(_ bucket: String) async throws {
+        _ = try await send(Call(operation: "ListObjectsV2", method: .get, bucket: bucket, query: [("list-type", "2"), ("max-keys", "1")]))
+    }
+
+    public func createBucket(_ bucket: String) async throws {
+        _ = try await send(Call(operation: "CreateBucket", method: .put, bucket: bucket))
+    }
+
+    /// The object's head, or nil if there is no such key.
+    public func headObject(bucket: String, key: String) async throws -> S3ObjectInfo? {
+        do {
+            let response = try await send(Call(operation: "HeadObject", method: .head, bucket: bucket, key: key))
+            return Self.info(response.headers)
+        } catch let error as S3Error where error.status == 404 && error.code != .noSuchBucket {
+            return nil
+        }
+    }
+
+    /// Writes the object into `descriptor` from offset 0 and returns its head. Objects of
+    /// at least `multipartThreshold` bytes (when `size` is given) come in parallel ranged
+    /// GETs pinned to one version with `If-Match`. The caller owns the file: it is
+    /// complete only when this returns.
+    @discardableResult
+    public func download(bucket: String, key: String, to descriptor: Int32, size: Int64? = nil, etag: String? = nil) async throws -> S3ObjectInfo {
+        guard let size, size >= configuration.multipartThreshold, size > configuration.partSize else {
+            let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: etag.map { [("If-Match", "\"\($0)\"")] } ?? [], isDataTransfer: true)
+            let response = try await perform(call) { try await self.downloadAttempt($0, descriptor: descriptor, offset: 0) }
+            let info = Self.info(response.headers)
+            try Self.checkLength(descriptor: descriptor, expected: info.size, bucket: bucket, key: key)
+            return info
+        }
+        let partSize = configuration.partSize
+        let parts = Int((size + partSize - 1) / partSize)
+        let info = try await withThrowingTaskGroup(of: S3ObjectInfo?.self) { group in
+            var next = 0
+            var first: S3ObjectInfo?
+            func add(_ part: Int) {
+                let start = Int64(part) * partSize
+                let end = min(start + partSize, size) - 1
+                var headers = [("Range", "bytes=\(start)-\(end)")]
+                if let etag { headers.append(("If-Match", "\"\(etag)\"")) }
+                let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: headers, isDataTransfer: true)
+                group.addTask {
+                    let response = try await self.perform(call) { try await self.downloadAttempt($0, descriptor: descriptor, offset: start) }
+                    guard response.status == 206 else {
+                        throw S3Error(.invalidResponse, "ranged GET answered \(response.status), not 206", status: response.status, operation: "GetObject", bucket: bucket, key: key)
+                    }
+                    return part == 0 ? Self.info(response.headers) : nil
+                }
+            }
+            while next < min(parts, configuration.partConcurrency) { add(next); next += 1 }
+            while let result = try await group.next() {
+                if let result { first = result }
+                if next < parts { add(next); next += 1 }
+            }
+            return first!
+        }
+        try Self.checkLength(descriptor: descriptor, expected: size, bucket: bucket, key: key)
+        return S3ObjectInfo(size: size, etag: info.etag, lastModified: info.lastModified, metadata: info.metadata)
+    }
+
+    /// One GET attempt into the file; for an error answer, the error document the server
+    /// wrote into the file is read back so `perform` can explain it.
+    private func downloadAttempt(_ request: HTTPRequest, descriptor: Int32, offset: Int64) async throws -> HTTPResponse {
+        var response = try await http.download(request, to: descriptor, offset: offset)
+        if !(200..<300).contains(response.status) {
+            var buffer = [UInt8](repeating: 0, count: 16 << 10)
+            let n = pread(descriptor, &buffer, buffer.count, off_t(offset))
+            response.body = Data(buffer.prefix(max(0, n)))
+        }
+        return response
+    }
+
+    private static func checkLength(descriptor: Int32, expected: Int64, bucket: String, key: String) throws {
+        var st = stat()
+        guard fstat(descriptor, &st) == 0 else {
+            throw S3Error(.init(rawValue: "WriteFailed"), String(cString: strerror(errno)), operation: "GetObject", bucket: bucket, key: key)
+        }
+        guard Int64(st.st_size) == expected else {
+            throw S3Error(.invalidResponse, "received \(st.st_size) bytes, expected \(expected)", operation: "GetObject", bucket: bucket, key: key)
+        }
+    }
+
+    /// Uploads `length` bytes of `descriptor` as `key` with user `metadata`. Small files go
+    /// in one PUT carrying Content-MD5 and a signed SHA-256 (the server refuses a body that
+    /// does not match); files of at least `multipartThreshold` bytes go as a multipart
+    /// upload that is aborted on any failure, so no partial object ever appears.
+    /// `digest`, if the caller has it, saves reading the file twice. Returns the ETag.
+    @discardableResult
+    public func upload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String] = [:], digest: ContentDigest? = nil, contentType: String = "application/octet-stream") async throws -> String {
+        if length >= configuration.multipartThreshold && length > configuration.partSize {
+            return try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length, metadata: metadata, contentType: contentType)
+        }
+        let digest = try digest ?? ContentDigest.of(descriptor: descriptor, length: length)
+        var headers = [("Content-MD5", digest.md5Base64), ("Content-Type", contentType)]
+        headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
+        let call = Call(operation: "PutObject", method: .put, bucket: bucket, key: key, headers: headers,
+                        body: .file(descriptor: descriptor, offset: 0, length: length), payloadHash: digest.sha256, isDataTransfer: true)
+        let response = try await send(call)
+        return Self.unquote(response.headers["ETag"] ?? digest.md5)
+    }
+
+    /// Uploads bytes held in memory (small objects, tests, markers).
+    @discardableResult
+    public func putObject(bucket: String, key: String, data: Data, metadata: [String: String] = [:]) async throws -> String {
+        let digest = ContentDigest.of(data)
+        var headers = [("Content-MD5", digest.md5Base64)]
+        headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
+        let response = try await send(Call(operation: "PutObject", method: .put, bucket: bucket, key: key, headers: headers, body: .data(data), payloadHash: digest.sha256))
+        return Self.unquote(response.headers["ETag"] ?? digest.md5)
+    }
+
+    /// The whole object in memory (small objects only).
+    public func getObject(bucket: String, key: String) async throws -> Data {
+        try await send(Call(operation: "GetObject", method: .get, bucket: bucket, key: key, isDataTransfer: true)).body
+    }
+
+    /// Deletes `keys` with batch DeleteObjects, 1,000 per request. Returns the keys S3
+    /// refused, with its reason; keys that did not exist count as deleted, as in S3.
+    public func deleteObjects(bucket: String, keys: [String]) async throws -> [(key: String, error: S3Error)] {
+        var failed: [(key: String, error: S3Error)] = []
+        for start in stride(from: 0, to: keys.count, by: 1000) {
+            let batch = keys[start..<min(start + 1000, keys.count)]
+            var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>true</Quiet>"
+            for key in batch { xml += "<Object><Key>\(XMLNode.escape(key))</Key></Object>" }
+            xml += "</Delete>"
+            let body = Data(xml.utf8)
+            let digest = ContentDigest.of(body)
+            let response = try await send(Call(operation: "DeleteObjects", method: .post, bucket: bucket, query: [("delete", "")],
+                                               headers: [("Content-MD5", digest.md5Base64), ("Content-Type", "application/xml")],
+                                               body: .data(body), payloadHash: digest.sha256))
+            let root = try XMLNode.parse(response.body)
+            for error in root.all("Error") {
+                let key = error["Key"]?.text ?? ""
+                failed.append((key, S3Error(.init(rawValue: error["Code"]?.text ?? "Unknown"), error["Message"]?.text ?? "", status: response.status, operation: "DeleteObjects", bucket: bucket, key: key)))
+            }
+        }
+        return failed
+    }
+
+    /// Deletes one object (no error if it does not exist).
+    public func deleteObject(bucket: String, key: String) async throws {
+        _ = try await send(Call(operation: "DeleteObject", method: .delete, bucket: bucket, key: key))
+    }
+
+    static func info(_ headers: HTTPHeaders) -> S3ObjectInfo {
+        var metadata: [String: String] = [:]
+        for field in headers where field.name.lowercased().hasPrefix("x-amz-meta-") {
+            metadata[String(field.name.lowercased().dropFirst("x-amz-meta-".count))] = field.value
+        }
+        var size = Int64(headers["Content-Length"] ?? "") ?? 0
+        // A ranged answer's Content-Length is the part's; the total is after the slash.
+        if let range = headers["Content-Range"], let slash = range.lastIndex(of: "/"), let total = Int64(range[range.index(after: slash)...]) {
+            size = total
+        }
+        return S3ObjectInfo(size: size, etag: unquote(headers["ETag"] ?? ""), lastModified: headers["Last-Modified"].flatMap(S3Time.parseHTTPDate), metadata: metadata)
+    }
+
+    static func unquote(_ etag: String) -> String {
+        var tag = etag
+        if tag.hasPrefix("W/") { tag.removeFirst(2) }
+        return tag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+
+/// One object as a listing shows it.
+public struct S3Object: Sendable, Hashable {
+    public var key: String
+    public var size: Int64
+    /// The entity tag without quotes: the MD5 in hex for single-part uploads, `md5-N` for
+    /// multipart ones.
+    public var etag: String
+    public var lastModified: Date
+
+    public init(key: String, size: Int64, etag: String, lastModified: Date) {
+        self.key = key
+        self.size = size
+        self.etag = etag
+        self.lastModified = lastModified
+    }
+
+    /// Whether `etag` is the MD5 of the content (it is not for multipart uploads).
+    public var etagIsMD5: Bool { etag.utf8.count == 32 && !etag.contains("-") }
+}
+
+/// An object's head: size, tag, time and user metadata (`x-amz-meta-*`, names lowercased
+/// without the prefix).
+public struct S3ObjectInfo: Sendable, Hashable {
+    public var size: Int64
+    public var etag: String
+    public var lastModified: Date?
+    public var metadata: [String: String]
+}
+
+enum S3Time {
+    /// Parses S3's ISO 8601 times (`2024-05-01T12:00:00.000Z`) without a formatter, which
+    /// matters when a listing has a million of them.
+    static func parseISO8601(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        func number(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= bytes.count else { return nil }
+            var value = 0
+            for b in bytes[from..<from + count] {
+                guard b >= 48, b <= 57 else { return nil }
+                value = value * 10 + Int(b - 48)
+            }
+            return value
+        }
+        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2) else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        var fraction = 0.0
+        if bytes.count > 20, bytes[19] == UInt8(ascii: ".") {
+            var scale = 0.1
+            for b in bytes[20...] where b >= 48 && b <= 57 {
+                fraction += Double(b - 48) * scale
+                scale /= 10
+            }
+        }
+        return Date(timeIntervalSince1970: Double(timegm(&parts)) + fraction)
+    }
+
+    /// Parses an HTTP date (`Wed, 01 May 2024 12:00:00 GMT`).
+    static func parseHTTPDate(_ text: String) -> Date? {
+        let fields = text.split(separator: " ")
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard fields.count == 6, let day = Int(fields[1]), let month = months.firstIndex(of: String(fields[2])),
+              let year = Int(fields[3]) else { return nil }
+        let clock = fields[4].split(separator: ":").compactMap { Int($0) }
+        guard clock.count == 3 else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(clock[0])
+        parts.tm_min = Int32(clock[1])
+        parts.tm_sec = Int32(clock[2])
+        return Date(timeIntervalSince1970: Double(timegm(&parts)))
+    }
+}
