@@ -1,0 +1,137 @@
+import Crypto
+import Foundation
+import ObjectStore
+
+/// One file of the integrity manifest: what the volume and object storage agreed on when
+/// the file was last synced.
+public struct ManifestEntry: Sendable, Hashable, Codable {
+    public var path: String
+    public var size: Int64
+    /// Local modification time, nanoseconds since the epoch.
+    public var mtime: Int64
+    public var md5: String
+    public var sha256: String
+    /// The object's ETag at that moment; a different ETag later means the object changed.
+    public var etag: String
+
+    public init(path: String, size: Int64, mtime: Int64, md5: String, sha256: String, etag: String) {
+        self.path = path
+        self.size = size
+        self.mtime = mtime
+        self.md5 = md5
+        self.sha256 = sha256
+        self.etag = etag
+    }
+}
+
+/// The integrity manifest in `.stowage/manifest.json`: every file in sync after the last
+/// completed run, and the digest that identifies that content.
+///
+/// A journal (`.stowage/journal.jsonl`) records each transfer as it completes, so a killed
+/// run's finished work counts as in sync on the next run and is not transferred again.
+public struct Manifest: Sendable, Codable {
+    public var version = 1
+    public var direction: SyncDirection
+    public var source: String
+    public var completed: Date
+    public var entries: [ManifestEntry]
+
+    public init(direction: SyncDirection, source: String, completed: Date, entries: [ManifestEntry]) {
+        self.direction = direction
+        self.source = source
+        self.completed = completed
+        self.entries = entries.sorted { $0.path < $1.path }
+    }
+
+    /// SHA-256 over the sorted `path, size, sha256` lines: it names the content, not the
+    /// times, so two volumes with the same files have the same digest.
+    public var digest: String {
+        var hash = SHA256()
+        for entry in entries.sorted(by: { $0.path < $1.path }) {
+            hash.update(data: Data("\(entry.path)\t\(entry.size)\t\(entry.sha256)\n".utf8))
+        }
+        return "sha256:" + hash.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    static let directory = ".stowage"
+    static let file = ".stowage/manifest.json"
+    static let journal = ".stowage/journal.jsonl"
+    static let temporary = ".stowage/tmp"
+
+    /// The entries of the last completed run, updated with the journal of an interrupted
+    /// one. Empty when the volume was never synced.
+    static func loadPrevious(root: String) throws -> [String: ManifestEntry] {
+        var entries: [String: ManifestEntry] = [:]
+        let decoder = JSONDecoder()
+        if let data = FileManager.default.contents(atPath: root + "/" + file) {
+            do {
+                for entry in try decoder.decode(Manifest.self, from: data).entries { entries[entry.path] = entry }
+            } catch {
+                throw SyncError(.localIO, "the manifest \(root)/\(file) is unreadable (\(error)); move it away to sync from scratch")
+            }
+        }
+        if let journal = FileManager.default.contents(atPath: root + "/" + Manifest.journal) {
+            // A line cut short by a kill is simply ignored: its transfer is redone.
+            for line in journal.split(separator: UInt8(ascii: "\n")) {
+                if let entry = try? decoder.decode(ManifestEntry.self, from: Data(line)) { entries[entry.path] = entry }
+            }
+        }
+        return entries
+    }
+
+    /// Writes the manifest through a temporary file, fsync and rename, then drops the
+    /// journal it supersedes.
+    func write(root: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let data = try encoder.encode(self)
+        try DurableFile.write(data, to: root + "/" + Self.file, temporaryDirectory: root + "/" + Self.temporary)
+        unlink(root + "/" + Self.journal)
+    }
+}
+
+/// Appends manifest entries to the journal as transfers complete; safe from any task.
+final class Journal: Sendable {
+    private let descriptor: Int32
+
+    init(root: String) throws {
+        descriptor = open(root + "/" + Manifest.journal, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw SyncError(.localIO, "cannot open \(root)/\(Manifest.journal): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(descriptor) }
+
+    /// One `write` per line: O_APPEND makes each line land whole even from parallel tasks.
+    func record(_ entry: ManifestEntry) {
+        guard var line = try? JSONEncoder().encode(entry) else { return }
+        line.append(UInt8(ascii: "\n"))
+        _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    }
+
+    func sync() { fsync(descriptor) }
+}
+
+/// Durable file replacement: temporary file, fsync, rename, fsync of the directory.
+enum DurableFile {
+    static func write(_ data: Data, to path: String, temporaryDirectory: String) throws {
+        let temp = temporaryDirectory + "/" + UUID().uuidString
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SyncError(.localIO, "cannot create \(temp): \(String(cString: strerror(errno)))") }
+        let written = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written == data.count, synced, rename(temp, path) == 0 else {
+            unlink(temp)
+            throw SyncError(.localIO, "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        syncDirectory((path as NSString).deletingLastPathComponent)
+    }
+
+    static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+}

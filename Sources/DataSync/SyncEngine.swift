@@ -1,0 +1,323 @@
+import Foundation
+import ObjectStore
+
+/// Runs one sync between a volume directory and an S3 prefix: scan, list, plan, transfer
+/// with bounded concurrency, then delete, then write the manifest.
+///
+/// Safety contract: downloads land in `.stowage/tmp`, are fsynced and renamed into place;
+/// uploads are whole or absent (multipart aborted on failure); deletions run only after
+/// every transfer succeeded; each finished transfer is journaled, so a killed run's work
+/// is not redone. Cancelling the calling task (SIGTERM in the CLI) stops new transfers,
+/// aborts those in flight and leaves the journal consistent.
+public struct SyncEngine: Sendable {
+    public struct Options: Sendable {
+        public var direction: SyncDirection
+        public var mode: SyncMode
+        public var bucket: String
+        /// Key prefix; a non-empty prefix is treated as a folder (`/` appended).
+        public var prefix: String
+        /// The volume's root directory.
+        public var root: String
+        public var checksum = false
+        public var dryRun = false
+        public var maxDeletes: Int?
+        /// Files transferred at once.
+        public var concurrency = 16
+
+        public init(direction: SyncDirection, mode: SyncMode, bucket: String, prefix: String, root: String) {
+            self.direction = direction
+            self.mode = mode
+            self.bucket = bucket
+            self.prefix = prefix
+            self.root = root
+        }
+
+        var keyPrefix: String { prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/" }
+        var source: String { "s3://\(bucket)/\(keyPrefix)" }
+    }
+
+    public let client: S3Client
+    public let options: Options
+    public let progress: SyncProgress
+
+    public init(client: S3Client, options: Options, progress: SyncProgress = SyncProgress()) {
+        self.client = client
+        self.options = options
+        self.progress = progress
+    }
+
+    public func run() async throws -> SyncReport {
+        let started = ContinuousClock.now
+        var report = SyncReport(direction: options.direction, mode: options.mode, source: options.source, dryRun: options.dryRun)
+        let root = options.root
+        if options.direction == .pull && !options.dryRun {
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        }
+
+        // Remote first: a wrong endpoint, key or bucket fails here, before the volume is touched.
+        let objects = try await client.listObjects(bucket: options.bucket, prefix: options.keyPrefix)
+        var remote: [RemoteFile] = []
+        for object in objects {
+            let path = String(object.key.dropFirst(options.keyPrefix.count))
+            if object.key.hasSuffix("/") && object.size == 0 { continue } // folder marker
+            guard LocalTree.isSafe(path) else {
+                report.warnings.append("skipped object \(object.key): its name cannot be a file in the volume")
+                continue
+            }
+            remote.append(RemoteFile(path: path, key: object.key, size: object.size, etag: object.etag, lastModified: object.lastModified))
+        }
+        var scan = try LocalTree.scan(root: root)
+        report.warnings += scan.warnings
+        let previous = try Manifest.loadPrevious(root: root)
+
+        if options.checksum {
+            try await addDigests(to: &scan.files, present: Set(remote.map(\.path)))
+        }
+        let plan = SyncPlanner.plan(local: scan.files, remote: remote, previous: previous,
+                                    options: .init(direction: options.direction, mode: options.mode, checksum: options.checksum, maxDeletes: options.maxDeletes))
+        report.conflicts = plan.conflicts
+        report.unchanged = plan.unchanged.count
+        if let refusal = plan.refusal {
+            report.seconds = (ContinuousClock.now - started).seconds
+            throw SyncError(options.mode == .RO && options.direction == .push ? .invalidRequest : .deletionGuard, refusal, report: report)
+        }
+        if options.dryRun {
+            report.planned = plan.uploads.map { "upload \($0.path)" } + plan.downloads.map { "download \($0.path)" }
+                + plan.remoteDeletes.map { "delete remote \($0.path)" } + plan.localDeletes.map { "delete local \($0.path)" }
+            report.uploaded = plan.uploads.count
+            report.downloaded = plan.downloads.count
+            report.deletedRemote = plan.remoteDeletes.count
+            report.deletedLocal = plan.localDeletes.count
+            report.seconds = (ContinuousClock.now - started).seconds
+            return report
+        }
+
+        try prepareStateDirectory()
+        let journal = try Journal(root: root)
+        progress.planned(files: plan.uploads.count + plan.downloads.count,
+                         bytes: plan.uploads.reduce(0) { $0 + $1.size } + plan.downloads.reduce(0) { $0 + $1.size })
+        let outcome = await transfer(plan, journal: journal)
+        journal.sync()
+        report.uploaded = outcome.entries.count { $0.0 == .push }
+        report.downloaded = outcome.entries.count { $0.0 == .pull }
+        report.bytesTransferred = outcome.entries.reduce(0) { $0 + $1.1.size }
+        report.failures = outcome.failures
+        report.warnings += outcome.warnings
+        if outcome.cancelled { throw CancellationError() }
+        guard outcome.failures.isEmpty else {
+            report.seconds = (ContinuousClock.now - started).seconds
+            throw SyncError(.transfersFailed, "\(outcome.failures.count) transfers failed, first: \(outcome.failures[0]); nothing was deleted", report: report)
+        }
+
+        // Every transfer succeeded: now, and only now, deletions.
+        if !plan.remoteDeletes.isEmpty {
+            let refused = try await client.deleteObjects(bucket: options.bucket, keys: plan.remoteDeletes.map(\.key))
+            report.deletedRemote = plan.remoteDeletes.count - refused.count
+            report.failures += refused.map { "delete \($0.key): \($0.error)" }
+        }
+        for file in plan.localDeletes {
+            if unlink(root + "/" + file.path) == 0 || errno == ENOENT {
+                report.deletedLocal += 1
+                LocalTree.pruneEmptyParents(root: root, path: file.path)
+            } else {
+                report.failures.append("delete \(file.path): \(String(cString: strerror(errno)))")
+            }
+        }
+
+        let entries = plan.unchanged + outcome.entries.map(\.1)
+        let manifest = Manifest(direction: options.direction, source: options.source, completed: Date(), entries: entries)
+        try manifest.write(root: root)
+        report.manifestDigest = manifest.digest
+        report.changedSinceLastSync = SyncReport.changes(from: previous, to: manifest.entries)
+        report.seconds = (ContinuousClock.now - started).seconds
+        if !report.failures.isEmpty {
+            throw SyncError(.transfersFailed, "\(report.failures.count) deletions failed, first: \(report.failures[0])", report: report)
+        }
+        return report
+    }
+
+    private func prepareStateDirectory() throws {
+        let state = options.root + "/" + Manifest.directory
+        let temporary = options.root + "/" + Manifest.temporary
+        // Leftovers of a killed run are partial downloads: never part of the volume.
+        try? FileManager.default.removeItem(atPath: temporary)
+        do {
+            try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        } catch {
+            throw SyncError(.localIO, "cannot create \(state): \(error)")
+        }
+    }
+
+    private struct Outcome {
+        var entries: [(SyncDirection, ManifestEntry)] = []
+        var failures: [String] = []
+        var warnings: [String] = []
+        var cancelled = false
+    }
+
+    private enum Result: Sendable {
+        case done(SyncDirection, ManifestEntry, warning: String?)
+        case skipped(warning: String)
+        case failed(String)
+        case cancelled
+    }
+
+    /// Runs uploads and downloads, `concurrency` at a time; one failure does not stop the
+    /// others (so a run makes as much progress as it can), cancellation stops all.
+    private func transfer(_ plan: SyncPlan, journal: Journal) async -> Outcome {
+        enum Job: Sendable { case up(LocalFile), down(RemoteFile) }
+        // Large files first, so the long transfers overlap the many small ones.
+        let jobs = (plan.uploads.map { Job.up($0) } + plan.downloads.map { Job.down($0) }).sorted { a, b in
+            func size(_ job: Job) -> Int64 { switch job { case .up(let l): l.size; case .down(let r): r.size } }
+            return size(a) > size(b)
+        }
+        return await withTaskGroup(of: Result.self) { group in
+            var outcome = Outcome()
+            var next = 0
+            func add() {
+                let job = jobs[next]
+                next += 1
+                group.addTask {
+                    do {
+                        switch job {
+                        case .up(let file): return try await upload(file, journal: journal)
+                        case .down(let file): return try await download(file, journal: journal)
+                        }
+                    } catch is CancellationError {
+                        return .cancelled
+                    } catch {
+                        if Task.isCancelled { return .cancelled }
+                        let path = switch job { case .up(let l): l.path; case .down(let r): r.path }
+                        return .failed("\(path): \(error)")
+                    }
+                }
+            }
+            while next < min(jobs.count, max(1, options.concurrency)) { add() }
+            while let result = await group.next() {
+                switch result {
+                case .done(let direction, let entry, let warning):
+                    outcome.entries.append((direction, entry))
+                    if let warning { outcome.warnings.append(warning) }
+                case .skipped(let warning): outcome.warnings.append(warning)
+                case .failed(let message): outcome.failures.append(message)
+                case .cancelled: outcome.cancelled = true
+                }
+                if Task.isCancelled { outcome.cancelled = true }
+                if next < jobs.count && !outcome.cancelled { add() }
+            }
+            return outcome
+        }
+    }
+
+    private func upload(_ file: LocalFile, journal: Journal) async throws -> Result {
+        let path = options.root + "/" + file.path
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return .skipped(warning: "\(file.path) disappeared before upload") }
+            throw SyncError(.localIO, "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        let before = try Self.stat(fd, path)
+        let digest = try file.digest.flatMap { file.size == before.size && file.mtime == before.mtime ? $0 : nil }
+            ?? ContentDigest.of(descriptor: fd, length: before.size)
+        let key = options.keyPrefix + file.path
+        let etag = try await client.upload(bucket: options.bucket, key: key, from: fd, length: before.size,
+                                           metadata: [SyncMetadata.mtime: SyncMetadata.format(mtime: before.mtime), SyncMetadata.sha256: digest.sha256],
+                                           digest: digest)
+        let after = try Self.stat(fd, path)
+        progress.finished(bytes: before.size)
+        guard after == before else {
+            // The object may mix old and new bytes; leaving it out of the manifest makes
+            // the next run upload it again.
+            return .skipped(warning: "\(file.path) changed while it was uploaded; it will be uploaded again next run")
+        }
+        let entry = ManifestEntry(path: file.path, size: before.size, mtime: before.mtime, md5: digest.md5, sha256: digest.sha256, etag: etag)
+        journal.record(entry)
+        return .done(.push, entry, warning: nil)
+    }
+
+    private func download(_ file: RemoteFile, journal: Journal) async throws -> Result {
+        let temp = options.root + "/" + Manifest.temporary + "/" + UUID().uuidString
+        let fd = open(temp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SyncError(.localIO, "cannot create \(temp): \(String(cString: strerror(errno)))") }
+        var renamed = false
+        defer {
+            close(fd)
+            if !renamed { unlink(temp) }
+        }
+        let info = try await client.download(bucket: options.bucket, key: file.key, to: fd, size: file.size, etag: file.etag)
+        let digest = try ContentDigest.of(descriptor: fd, length: info.size)
+        if file.etagIsMD5 && digest.md5 != file.etag {
+            throw SyncError(.transfersFailed, "downloaded content has MD5 \(digest.md5), the object's ETag is \(file.etag)")
+        }
+        if let sha = info.metadata[SyncMetadata.sha256], sha != digest.sha256 {
+            throw SyncError(.transfersFailed, "downloaded content has SHA-256 \(digest.sha256), the object's metadata says \(sha)")
+        }
+        let mtime = info.metadata[SyncMetadata.mtime].flatMap(SyncMetadata.parse(mtime:))
+            ?? Int64(file.lastModified.timeIntervalSince1970) * 1_000_000_000
+        // (1 << 30) - 2 is UTIME_OMIT (leave atime alone), a macro Swift does not import.
+        var times = [timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2),
+                     timespec(tv_sec: Int(mtime.quotientAndRemainder(dividingBy: 1_000_000_000).quotient), tv_nsec: Int(mtime % 1_000_000_000))]
+        guard futimens(fd, &times) == 0, fsync(fd) == 0 else {
+            throw SyncError(.localIO, "cannot finish \(file.path): \(String(cString: strerror(errno)))")
+        }
+        try LocalTree.prepareParent(root: options.root, path: file.path)
+        let destination = options.root + "/" + file.path
+        var st = Foundation.stat()
+        if lstat(destination, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR {
+            throw SyncError(.localIO, "\(file.path) is a directory in the volume and a file in object storage")
+        }
+        guard rename(temp, destination) == 0 else {
+            throw SyncError(.localIO, "cannot move \(file.path) into place: \(String(cString: strerror(errno)))")
+        }
+        renamed = true
+        DurableFile.syncDirectory((destination as NSString).deletingLastPathComponent)
+        progress.finished(bytes: info.size)
+        let entry = ManifestEntry(path: file.path, size: info.size, mtime: mtime, md5: digest.md5, sha256: digest.sha256, etag: file.etag)
+        journal.record(entry)
+        return .done(.pull, entry, warning: nil)
+    }
+
+    /// Hashes, `concurrency` at a time, the local files that also exist remotely.
+    private func addDigests(to files: inout [LocalFile], present: Set<String>) async throws {
+        let root = options.root
+        let indices = files.indices.filter { present.contains(files[$0].path) }
+        let snapshot = files
+        let digests = try await withThrowingTaskGroup(of: (Int, ContentDigest?).self) { group in
+            var results: [(Int, ContentDigest?)] = []
+            var next = 0
+            func add() {
+                let index = indices[next]
+                next += 1
+                group.addTask {
+                    let fd = open(root + "/" + snapshot[index].path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                    guard fd >= 0 else { return (index, nil) }
+                    defer { close(fd) }
+                    return (index, try ContentDigest.of(descriptor: fd, length: snapshot[index].size))
+                }
+            }
+            while next < min(indices.count, max(1, options.concurrency)) { add() }
+            while let result = try await group.next() {
+                results.append(result)
+                if next < indices.count { add() }
+            }
+            return results
+        }
+        for (index, digest) in digests { files[index].digest = digest }
+    }
+
+    private struct FileState: Equatable {
+        var size: Int64
+        var mtime: Int64
+    }
+
+    private static func stat(_ fd: Int32, _ path: String) throws -> FileState {
+        var st = Foundation.stat()
+        guard fstat(fd, &st) == 0 else { throw SyncError(.localIO, "cannot stat \(path): \(String(cString: strerror(errno)))") }
+        return FileState(size: Int64(st.st_size), mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
