@@ -35,12 +35,16 @@ public struct Manifest: Sendable, Codable {
     public var source: String
     public var completed: Date
     public var entries: [ManifestEntry]
+    /// Files deleted in the volume while their objects stay (RW never deletes): not part of
+    /// the volume or its digest, kept so a later RWD push knows to delete them.
+    public var deletedLocally: [ManifestEntry]
 
-    public init(direction: SyncDirection, source: String, completed: Date, entries: [ManifestEntry]) {
+    public init(direction: SyncDirection, source: String, completed: Date, entries: [ManifestEntry], deletedLocally: [ManifestEntry] = []) {
         self.direction = direction
         self.source = source
         self.completed = completed
         self.entries = entries.sorted { $0.path < $1.path }
+        self.deletedLocally = deletedLocally.sorted { $0.path < $1.path }
     }
 
     /// SHA-256 over the sorted `path, size, sha256` lines: it names the content, not the
@@ -63,9 +67,11 @@ public struct Manifest: Sendable, Codable {
     static func loadPrevious(root: String) throws -> [String: ManifestEntry] {
         var entries: [String: ManifestEntry] = [:]
         let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
         if let data = FileManager.default.contents(atPath: root + "/" + file) {
             do {
-                for entry in try decoder.decode(Manifest.self, from: data).entries { entries[entry.path] = entry }
+                let manifest = try decoder.decode(Manifest.self, from: data)
+                for entry in manifest.deletedLocally + manifest.entries { entries[entry.path] = entry }
             } catch {
                 throw SyncError(.localIO, "the manifest \(root)/\(file) is unreadable (\(error)); move it away to sync from scratch")
             }

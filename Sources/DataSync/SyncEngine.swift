@@ -50,10 +50,6 @@ public struct SyncEngine: Sendable {
         let started = ContinuousClock.now
         var report = SyncReport(direction: options.direction, mode: options.mode, source: options.source, dryRun: options.dryRun)
         let root = options.root
-        if options.direction == .pull && !options.dryRun {
-            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        }
-
         // Remote first: a wrong endpoint, key or bucket fails here, before the volume is touched.
         let objects = try await client.listObjects(bucket: options.bucket, prefix: options.keyPrefix)
         var remote: [RemoteFile] = []
@@ -65,6 +61,9 @@ public struct SyncEngine: Sendable {
                 continue
             }
             remote.append(RemoteFile(path: path, key: object.key, size: object.size, etag: object.etag, lastModified: object.lastModified))
+        }
+        if options.direction == .pull && !options.dryRun {
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         }
         var scan = try LocalTree.scan(root: root)
         report.warnings += scan.warnings
@@ -125,10 +124,11 @@ public struct SyncEngine: Sendable {
         }
 
         let entries = plan.unchanged + outcome.entries.map(\.1)
-        let manifest = Manifest(direction: options.direction, source: options.source, completed: Date(), entries: entries)
+        let manifest = Manifest(direction: options.direction, source: options.source, completed: Date(), entries: entries, deletedLocally: plan.retained)
         try manifest.write(root: root)
+        let retainedPaths = Set(plan.retained.map(\.path))
         report.manifestDigest = manifest.digest
-        report.changedSinceLastSync = SyncReport.changes(from: previous, to: manifest.entries)
+        report.changedSinceLastSync = SyncReport.changes(from: previous.filter { !retainedPaths.contains($0.key) }, to: manifest.entries)
         report.seconds = (ContinuousClock.now - started).seconds
         if !report.failures.isEmpty {
             throw SyncError(.transfersFailed, "\(report.failures.count) deletions failed, first: \(report.failures[0])", report: report)

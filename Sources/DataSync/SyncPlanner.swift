@@ -8,6 +8,9 @@ public struct SyncPlan: Sendable {
     public var localDeletes: [LocalFile] = []
     /// Files already in sync: their manifest entries carry over.
     public var unchanged: [ManifestEntry] = []
+    /// Files deleted in the volume whose objects RW keeps: remembered, so a later RWD push
+    /// still knows the volume deleted them.
+    public var retained: [ManifestEntry] = []
     /// Files left alone because both sides or the wrong side changed, with why.
     public var conflicts: [String] = []
     /// Set when the plan must not run: deletions the guards refuse.
@@ -83,6 +86,11 @@ public enum SyncPlanner {
                         plan.conflicts.append("\(l.path): changed in the volume and in object storage since the last sync; the volume's version is pushed")
                     }
                     plan.uploads.append(l)
+                }
+            }
+            if options.mode == .RW {
+                for r in remote.sorted(by: { $0.path < $1.path }) where localByPath[r.path] == nil {
+                    if let m = previous[r.path], !remoteChanged(r, m) { plan.retained.append(m) }
                 }
             }
             if options.mode == .RWD {

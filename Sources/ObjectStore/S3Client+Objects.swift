@@ -199,3 +199,14 @@ extension S3Client {
         return tag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
     }
 }
+
+extension S3Client {
+    /// Deletes a bucket with everything in it (objects and unfinished uploads): for tests
+    /// and benchmarks that make short-lived buckets; sync never calls it.
+    public func deleteBucketAndContents(_ bucket: String) async throws {
+        let keys = try await listObjects(bucket: bucket).map(\.key)
+        _ = try await deleteObjects(bucket: bucket, keys: keys)
+        try await abortStaleUploads(bucket: bucket)
+        _ = try await send(Call(operation: "DeleteBucket", method: .delete, bucket: bucket))
+    }
+}

@@ -130,3 +130,11 @@ import Testing
         #expect(changes.removed == ["gone"])
     }
 }
+
+extension SyncPlannerTests {
+    @Test func rwRemembersLocalDeletionsForALaterRWD() {
+        let p = plan(.push, .RW, local: [], remote: [remote("gone")], previous: [entry("gone")])
+        #expect(p.retained.map(\.path) == ["gone"])
+        #expect(p.remoteDeletes.isEmpty)
+    }
+}

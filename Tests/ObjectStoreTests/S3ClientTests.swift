@@ -6,7 +6,7 @@ import Testing
 
 /// The S3 client against the real SeaweedFS S3 gateway of the test environment; every
 /// test works in a bucket of its own.
-@Suite struct S3ClientTests {
+@Suite(.serialized) struct S3ClientTests {
     let env: TestEnvironment
 
     init() throws { env = try TestEnvironment.shared() }
@@ -18,10 +18,18 @@ import Testing
         return try S3Client(configuration: config)
     }
 
-    func freshBucket(_ s3: S3Client, _ name: String) async throws -> String {
+    /// Runs `body` with a new bucket and deletes the bucket afterwards, failed or not:
+    /// SeaweedFS gives every bucket its own volumes, and the test server has few.
+    func withBucket(_ s3: S3Client, _ name: String, _ body: (String) async throws -> Void) async throws {
         let bucket = "os-\(name)-\(UInt32.random(in: 0...UInt32.max))"
         try await s3.createBucket(bucket)
-        return bucket
+        do {
+            try await body(bucket)
+        } catch {
+            try? await s3.deleteBucketAndContents(bucket)
+            throw error
+        }
+        try await s3.deleteBucketAndContents(bucket)
     }
 
     /// A temporary file of `size` pseudo-random bytes, open for reading and writing.
@@ -40,105 +48,113 @@ import Testing
 
     @Test func putHeadGetListDeleteWithAwkwardNames() async throws {
         let s3 = try client()
-        let bucket = try await freshBucket(s3, "basic")
-        let keys = ["plain.txt", "dir/with space/ü名前 & co+=.bin", "dir/deeper/x?y#z%.txt"]
-        for (i, key) in keys.enumerated() {
-            let etag = try await s3.putObject(bucket: bucket, key: key, data: Data("content \(i)".utf8), metadata: ["mtime": "\(i).5"])
-            #expect(etag == ContentDigest.of(Data("content \(i)".utf8)).md5)
+        try await withBucket(s3, "basic") { bucket in
+            let keys = ["plain.txt", "dir/with space/ü名前 & co+=.bin", "dir/deeper/x?y#z%.txt"]
+            for (i, key) in keys.enumerated() {
+                let etag = try await s3.putObject(bucket: bucket, key: key, data: Data("content \(i)".utf8), metadata: ["mtime": "\(i).5"])
+                #expect(etag == ContentDigest.of(Data("content \(i)".utf8)).md5)
+            }
+            let info = try #require(try await s3.headObject(bucket: bucket, key: keys[1]))
+            #expect(info.size == 9)
+            #expect(info.metadata["mtime"] == "1.5")
+            #expect(try await s3.headObject(bucket: bucket, key: "missing") == nil)
+            #expect(try await s3.getObject(bucket: bucket, key: keys[2]) == Data("content 2".utf8))
+
+            let listed = try await s3.listObjects(bucket: bucket)
+            #expect(Set(listed.map(\.key)) == Set(keys))
+            #expect(try await s3.listObjects(bucket: bucket, prefix: "dir/").count == 2)
+
+            let failed = try await s3.deleteObjects(bucket: bucket, keys: [keys[0], keys[1], "never-existed"])
+            #expect(failed.isEmpty)
+            #expect(try await s3.listObjects(bucket: bucket).map(\.key) == [keys[2]])
         }
-        let info = try #require(try await s3.headObject(bucket: bucket, key: keys[1]))
-        #expect(info.size == 9)
-        #expect(info.metadata["mtime"] == "1.5")
-        #expect(try await s3.headObject(bucket: bucket, key: "missing") == nil)
-        #expect(try await s3.getObject(bucket: bucket, key: keys[2]) == Data("content 2".utf8))
-
-        let listed = try await s3.listObjects(bucket: bucket)
-        #expect(Set(listed.map(\.key)) == Set(keys))
-        #expect(try await s3.listObjects(bucket: bucket, prefix: "dir/").count == 2)
-
-        let failed = try await s3.deleteObjects(bucket: bucket, keys: [keys[0], keys[1], "never-existed"])
-        #expect(failed.isEmpty)
-        #expect(try await s3.listObjects(bucket: bucket).map(\.key) == [keys[2]])
     }
 
     @Test func listingFollowsContinuationTokens() async throws {
         let s3 = try client()
-        let bucket = try await freshBucket(s3, "paging")
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<25 { group.addTask { try await s3.putObject(bucket: bucket, key: String(format: "p/%03d", i), data: Data([UInt8(i)])) } }
-            try await group.waitForAll()
+        try await withBucket(s3, "paging") { bucket in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<25 { group.addTask { try await s3.putObject(bucket: bucket, key: String(format: "p/%03d", i), data: Data([UInt8(i)])) } }
+                try await group.waitForAll()
+            }
+            let listed = try await s3.listObjects(bucket: bucket, prefix: "p/", pageSize: 10)
+            #expect(listed.map(\.key) == (0..<25).map { String(format: "p/%03d", $0) })
+            #expect(listed.allSatisfy { $0.size == 1 && $0.etagIsMD5 })
         }
-        let listed = try await s3.listObjects(bucket: bucket, prefix: "p/", pageSize: 10)
-        #expect(listed.map(\.key) == (0..<25).map { String(format: "p/%03d", $0) })
-        #expect(listed.allSatisfy { $0.size == 1 && $0.etagIsMD5 })
     }
 
     @Test func singlePutAndGetThroughFiles() async throws {
         let s3 = try client()
-        let bucket = try await freshBucket(s3, "file")
-        let source = try tempFile(size: 300_000)
-        defer { close(source.fd); unlink(source.path) }
-        let etag = try await s3.upload(bucket: bucket, key: "f.bin", from: source.fd, length: Int64(source.data.count), metadata: ["mtime": "42"])
-        #expect(etag == ContentDigest.of(source.data).md5)
+        try await withBucket(s3, "file") { bucket in
+            let source = try tempFile(size: 300_000)
+            defer { close(source.fd); unlink(source.path) }
+            let etag = try await s3.upload(bucket: bucket, key: "f.bin", from: source.fd, length: Int64(source.data.count), metadata: ["mtime": "42"])
+            #expect(etag == ContentDigest.of(source.data).md5)
 
-        let target = try tempFile(size: 0)
-        defer { close(target.fd); unlink(target.path) }
-        let info = try await s3.download(bucket: bucket, key: "f.bin", to: target.fd, size: 300_000, etag: etag)
-        #expect(info.metadata["mtime"] == "42")
-        #expect(FileManager.default.contents(atPath: target.path) == source.data)
+            let target = try tempFile(size: 0)
+            defer { close(target.fd); unlink(target.path) }
+            let info = try await s3.download(bucket: bucket, key: "f.bin", to: target.fd, size: 300_000, etag: etag)
+            #expect(info.metadata["mtime"] == "42")
+            #expect(FileManager.default.contents(atPath: target.path) == source.data)
+        }
     }
 
     @Test func multipartUploadAndParallelRangedDownload() async throws {
         let s3 = try client { $0.multipartThreshold = 6 << 20; $0.partSize = 5 << 20; $0.partConcurrency = 3 }
-        let bucket = try await freshBucket(s3, "multipart")
-        let size = 17 << 20 + 12345
-        let source = try tempFile(size: size)
-        defer { close(source.fd); unlink(source.path) }
-        let etag = try await s3.upload(bucket: bucket, key: "big/file.bin", from: source.fd, length: Int64(size), metadata: ["mtime": "7"])
-        #expect(etag.hasSuffix("-4"), "four parts make a multipart ETag, got \(etag)")
-        let listed = try await s3.listObjects(bucket: bucket)
-        #expect(listed.map(\.size) == [Int64(size)])
+        try await withBucket(s3, "multipart") { bucket in
+            let size = 17 << 20 + 12345
+            let source = try tempFile(size: size)
+            defer { close(source.fd); unlink(source.path) }
+            let etag = try await s3.upload(bucket: bucket, key: "big/file.bin", from: source.fd, length: Int64(size), metadata: ["mtime": "7"])
+            #expect(etag.hasSuffix("-4"), "four parts make a multipart ETag, got \(etag)")
+            let listed = try await s3.listObjects(bucket: bucket)
+            #expect(listed.map(\.size) == [Int64(size)])
 
-        let target = try tempFile(size: 0)
-        defer { close(target.fd); unlink(target.path) }
-        let info = try await s3.download(bucket: bucket, key: "big/file.bin", to: target.fd, size: Int64(size), etag: listed[0].etag)
-        #expect(info.size == Int64(size))
-        #expect(info.metadata["mtime"] == "7")
-        #expect(FileManager.default.contents(atPath: target.path) == source.data)
+            let target = try tempFile(size: 0)
+            defer { close(target.fd); unlink(target.path) }
+            let info = try await s3.download(bucket: bucket, key: "big/file.bin", to: target.fd, size: Int64(size), etag: listed[0].etag)
+            #expect(info.size == Int64(size))
+            #expect(info.metadata["mtime"] == "7")
+            #expect(FileManager.default.contents(atPath: target.path) == source.data)
+        }
     }
 
     @Test func failedMultipartUploadIsAbortedAndLeavesNoObject() async throws {
         let s3 = try client { $0.multipartThreshold = 6 << 20; $0.partSize = 5 << 20; $0.partConcurrency = 2 }
-        let bucket = try await freshBucket(s3, "abort")
-        let source = try tempFile(size: 12 << 20)
-        defer { close(source.fd); unlink(source.path) }
-        // Claiming more bytes than the file has makes the last part's read fail mid-upload.
-        await #expect(throws: (any Error).self) {
-            try await s3.upload(bucket: bucket, key: "partial.bin", from: source.fd, length: 20 << 20)
+        try await withBucket(s3, "abort") { bucket in
+            let source = try tempFile(size: 12 << 20)
+            defer { close(source.fd); unlink(source.path) }
+            // Claiming more bytes than the file has makes the last part's read fail mid-upload.
+            await #expect(throws: (any Error).self) {
+                try await s3.upload(bucket: bucket, key: "partial.bin", from: source.fd, length: 20 << 20)
+            }
+            #expect(try await s3.listObjects(bucket: bucket).isEmpty)
+            #expect(try await s3.headObject(bucket: bucket, key: "partial.bin") == nil)
+            #expect(try await s3.listMultipartUploads(bucket: bucket).isEmpty)
         }
-        #expect(try await s3.listObjects(bucket: bucket).isEmpty)
-        #expect(try await s3.headObject(bucket: bucket, key: "partial.bin") == nil)
-        #expect(try await s3.listMultipartUploads(bucket: bucket).isEmpty)
     }
 
     @Test func contentMD5MismatchIsRefused() async throws {
         let s3 = try client()
-        let bucket = try await freshBucket(s3, "digest")
-        let wrong = ContentDigest.of(Data("other".utf8))
-        let call = S3Client.Call(operation: "PutObject", method: .put, bucket: bucket, key: "k", headers: [("Content-MD5", wrong.md5Base64)],
-                                 body: .data(Data("payload".utf8)), payloadHash: SigV4Signer.unsignedPayload)
-        await #expect { try await s3.send(call) } throws: { error in
-            (error as? S3Error)?.code == .badDigest || (error as? S3Error)?.code == .init(rawValue: "InvalidDigest")
+        try await withBucket(s3, "digest") { bucket in
+            let wrong = ContentDigest.of(Data("other".utf8))
+            let call = S3Client.Call(operation: "PutObject", method: .put, bucket: bucket, key: "k", headers: [("Content-MD5", wrong.md5Base64)],
+                                     body: .data(Data("payload".utf8)), payloadHash: SigV4Signer.unsignedPayload)
+            var refusal: S3Error?
+            do { _ = try await s3.send(call) } catch { refusal = error as? S3Error }
+            #expect(refusal?.code == .badDigest || refusal?.code == .init(rawValue: "InvalidDigest"), "got \(String(describing: refusal))")
+            let stored = try await s3.headObject(bucket: bucket, key: "k")
+            #expect(stored == nil)
         }
-        #expect(try await s3.headObject(bucket: bucket, key: "k") == nil)
     }
 
     @Test func wrongSecretWrongKeyAndMissingBucketAreTyped() async throws {
         let good = try client()
-        let bucket = try await freshBucket(good, "auth")
-        await #expect { try await client(secret: "not-the-secret").checkBucket(bucket) } throws: { ($0 as? S3Error)?.code == .signatureDoesNotMatch }
-        await #expect { try await client(key: "AKIANOBODY").checkBucket(bucket) } throws: { ($0 as? S3Error)?.code == .invalidAccessKeyId }
-        await #expect { try await good.checkBucket("no-such-bucket-\(UInt32.random(in: 0...UInt32.max))") } throws: { ($0 as? S3Error)?.code == .noSuchBucket }
+        try await withBucket(good, "auth") { bucket in
+            await #expect { try await client(secret: "not-the-secret").checkBucket(bucket) } throws: { ($0 as? S3Error)?.code == .signatureDoesNotMatch }
+            await #expect { try await client(key: "AKIANOBODY").checkBucket(bucket) } throws: { ($0 as? S3Error)?.code == .invalidAccessKeyId }
+            await #expect { try await good.checkBucket("no-such-bucket-\(UInt32.random(in: 0...UInt32.max))") } throws: { ($0 as? S3Error)?.code == .noSuchBucket }
+        }
     }
 
     @Test func unreachableEndpointIsATransportError() async throws {
@@ -151,30 +167,31 @@ import Testing
 
     @Test func presignedURLDownloadsWithPlainCurl() async throws {
         let s3 = try client()
-        let bucket = try await freshBucket(s3, "presign")
-        try await s3.putObject(bucket: bucket, key: "shared/report ü.txt", data: Data("for outside eyes".utf8))
-        let url = try s3.presignedURL(bucket: bucket, key: "shared/report ü.txt", expires: .seconds(3600))
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-sS", "--fail", url]
-        let pipe = Pipe()
-        curl.standardOutput = pipe
-        try curl.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        curl.waitUntilExit()
-        #expect(curl.terminationStatus == 0)
-        #expect(output == Data("for outside eyes".utf8))
+        try await withBucket(s3, "presign") { bucket in
+            try await s3.putObject(bucket: bucket, key: "shared/report ü.txt", data: Data("for outside eyes".utf8))
+            let url = try s3.presignedURL(bucket: bucket, key: "shared/report ü.txt", expires: .seconds(3600))
+            let curl = Process()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            curl.arguments = ["-sS", "--fail", url]
+            let pipe = Pipe()
+            curl.standardOutput = pipe
+            try curl.run()
+            let output = pipe.fileHandleForReading.readDataToEndOfFile()
+            curl.waitUntilExit()
+            #expect(curl.terminationStatus == 0)
+            #expect(output == Data("for outside eyes".utf8))
 
-        // Tampering with the signed URL must be refused.
-        let tampered = url.replacingOccurrences(of: "X-Amz-Expires=3600", with: "X-Amz-Expires=7200")
-        let bad = Process()
-        bad.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        bad.arguments = ["-sS", "-o", "/dev/null", "-w", "%{http_code}", tampered]
-        let badPipe = Pipe()
-        bad.standardOutput = badPipe
-        try bad.run()
-        let code = String(decoding: badPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        bad.waitUntilExit()
-        #expect(code == "403")
+            // Tampering with the signed URL must be refused.
+            let tampered = url.replacingOccurrences(of: "X-Amz-Expires=3600", with: "X-Amz-Expires=7200")
+            let bad = Process()
+            bad.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            bad.arguments = ["-sS", "-o", "/dev/null", "-w", "%{http_code}", tampered]
+            let badPipe = Pipe()
+            bad.standardOutput = badPipe
+            try bad.run()
+            let code = String(decoding: badPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            bad.waitUntilExit()
+            #expect(code == "403")
+        }
     }
 }
