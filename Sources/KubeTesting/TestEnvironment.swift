@@ -44,8 +44,8 @@ public struct TestEnvironment: Sendable {
     }
 
     /// Starts a separate environment (for tests that restart or break their control plane).
-    public static func start(directory: String) throws(TestEnvironmentError) -> TestEnvironment {
-        try runScript(["up", directory])
+    public static func start(directory: String, apiServerFlags: [String] = []) throws(TestEnvironmentError) -> TestEnvironment {
+        try runScript(["up", directory], environment: ["STOWAGE_APISERVER_FLAGS": apiServerFlags.joined(separator: " ")])
         return try load(directory: directory)
     }
 
@@ -91,18 +91,24 @@ public struct TestEnvironment: Sendable {
         return url.path
     }()
 
-    private static func runScript(_ arguments: [String]) throws(TestEnvironmentError) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: packageRoot + "/scripts/testenv")
-        process.arguments = arguments
-        do {
-            try process.run()
-        } catch {
-            throw TestEnvironmentError("cannot run scripts/testenv: \(error)")
-        }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestEnvironmentError("scripts/testenv \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+    /// Runs `scripts/testenv` and waits for it with `waitpid` (Foundation's `Process`
+    /// can miss the exit of a child whose own children live on, as these daemons do).
+    private static func runScript(_ arguments: [String], environment: [String: String] = [:]) throws(TestEnvironmentError) {
+        let script = packageRoot + "/scripts/testenv"
+        let argv = [script] + arguments
+        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+        var pid = pid_t()
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup($0) } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        let rc = posix_spawn(&pid, script, nil, nil, cArgs, cEnv)
+        guard rc == 0 else { throw TestEnvironmentError("cannot run scripts/testenv: \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            throw TestEnvironmentError("scripts/testenv \(arguments.joined(separator: " ")) failed (status \(status))")
         }
     }
 }

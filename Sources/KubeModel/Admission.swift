@@ -1,0 +1,54 @@
+/// admission.k8s.io/v1 AdmissionReview, as a webhook receives and answers it.
+public struct AdmissionReview: Codable, Sendable {
+    public var apiVersion = "admission.k8s.io/v1"
+    public var kind = "AdmissionReview"
+    public var request: Request?
+    public var response: Response?
+
+    public struct Request: Codable, Sendable {
+        public var uid: String
+        public var kind: GroupVersionKind
+        public var resource: GroupVersionResource?
+        public var name: String?
+        public var namespace: String?
+        /// CREATE, UPDATE, DELETE, CONNECT.
+        public var operation: String
+        public var userInfo: UserInfo
+        public var object: JSONValue?
+        public var oldObject: JSONValue?
+        public var dryRun: Bool?
+    }
+
+    public struct UserInfo: Codable, Sendable, Hashable {
+        public var username: String?
+        public var uid: String?
+        public var groups: [String]?
+    }
+
+    public struct GroupVersionKind: Codable, Sendable, Hashable {
+        public var group: String
+        public var version: String
+        public var kind: String
+    }
+
+    public struct GroupVersionResource: Codable, Sendable, Hashable {
+        public var group: String
+        public var version: String
+        public var resource: String
+    }
+
+    public struct Response: Codable, Sendable {
+        public var uid: String
+        public var allowed: Bool
+        public var status: Status?
+        /// Base64 of a JSON patch, with `patchType: JSONPatch`.
+        public var patch: String?
+        public var patchType: String?
+        public var warnings: [String]?
+
+        public init(uid: String, allowed: Bool) {
+            self.uid = uid
+            self.allowed = allowed
+        }
+    }
+}

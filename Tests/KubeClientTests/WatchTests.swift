@@ -1,0 +1,69 @@
+import Foundation
+import HTTP
+import KubeTesting
+import Testing
+@testable import KubeClient
+@testable import KubeModel
+
+@Suite struct WatchTests {
+    @Test func addedModifiedDeletedInOrderThenABookmark() async throws {
+        let cluster = try await Cluster("watch")
+        let cms = cluster.configMaps()
+        let start = try await cms.list(ListOptions(labelSelector: "w=1")).metadata.resourceVersion
+        var options = WatchOptions(resourceVersion: start, labelSelector: "w=1")
+        options.timeoutSeconds = 5
+        let events = try await cms.watch(options)
+
+        var cm = try await cms.create(ConfigMap(metadata: ObjectMeta(name: "a", labels: ["w": "1"]), data: ["v": "1"]))
+        cm.data = ["v": "2"]
+        _ = try await cms.update(cm)
+        try await cms.delete("a")
+
+        var seen: [String] = []
+        var bookmarks = 0
+        for try await event in events {
+            switch event {
+            case .added(let o): seen.append("ADDED \(o.data?["v"] ?? "")")
+            case .modified(let o): seen.append("MODIFIED \(o.data?["v"] ?? "")")
+            case .deleted(let o): seen.append("DELETED \(o.metadata.name ?? "")")
+            case .bookmark(let rv): bookmarks += 1; #expect(!rv.isEmpty)
+            }
+        }
+        // The server ends the watch at timeoutSeconds, sending a bookmark shortly before.
+        #expect(seen == ["ADDED 1", "MODIFIED 2", "DELETED a"])
+        #expect(bookmarks >= 1)
+    }
+
+    @Test func watchFromACompactedVersionIsGone() async throws {
+        // The watch cache would serve an old version from memory; without it the watch goes
+        // to etcd, whose compaction expires old versions, as a long-idle cluster does.
+        let dir = TestEnvironment.packageRoot + "/.testenv/compaction-\(getpid())"
+        let env = try TestEnvironment.start(directory: dir, apiServerFlags: ["--watch-cache=false"])
+        defer {
+            try? env.stop()
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let cluster = try await Cluster("compact", env: env)
+        let cms = cluster.configMaps()
+        let old = try await cms.create(ConfigMap(metadata: ObjectMeta(name: "first"))).metadata.resourceVersion!
+        for i in 0..<5 { _ = try await cms.create(ConfigMap(metadata: ObjectMeta(name: "later-\(i)"))) }
+        try await compact(etcd: env.etcd)
+
+        do {
+            for try await _ in try await cms.watch(WatchOptions(resourceVersion: old)) {}
+            Issue.record("the watch from a compacted version ended without an error")
+        } catch KubeClientError.api(let e) {
+            #expect(e.code == .gone, "\(e)")
+        }
+    }
+
+    /// Compacts etcd to its current revision through its JSON gateway.
+    func compact(etcd: String) async throws {
+        let http = HTTPClient()
+        let range = try await http.execute(HTTPRequest(method: .post, url: etcd + "/v3/kv/range", body: .data(Data(#"{"key":"YQ=="}"#.utf8))))
+        let revision = try #require(try JSONDecoder().decode(JSONValue.self, from: range.body)["header"]?["revision"]?.stringValue)
+        let compacted = try await http.execute(HTTPRequest(method: .post, url: etcd + "/v3/kv/compaction",
+                                                           body: .data(Data(#"{"revision":"\#(revision)","physical":true}"#.utf8))))
+        #expect(compacted.status == 200)
+    }
+}
