@@ -1,0 +1,258 @@
+import ArgumentParser
+import DataSync
+import Dispatch
+import Foundation
+import HTTP
+import ObjectStore
+
+/// `stowage sync`: what sync pods run, and what users can run by hand.
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Sync a volume directory with an S3 prefix (pull or push; RO, RW or RWD).",
+        discussion: """
+        Prints warnings and progress on stderr and a JSON summary on stdout.
+        Exit codes:
+          0    success
+          1    unexpected error
+          2    some transfers or deletions failed (nothing was deleted if a transfer failed)
+          3    refused by a deletion guard (--max-deletes, or an empty side would wipe the other)
+          4    credentials missing or refused (InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied)
+          5    the bucket does not exist
+          6    the endpoint is unreachable (connection, DNS, TLS or timeout)
+          7    invalid request (e.g. pushing an RO volume, bad URL)
+          64   invalid command line
+          130  stopped by SIGINT, 143 stopped by SIGTERM (finished transfers are kept and not redone)
+        """
+    )
+
+    @Argument(help: "pull (object storage into DIR) or push (DIR into object storage).")
+    var direction: SyncDirection
+
+    @Argument(help: "s3://BUCKET/PREFIX")
+    var url: String
+
+    @Argument(help: "The volume directory.")
+    var dir: String
+
+    @Option(help: "RO: pull only, exact mirror. RW: push new and changed, never delete. RWD: RW plus deletions.")
+    var mode: SyncMode = .RW
+
+    @OptionGroup var s3: S3Options
+
+    @Flag(help: "Print the plan and change nothing.")
+    var dryRun = false
+
+    @Flag(help: "Compare content hashes instead of size and modification time.")
+    var checksum = false
+
+    @Option(help: "Refuse to run when the plan deletes more than N files.")
+    var maxDeletes: Int?
+
+    @Option(help: "Files transferred at once.")
+    var concurrency = 32
+
+    @Option(help: "Seconds between progress lines when stderr is not a terminal.")
+    var progressInterval = 10
+
+    func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        if let maxDeletes, maxDeletes < 0 { throw ValidationError("--max-deletes cannot be negative") }
+    }
+
+    func run() async throws {
+        let target: S3URL
+        let client: S3Client
+        do {
+            target = try S3URL(url)
+            client = try s3.client()
+        } catch {
+            FileHandle.standardError.write(Data("stowage sync: \(error)\n".utf8))
+            throw ExitCode(SyncExit.code(for: error))
+        }
+        var options = SyncEngine.Options(direction: direction, mode: mode, bucket: target.bucket, prefix: target.key, root: dir)
+        options.checksum = checksum
+        options.dryRun = dryRun
+        options.maxDeletes = maxDeletes
+        options.concurrency = concurrency
+        let engine = SyncEngine(client: client, options: options)
+
+        let (result, signal) = await SyncRunner.run(engine, progressInterval: .seconds(progressInterval))
+        switch result {
+        case .success(let report):
+            for warning in report.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+            for conflict in report.conflicts { FileHandle.standardError.write(Data("conflict: \(conflict)\n".utf8)) }
+            if let digest = report.manifestDigest { FileHandle.standardError.write(Data("manifest \(digest)\n".utf8)) }
+            let changes = report.changedSinceLastSync
+            if !changes.isEmpty && !dryRun {
+                FileHandle.standardError.write(Data("inputs changed since the last sync: \(changes.added.count) added, \(changes.modified.count) modified, \(changes.removed.count) removed\n".utf8))
+            }
+            print(report.json())
+        case .failure(let error):
+            if let report = (error as? SyncError)?.report {
+                for warning in report.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+                print(report.json())
+            }
+            if let signal {
+                FileHandle.standardError.write(Data("stowage sync: stopped by signal \(signal); finished transfers are kept\n".utf8))
+                throw ExitCode(128 + signal)
+            }
+            FileHandle.standardError.write(Data("stowage sync: \(error)\n".utf8))
+            throw ExitCode(SyncExit.code(for: error))
+        }
+    }
+}
+
+extension SyncDirection: ExpressibleByArgument {}
+extension SyncMode: ExpressibleByArgument {}
+
+/// Connection options shared by the commands that talk to S3.
+struct S3Options: ParsableArguments {
+    @Option(help: "S3 endpoint URL, e.g. https://s3.example.com (default: $AWS_ENDPOINT_URL).")
+    var endpoint: String?
+
+    @Option(help: "Region (default: $AWS_REGION, the AWS config file, then us-east-1).")
+    var region: String?
+
+    @Option(help: "PEM file of CA certificates to trust for the endpoint.")
+    var caBundle: String?
+
+    @Flag(help: "Address buckets as BUCKET.endpoint instead of endpoint/BUCKET.")
+    var virtualHosted = false
+
+    func client() throws -> S3Client {
+        let environment = ProcessInfo.processInfo.environment
+        guard let endpoint = endpoint ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"] else {
+            throw ValidationError("no endpoint: pass --endpoint or set AWS_ENDPOINT_URL")
+        }
+        guard let credentials = S3Credentials.fromEnvironment() else {
+            throw S3Error(.invalidAccessKeyId, "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure ~/.aws/credentials", operation: "configure")
+        }
+        var config = S3Configuration(endpoint: endpoint, region: region ?? S3Credentials.regionFromEnvironment() ?? "us-east-1",
+                                     credentials: credentials, addressing: virtualHosted ? .virtualHosted : .path, caBundle: caBundle)
+        config.transferThreads = 2
+        return try S3Client(configuration: config)
+    }
+}
+
+/// An `s3://BUCKET/KEY` address.
+struct S3URL {
+    var bucket: String
+    var key: String
+
+    init(_ text: String) throws {
+        guard text.hasPrefix("s3://") else { throw SyncError(.invalidRequest, "\(text) is not an s3://BUCKET/PREFIX URL") }
+        let rest = text.dropFirst(5)
+        let slash = rest.firstIndex(of: "/")
+        bucket = String(rest[..<(slash ?? rest.endIndex)])
+        key = slash.map { String(rest[rest.index(after: $0)...]) } ?? ""
+        guard bucket.count >= 3 else { throw SyncError(.invalidRequest, "\(text) has no valid bucket name") }
+    }
+}
+
+/// The exit code of each kind of failure, as `stowage sync --help` documents them.
+enum SyncExit {
+    static func code(for error: any Error) -> Int32 {
+        switch error {
+        case let error as SyncError:
+            switch error.code {
+            case .deletionGuard: 3
+            case .transfersFailed: 2
+            case .invalidRequest: 7
+            default: 1
+            }
+        case let error as S3Error:
+            if error.code.isAuthorization { 4 } else if error.code == .noSuchBucket { 5 } else if error.code.rawValue == "InvalidEndpoint" { 7 } else { 1 }
+        case let error as HTTPError:
+            [.connectFailed, .resolveFailed, .timedOut, .tls, .connectionLost].contains(error.code) ? 6 : 1
+        case is ValidationError: 64
+        default: 1
+        }
+    }
+}
+
+/// Runs a sync next to its progress reporter and a SIGTERM/SIGINT watcher, in one task
+/// group: a signal cancels the sync, which stops starting transfers, aborts those in flight
+/// (multipart uploads included) and returns once everything is consistent.
+enum SyncRunner {
+    enum Event: Sendable {
+        case finished(Result<SyncReport, any Error>)
+        case signal(Int32)
+        case idle
+    }
+
+    static func run(_ engine: SyncEngine, progressInterval: Duration) async -> (Result<SyncReport, any Error>, Int32?) {
+        let signals = SignalWatcher([SIGTERM, SIGINT])
+        defer { signals.stop() }
+        return await withTaskGroup(of: Event.self) { group in
+            group.addTask {
+                do { return .finished(.success(try await engine.run())) } catch { return .finished(.failure(error)) }
+            }
+            group.addTask {
+                for await signal in signals.stream { return .signal(signal) }
+                return .idle
+            }
+            group.addTask {
+                await reportProgress(engine.progress, interval: progressInterval)
+                return .idle
+            }
+            var result: Result<SyncReport, any Error> = .failure(CancellationError())
+            var received: Int32?
+            while let event = await group.next() {
+                switch event {
+                case .finished(let outcome):
+                    result = outcome
+                    group.cancelAll()
+                case .signal(let signal):
+                    received = signal
+                    group.cancelAll()
+                case .idle:
+                    break
+                }
+            }
+            return (result, received)
+        }
+    }
+
+    /// A `\r`-updated line on a terminal, else one line every `interval` (pod logs).
+    static func reportProgress(_ progress: SyncProgress, interval: Duration) async {
+        let terminal = isatty(STDERR_FILENO) == 1
+        let clock = ContinuousClock()
+        let start = clock.now
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: terminal ? .milliseconds(500) : interval) } catch { break }
+            let seconds = (clock.now - start).components.seconds
+            let rate = seconds > 0 ? Double(progress.bytesDone) / Double(seconds) : 0
+            let line = "\(progress.filesDone)/\(progress.filesTotal) files, \(mib(progress.bytesDone))/\(mib(progress.bytesTotal)) MiB, \(mib(Int64(rate))) MiB/s"
+            FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K" + line : "progress: " + line + "\n").utf8))
+        }
+        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+
+    private static func mib(_ bytes: Int64) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
+}
+
+/// Delivers SIGTERM and SIGINT as an async stream instead of killing the process.
+///
+/// Unchecked: the dispatch sources are set up in `init` and only cancelled after, and
+/// dispatch sources are thread-safe.
+final class SignalWatcher: @unchecked Sendable {
+    let stream: AsyncStream<Int32>
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ signals: [Int32]) {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            return source
+        }
+    }
+
+    func stop() {
+        for source in sources { source.cancel() }
+    }
+}

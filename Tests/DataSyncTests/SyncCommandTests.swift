@@ -1,0 +1,151 @@
+import Foundation
+import KubeTesting
+import ObjectStore
+import Testing
+
+/// The `stowage sync` executable as sync pods run it: exit codes, one-line errors, and
+/// surviving SIGKILL and SIGTERM. The binary is the one `swift build --build-tests` put
+/// next to the test bundle.
+@Suite(.serialized) struct SyncCommandTests {
+    let env: TestEnvironment
+    let s3: S3Client
+    let scratch: String
+    let binary: String
+
+    init() throws {
+        env = try TestEnvironment.shared()
+        s3 = try S3Client(configuration: S3Configuration(endpoint: env.s3Endpoint, credentials: S3Credentials(accessKeyID: env.s3AccessKey, secretAccessKey: env.s3SecretKey)))
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("synccli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("stowage").path
+    }
+
+    func withBucket(_ name: String, _ body: (String) async throws -> Void) async throws {
+        let bucket = "cli-\(name)-\(UInt32.random(in: 0...UInt32.max))"
+        try await s3.createBucket(bucket)
+        do { try await body(bucket) } catch {
+            try? await s3.deleteBucketAndContents(bucket)
+            throw error
+        }
+        try await s3.deleteBucketAndContents(bucket)
+    }
+
+    func start(_ arguments: [String], secret: String? = nil) throws -> (Process, Pipe, Pipe) {
+        #expect(FileManager.default.isExecutableFile(atPath: binary), "stowage binary at \(binary)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["AWS_ACCESS_KEY_ID"] = env.s3AccessKey
+        environment["AWS_SECRET_ACCESS_KEY"] = secret ?? env.s3SecretKey
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        return (process, out, err)
+    }
+
+    func run(_ arguments: [String], secret: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        let (process, out, err) = try start(arguments, secret: secret)
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    func files(_ dir: String, count: Int, size: Int) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for i in 0..<count {
+            var data = Data(count: (size + 7) / 8 * 8)
+            data.withUnsafeMutableBytes { raw in for j in stride(from: 0, to: raw.count, by: 8) { raw.storeBytes(of: UInt64.random(in: 0...UInt64.max), toByteOffset: j, as: UInt64.self) } }
+            data = data.prefix(size)
+            try data.write(to: URL(fileURLWithPath: "\(dir)/f\(i).bin"))
+        }
+    }
+
+    @Test func failuresGiveOneLineAndDistinctExitCodes() async throws {
+        try await withBucket("codes") { b in
+            let dir = scratch + "/vol"
+            let wrong = try run(["sync", "pull", "s3://\(b)/p", dir, "--mode", "RO", "--endpoint", env.s3Endpoint], secret: "wrong")
+            #expect(wrong.status == 4)
+            #expect(wrong.stderr.split(separator: "\n").count == 1 && wrong.stderr.contains("SignatureDoesNotMatch"), "\(wrong.stderr)")
+            let missing = try run(["sync", "pull", "s3://no-such-\(b)/p", dir, "--mode", "RO", "--endpoint", env.s3Endpoint])
+            #expect(missing.status == 5)
+            #expect(missing.stderr.split(separator: "\n").count == 1 && missing.stderr.contains("NoSuchBucket"))
+            let unreachable = try run(["sync", "pull", "s3://\(b)/p", dir, "--mode", "RO", "--endpoint", "http://127.0.0.1:1"])
+            #expect(unreachable.status == 6)
+            #expect(unreachable.stderr.split(separator: "\n").count == 1 && unreachable.stderr.contains("connect"))
+            #expect(!FileManager.default.fileExists(atPath: dir))
+
+            try files(dir, count: 3, size: 10)
+            let pushed = try run(["sync", "push", "s3://\(b)/p", dir, "--mode", "RWD", "--endpoint", env.s3Endpoint])
+            #expect(pushed.status == 0)
+            let summary = try JSONSerialization.jsonObject(with: Data(pushed.stdout.utf8)) as? [String: Any]
+            #expect(summary?["uploaded"] as? Int == 3)
+            #expect((summary?["manifestDigest"] as? String)?.hasPrefix("sha256:") == true)
+            for i in 0..<3 { try FileManager.default.removeItem(atPath: "\(dir)/f\(i).bin") }
+            let guarded = try run(["sync", "push", "s3://\(b)/p", dir, "--mode", "RWD", "--endpoint", env.s3Endpoint])
+            #expect(guarded.status == 3)
+            #expect(try await s3.listObjects(bucket: b).count == 3)
+            let readOnly = try run(["sync", "push", "s3://\(b)/p", dir, "--mode", "RO", "--endpoint", env.s3Endpoint])
+            #expect(readOnly.status == 7)
+        }
+    }
+
+    @Test func killedPushLeavesOnlyWholeObjectsAndTheNextRunCompletes() async throws {
+        try await withBucket("kill") { b in
+            let dir = scratch + "/vol"
+            try files(dir, count: 60, size: 512 << 10)
+            let (process, _, _) = try start(["sync", "push", "s3://\(b)/p", dir, "--mode", "RW", "--endpoint", env.s3Endpoint, "--concurrency", "2"])
+            var seen = 0
+            for _ in 0..<2000 where seen < 5 {
+                try await Task.sleep(for: .milliseconds(5))
+                seen = try await s3.listObjects(bucket: b).count
+            }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let partial = try await s3.listObjects(bucket: b)
+            #expect(partial.count >= 5 && partial.count < 60, "killed part-way (\(partial.count) objects)")
+            for object in partial {
+                let local = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + object.key.dropFirst(2)))
+                #expect(object.size == Int64(local.count) && object.etag == ContentDigest.of(local).md5, "\(object.key) is whole")
+            }
+
+            let resumed = try run(["sync", "push", "s3://\(b)/p", dir, "--mode", "RW", "--endpoint", env.s3Endpoint])
+            #expect(resumed.status == 0)
+            let summary = try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any]
+            let uploaded = try #require(summary?["uploaded"] as? Int)
+            #expect(uploaded < 60 && uploaded >= 60 - partial.count, "journaled uploads are not redone (\(uploaded))")
+            #expect(try await s3.listObjects(bucket: b).count == 60)
+            let again = try run(["sync", "push", "s3://\(b)/p", dir, "--mode", "RW", "--endpoint", env.s3Endpoint])
+            #expect((try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])?["uploaded"] as? Int == 0)
+        }
+    }
+
+    @Test func sigtermStopsAPullCleanly() async throws {
+        try await withBucket("term") { b in
+            let src = scratch + "/src"
+            try files(src, count: 60, size: 512 << 10)
+            #expect(try run(["sync", "push", "s3://\(b)/p", src, "--endpoint", env.s3Endpoint]).status == 0)
+            let dst = scratch + "/dst"
+            let (process, _, err) = try start(["sync", "pull", "s3://\(b)/p", dst, "--mode", "RO", "--endpoint", env.s3Endpoint, "--concurrency", "2"])
+            for _ in 0..<2000 {
+                try await Task.sleep(for: .milliseconds(5))
+                if ((try? FileManager.default.contentsOfDirectory(atPath: dst))?.count ?? 0) > 5 { break }
+            }
+            kill(process.processIdentifier, SIGTERM)
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 143, "\(stderr)")
+            let names = try FileManager.default.contentsOfDirectory(atPath: dst).filter { $0 != ".stowage" }
+            #expect(names.count < 60)
+            for name in names {
+                #expect(try Data(contentsOf: URL(fileURLWithPath: dst + "/" + name)) == Data(contentsOf: URL(fileURLWithPath: src + "/" + name)), "\(name) is whole")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dst + "/.stowage/tmp").isEmpty)
+            #expect(try run(["sync", "pull", "s3://\(b)/p", dst, "--mode", "RO", "--endpoint", env.s3Endpoint]).status == 0)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dst).filter { $0 != ".stowage" }.count == 60)
+        }
+    }
+}
