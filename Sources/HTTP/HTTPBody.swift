@@ -16,7 +16,12 @@ public struct HTTPBody: AsyncSequence, Sendable {
         let flow: FlowControl
 
         public mutating func next() async throws -> Data? {
-            guard let chunk = try await base.next() else { return nil }
+            guard let chunk = try await base.next() else {
+                // A stream ends quietly when its reader is cancelled; say so, or a cut-off
+                // body would look complete.
+                try Task.checkCancellation()
+                return nil
+            }
             flow.consumed(chunk.count)
             return chunk
         }

@@ -127,26 +127,29 @@ import Testing
     }
 
     @Test func cancellingTheTaskAbortsAWatch() async throws {
-        let started = ContinuousClock.now
         let task = Task {
             let (_, body) = try await client.stream(get("/api/v1/namespaces?watch=1&timeoutSeconds=300"))
             for try await _ in body {}
             return "ended"
         }
         try await Task.sleep(for: .milliseconds(500))
+        let cancelled = ContinuousClock.now
         task.cancel()
         let result = await task.result
-        let elapsed = ContinuousClock.now - started
-        #expect(elapsed < .seconds(5), "cancellation took \(elapsed)")
+        // Without cancellation the watch would run for 300 s; the bound leaves room for a
+        // loaded machine.
+        let elapsed = ContinuousClock.now - cancelled
+        #expect(elapsed < .seconds(30), "cancellation took \(elapsed)")
         if case .success(let value) = result { Issue.record("watch ended normally: \(value)") }
     }
 
     @Test func totalTimeoutEndsAHangingRequest() async throws {
         let started = ContinuousClock.now
+        // The watch would stay open for the server's default of 30+ minutes.
         await #expect { try await client.execute(get("/api/v1/namespaces?watch=1", timeout: .seconds(1))) } throws: { error in
             (error as? HTTPError)?.code == .timedOut
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 
     @Test func connectionRefusedIsATransientError() async throws {
