@@ -110,3 +110,35 @@ import Testing
         #expect(throws: KubeConfigError.self) { try ClusterConnection.inCluster(environment: [:], serviceAccountDirectory: dir) }
     }
 }
+
+@Suite struct KubeConfigMalformedTests {
+    @Test func everyTruncationGivesAnErrorNamingTheFile() {
+        let text = KubeConfigTests.sample
+        var errors = 0
+        for end in stride(from: 0, to: text.utf8.count, by: 7) {
+            let cut = String(decoding: Array(text.utf8)[..<end], as: UTF8.self)
+            do {
+                _ = try KubeConfig.parse(cut, path: "/k/cut").connection()
+            } catch {
+                errors += 1
+                #expect(error.file == "/k/cut")
+                #expect(!error.message.isEmpty)
+            }
+        }
+        #expect(errors > 0)
+    }
+
+    @Test func specificMessagesForCommonMistakes() throws {
+        func message(_ text: String) -> String {
+            do { _ = try KubeConfig.parse(text, path: "/k/c").connection(); return "accepted" } catch { return error.description }
+        }
+        #expect(message("clusters: {}\n").contains("line 1, column 11, field clusters"))
+        #expect(message("current-context: x\ncontexts: []\n").contains("context \"x\" is not in contexts"))
+        #expect(message("current-context: a\ncontexts: [{name: a, context: {cluster: c}}]\nclusters: [{name: c, cluster: {server: ftp://x}}]\n")
+            .contains("not an http(s) URL"))
+        #expect(message("current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: https://x}}]\nusers: [{name: u, user: {client-certificate: /c.pem}}]\n")
+            .contains("client certificate without a key"))
+        #expect(message("users:\n- name: u\n  user:\n    client-key-data: not base64!\n").contains("line 4"))
+        #expect(message("\t- bad").contains("/k/c: line 1"))
+    }
+}

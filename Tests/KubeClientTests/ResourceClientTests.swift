@@ -214,3 +214,21 @@ import Testing
         #expect(try await !cluster.client.isServed(group: "nothing.example.com", version: "v1", resource: "things"))
     }
 }
+
+@Suite struct TokenRotationTests {
+    /// A projected service-account token changes on disk; the next request uses it.
+    @Test func aRotatedTokenFileIsPickedUpWithoutRestart() async throws {
+        let env = try TestEnvironment.shared()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID())").path
+        defer { unlink(path) }
+        try env.unprivilegedToken.write(toFile: path, atomically: true, encoding: .utf8)
+        var connection = try KubeConfig.load(path: env.kubeconfig).connection()
+        connection.credentials = .tokenFile(TokenFile(path: path))
+        let namespaces = KubeClient(connection: connection).resource(Namespace.self)
+        await #expect { try await namespaces.list() } throws: { ($0 as? KubeClientError)?.apiCode == .forbidden }
+
+        try env.adminToken.write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(2)], ofItemAtPath: path)
+        #expect(try await namespaces.list().items.contains { $0.metadata.name == "default" })
+    }
+}
