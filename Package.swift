@@ -10,6 +10,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // C at the edge: system libraries with static inline shims for variadic calls.
@@ -23,6 +26,16 @@ let package = Package(
         // S3 client (SigV4 over HTTP) and the sync engine the sync pods run.
         .target(name: "ObjectStore", dependencies: ["HTTP", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "DataSync", dependencies: ["ObjectStore", .product(name: "Crypto", package: "swift-crypto")]),
+        // Controller machinery: watcher, cache, work queue, controllers, leader election,
+        // events, finalizers, health and metrics.
+        .target(name: "KubeRuntime", dependencies: [
+            "KubeClient", "KubeModel",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .target(name: "KubeTesting", dependencies: ["HTTP"]),
 
         .executableTarget(
@@ -33,9 +46,12 @@ let package = Package(
             ]
         ),
 
+        .executableTarget(name: "stowage-bench", dependencies: ["KubeClient", "KubeModel"], path: "bench/Sources/stowage-bench"),
+
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "KubeTesting"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeModel", "KubeTesting"]),
+        .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "KubeClient", "KubeModel", "KubeTesting"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "KubeTesting"]),
         .testTarget(name: "DataSyncTests", dependencies: ["DataSync", "ObjectStore", "KubeTesting"]),
     ],
