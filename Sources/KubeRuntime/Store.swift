@@ -1,0 +1,112 @@
+import KubeModel
+import Synchronization
+
+/// The in-memory cache of one kind, fed by a watcher: controllers read here and write to
+/// the API (STYLE.md habit 5). Safe for any number of concurrent readers.
+///
+/// Indexes: by namespace and by owner UID always, plus any named index functions given at
+/// creation (an index function returns the values an object is filed under).
+public final class Store<R: KubeResource>: Sendable {
+    public typealias IndexFunction = @Sendable (R) -> [String]
+
+    private struct State {
+        var objects: [String: R] = [:]
+        /// index name -> value -> keys
+        var indexes: [String: [String: Set<String>]] = [:]
+        var synced = false
+        var syncWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+    private let indexFunctions: [String: IndexFunction]
+
+    public static var namespaceIndex: String { "namespace" }
+    public static var ownerIndex: String { "owner" }
+
+    public init(indexes: [String: IndexFunction] = [:]) {
+        var all = indexes
+        all[Self.namespaceIndex] = { [$0.metadata.namespace ?? ""] }
+        all[Self.ownerIndex] = { ($0.metadata.ownerReferences ?? []).map(\.uid) }
+        indexFunctions = all
+    }
+
+    public func get(_ key: String) -> R? { state.withLock { $0.objects[key] } }
+
+    public func get(namespace: String?, name: String) -> R? {
+        get(namespace.map { "\($0)/\(name)" } ?? name)
+    }
+
+    public var all: [R] { state.withLock { Array($0.objects.values) } }
+    public var count: Int { state.withLock { $0.objects.count } }
+
+    /// Objects filed under `value` in index `name`.
+    public func byIndex(_ name: String, _ value: String) -> [R] {
+        state.withLock { s in (s.indexes[name]?[value] ?? []).compactMap { s.objects[$0] } }
+    }
+
+    /// True once the first full list is in.
+    public var isSynced: Bool { state.withLock { $0.synced } }
+
+    /// Returns once the first full list is in.
+    public func waitUntilSynced() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { s in
+                if s.synced { return true }
+                s.syncWaiters.append(c)
+                return false
+            }
+            if ready { c.resume() }
+        }
+    }
+
+    // MARK: updates from the watcher
+
+    /// Replaces everything with a fresh list; returns the objects that vanished.
+    @discardableResult
+    func replace(_ objects: [R]) -> [R] {
+        let (removed, waiters) = state.withLock { s -> ([R], [CheckedContinuation<Void, Never>]) in
+            let fresh = Dictionary(objects.map { ($0.key, $0) }, uniquingKeysWith: { _, b in b })
+            let removed = s.objects.filter { fresh[$0.key] == nil }.map(\.value)
+            s.objects = [:]
+            s.indexes = [:]
+            for object in objects { insert(object, into: &s) }
+            s.synced = true
+            defer { s.syncWaiters = [] }
+            return (removed, s.syncWaiters)
+        }
+        waiters.forEach { $0.resume() }
+        return removed
+    }
+
+    func apply(_ object: R) {
+        state.withLock { s in
+            if let old = s.objects[object.key] { remove(old, from: &s) }
+            insert(object, into: &s)
+        }
+    }
+
+    func delete(_ object: R) {
+        state.withLock { s in
+            if let old = s.objects[object.key] { remove(old, from: &s) }
+        }
+    }
+
+    private func insert(_ object: R, into s: inout State) {
+        let key = object.key
+        s.objects[key] = object
+        for (name, function) in indexFunctions {
+            for value in function(object) { s.indexes[name, default: [:]][value, default: []].insert(key) }
+        }
+    }
+
+    private func remove(_ object: R, from s: inout State) {
+        let key = object.key
+        s.objects[key] = nil
+        for (name, function) in indexFunctions {
+            for value in function(object) {
+                s.indexes[name]?[value]?.remove(key)
+                if s.indexes[name]?[value]?.isEmpty == true { s.indexes[name]?[value] = nil }
+            }
+        }
+    }
+}
