@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# bench/sync.sh: `stowage sync` against rclone, s5cmd and `aws s3 sync` (issue 5's benchmark).
+#
+# One run, one SeaweedFS (its own test environment in .testenv/bench-sync), the same data for
+# every tool, a fresh bucket per tool and case, the same concurrency N for every tool:
+#   (a) SMALL_FILES files of 16 KiB: push, then pull into an empty directory
+#   (b) LARGE_FILES files of LARGE_MIB MiB: push, then pull into an empty directory
+#   (c) a no-change re-sync of (a): push the same tree again
+# Reports wall time, the ratio to stowage (tool time / stowage time: above 1 means stowage was
+# faster) and peak RSS (/usr/bin/time). Every pull is checked byte-identical with `diff -r`.
+#
+#   bench/sync.sh                      # N=16, 10,000 x 16 KiB, 2 x 256 MiB
+#   BENCH_CONCURRENCY=32 BENCH_SMALL_FILES=1000 BENCH_LARGE_MIB=64 BENCH_TOOLS="stowage s5cmd" bench/sync.sh
+#   STOWAGE_BIN=/path/to/stowage bench/sync.sh   # skip the release build
+#
+# Output: a markdown table on stdout and in .testenv/bench-sync/work/results.md, raw rows in
+# results.tsv, each command's stdout/stderr in logs/.
+set -euo pipefail
+set -f  # no pathname expansion anywhere: s5cmd's s3://.../* must reach it unexpanded
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+N=${BENCH_CONCURRENCY:-16}
+SMALL_FILES=${BENCH_SMALL_FILES:-10000}
+LARGE_FILES=${BENCH_LARGE_FILES:-2}
+LARGE_MIB=${BENCH_LARGE_MIB:-256}
+TOOLS=${BENCH_TOOLS:-"stowage rclone s5cmd aws"}
+ENV_DIR=$ROOT/.testenv/bench-sync
+WORK=$ENV_DIR/work
+STOWAGE=${STOWAGE_BIN:-$ROOT/.build-release/release/stowage}
+
+log() { printf '[bench-sync] %s\n' "$*" >&2; }
+
+scripts/testenv ensure
+[ -x /usr/bin/time ] || { apt-get update -q >&2; DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >&2; }
+if [ -z "${STOWAGE_BIN:-}" ]; then
+  log "building stowage (release, .build-release)"
+  swift build -c release --scratch-path .build-release --product stowage >&2
+fi
+[ -x "$STOWAGE" ] || { log "no stowage binary at $STOWAGE"; exit 1; }
+
+scripts/testenv down "$ENV_DIR" >/dev/null 2>&1 || true
+rm -rf "$ENV_DIR"
+scripts/testenv up "$ENV_DIR"
+trap 'scripts/testenv down "$ENV_DIR"' EXIT
+# shellcheck disable=SC1091
+source "$ENV_DIR/env"
+export PATH="$STOWAGE_TESTENV_BIN:$PATH"
+EP=$STOWAGE_TEST_S3_ENDPOINT
+mkdir -p "$WORK/data" "$WORK/logs"
+
+# rclone: an S3 remote named "bench" from the environment only; no config file anywhere.
+export RCLONE_CONFIG=$WORK/rclone.conf.unused
+export RCLONE_CONFIG_BENCH_TYPE=s3
+export RCLONE_CONFIG_BENCH_PROVIDER=Other
+export RCLONE_CONFIG_BENCH_ENDPOINT=$EP
+export RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
+export RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+export RCLONE_CONFIG_BENCH_REGION=$AWS_REGION
+export RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
+# aws s3 sync: the concurrency comes from the config file; use one of our own.
+export AWS_CONFIG_FILE=$WORK/aws-config
+printf '[default]\nregion = %s\ns3 =\n  max_concurrent_requests = %s\n' "$AWS_REGION" "$N" > "$AWS_CONFIG_FILE"
+export AWS_SHARED_CREDENTIALS_FILE=$WORK/aws-credentials-unused
+
+# ---------------------------------------------------------------------------- data
+log "generating data: $SMALL_FILES x 16 KiB, $LARGE_FILES x $LARGE_MIB MiB"
+python3 - "$WORK/data/small" "$SMALL_FILES" <<'PY'
+import os, sys
+root, count = sys.argv[1], int(sys.argv[2])
+for i in range(count):
+    d = os.path.join(root, "d%03d" % (i // 100))
+    if i % 100 == 0:
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%05d.bin" % i), "wb") as f:
+        f.write(os.urandom(16384))
+PY
+mkdir -p "$WORK/data/large"
+for i in $(seq 1 "$LARGE_FILES"); do
+  head -c "$((LARGE_MIB * 1024 * 1024))" /dev/urandom > "$WORK/data/large/large-$i.bin"
+done
+# Every source file is older than any upload, so the mtime-vs-LastModified tools skip them in (c).
+find "$WORK/data" -type f -exec touch -d '2 minutes ago' {} +
+
+# ---------------------------------------------------------------------------- commands
+cmd_for() { # tool, push|pull, bucket, dir
+  local tool=$1 op=$2 bucket=$3 dir=$4
+  case "$tool/$op" in
+    stowage/push) echo "$STOWAGE sync push s3://$bucket/data $dir --mode RW --endpoint $EP --concurrency $N --progress-interval 3600" ;;
+    stowage/pull) echo "$STOWAGE sync pull s3://$bucket/data $dir --mode RO --endpoint $EP --concurrency $N --progress-interval 3600" ;;
+    rclone/push)  echo "rclone copy $dir bench:$bucket/data --transfers $N --checkers $N" ;;
+    rclone/pull)  echo "rclone copy bench:$bucket/data $dir --transfers $N --checkers $N" ;;
+    s5cmd/push)   echo "s5cmd --endpoint-url $EP --numworkers $N sync $dir/ s3://$bucket/data/" ;;
+    s5cmd/pull)   echo "s5cmd --endpoint-url $EP --numworkers $N sync s3://$bucket/data/* $dir/" ;;
+    aws/push)     echo "aws --endpoint-url $EP s3 sync $dir s3://$bucket/data --only-show-errors" ;;
+    aws/pull)     echo "aws --endpoint-url $EP s3 sync s3://$bucket/data $dir --only-show-errors" ;;
+  esac
+}
+
+RESULTS=$WORK/results.tsv
+printf 'case\ttool\tseconds\tpeak_rss_kib\texit\n' > "$RESULTS"
+
+timed() { # case label, tool, command...
+  local label=$1 tool=$2; shift 2
+  local tag=${label// /_}.$tool out=$WORK/logs
+  sync  # the previous run's dirty pages are not this run's cost
+  log "$label: $tool: $*"
+  set +e
+  ( timeout 1800 /usr/bin/time -f '%e %M' -o "$out/$tag.time" "$@" >"$out/$tag.stdout" 2>"$out/$tag.stderr" )
+  local rc=$?
+  set -e
+  local secs=NaN rss=0
+  [ -s "$out/$tag.time" ] && read -r secs rss < <(tail -1 "$out/$tag.time")
+  [ "$rc" -eq 0 ] || { log "$label: $tool FAILED (exit $rc), see $out/$tag.stderr"; tail -5 "$out/$tag.stderr" >&2; }
+  printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$tool" "$secs" "$rss" "$rc" >> "$RESULTS"
+}
+
+verify() { # label, tool, source, pulled
+  if diff -r --exclude=.stowage "$3" "$4" >/dev/null; then
+    log "$1: $2: pulled tree is identical"
+  else
+    log "$1: $2: pulled tree DIFFERS from the source"
+    printf '%s\t%s\tverify\t-\tdiffers\n' "$1" "$2" >> "$RESULTS"
+  fi
+}
+
+run_case() { # set (small|large), case letter
+  local set=$1 letter=$2 tool bucket src dst
+  for tool in $TOOLS; do
+    bucket=bench-$letter-$tool
+    aws --endpoint-url "$EP" s3 mb "s3://$bucket" >/dev/null
+    src=$WORK/src-$set-$tool; dst=$WORK/dst-$set-$tool
+    rm -rf "$src" "$dst"; cp -al "$WORK/data/$set" "$src"; mkdir -p "$dst"
+    # shellcheck disable=SC2046
+    timed "($letter) push" "$tool" $(cmd_for "$tool" push "$bucket" "$src")
+    # shellcheck disable=SC2046
+    timed "($letter) pull" "$tool" $(cmd_for "$tool" pull "$bucket" "$dst")
+    verify "($letter) pull" "$tool" "$WORK/data/$set" "$dst"
+    if [ "$letter" = a ]; then
+      # shellcheck disable=SC2046
+      timed "(c) no-change push" "$tool" $(cmd_for "$tool" push "$bucket" "$src")
+    fi
+    rm -rf "$dst"
+  done
+}
+
+run_case small a
+run_case large b
+
+# ---------------------------------------------------------------------------- report
+python3 - "$RESULTS" "$N" "$SMALL_FILES" "$LARGE_FILES" "$LARGE_MIB" <<'PY' | tee "$WORK/results.md"
+import csv, sys, platform, os
+path, n, small, large, mib = sys.argv[1:]
+rows = [r for r in csv.DictReader(open(path), delimiter="\t") if r["seconds"] != "verify"]
+bad = [r for r in csv.DictReader(open(path), delimiter="\t") if r["seconds"] == "verify"]
+cases = []
+for r in rows:
+    if r["case"] not in cases: cases.append(r["case"])
+order = {"(a) push": 0, "(a) pull": 1, "(b) push": 2, "(b) pull": 3, "(c) no-change push": 4}
+cases.sort(key=lambda c: order.get(c, 9))
+print(f"N={n}; (a) {int(small):,} x 16 KiB; (b) {large} x {mib} MiB; (c) no-change push of (a). "
+      f"{os.cpu_count()} cores. Ratio = tool time / stowage time (above 1: stowage faster).\n")
+print("| case | tool | wall s | ratio to stowage | peak RSS MiB | exit |")
+print("|---|---|---:|---:|---:|---:|")
+for c in cases:
+    base = next((float(r["seconds"]) for r in rows if r["case"] == c and r["tool"] == "stowage"), None)
+    for r in (r for r in rows if r["case"] == c):
+        s = float(r["seconds"])
+        ratio = f"{s / base:.2f}" if base else "-"
+        print(f"| {c} | {r['tool']} | {s:.2f} | {ratio} | {int(r['peak_rss_kib']) / 1024:.1f} | {r['exit']} |")
+for r in bad:
+    print(f"\n**{r['case']} {r['tool']}: pulled tree differs from the source.**")
+PY
+log "results: $WORK/results.md"
