@@ -76,12 +76,17 @@ KUBECTL_ITEMS=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1
 log "watch: $RUNS runs"
 WATCH_URL="$STOWAGE_TEST_APISERVER/api/v1/configmaps?watch=1&resourceVersion=0&timeoutSeconds=300"
 for run in $(seq 1 "$RUNS"); do
+  mkfifo "$WORK/watch.fifo.$run"
   timed watch stowage "$run" "$BENCH" watch "$TOTAL"
+  # The watch stays open after the replay: stop curl as soon as head has its lines.
   start=$(date +%s.%N)
-  set +o pipefail
-  curl -sN --cacert "$STOWAGE_TEST_CA" -H "Authorization: Bearer $STOWAGE_TEST_TOKEN" "$WATCH_URL" | head -n "$TOTAL" | wc -c > "$WORK/logs/watch.curl.$run.bytes"
-  set -o pipefail
+  curl -sN --cacert "$STOWAGE_TEST_CA" -H "Authorization: Bearer $STOWAGE_TEST_TOKEN" "$WATCH_URL" > "$WORK/watch.fifo.$run" &
+  curl_pid=$!
+  head -n "$TOTAL" "$WORK/watch.fifo.$run" | wc -c > "$WORK/logs/watch.curl.$run.bytes"
   end=$(date +%s.%N)
+  kill "$curl_pid" 2>/dev/null || true
+  wait "$curl_pid" 2>/dev/null || true
+  rm -f "$WORK/watch.fifo.$run"
   printf 'watch\tcurl\t%s\t%s\t0\t0\n' "$run" "$(python3 -c "print(round($end - $start, 3))")" >> "$RESULTS"
 done
 
