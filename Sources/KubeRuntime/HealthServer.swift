@@ -36,7 +36,7 @@ public struct HealthServer: Service {
     }
 
     public func run() async throws {
-        let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPPart<HTTPResponseHead, ByteBuffer>>, Never>
+        let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -44,7 +44,7 @@ public struct HealthServer: Service {
                 .bind(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPPart<HTTPResponseHead, ByteBuffer>>(wrappingChannelSynchronously: channel)
+                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                     }
                 }
         } catch {
@@ -73,7 +73,7 @@ public struct HealthServer: Service {
         logger.info("health server stopped", metadata: ["health.port": "\(actualPort)"])
     }
 
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPPart<HTTPResponseHead, ByteBuffer>>) async {
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?
@@ -93,7 +93,7 @@ public struct HealthServer: Service {
                         if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
                         try await outbound.write(.head(HTTPResponseHead(version: request.version, status: reply.status, headers: headers)))
                         if request.method != .HEAD {
-                            try await outbound.write(.body(ByteBuffer(string: reply.body)))
+                            try await outbound.write(.body(.byteBuffer(ByteBuffer(string: reply.body))))
                         }
                         try await outbound.write(.end(nil))
                         if !request.isKeepAlive { return }
