@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     ],
     targets: [
         // C at the edge: system libraries with static inline shims for variadic calls.
@@ -36,12 +37,32 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .target(name: "KubeTesting", dependencies: ["HTTP"]),
+        .target(name: "KubeTesting", dependencies: ["HTTP", "KubeClient", "KubeModel"]),
+        // Stowage's own API: DataVolume, SharedVolume, access levels, entitlements. No I/O.
+        .target(name: "StowageAPI", dependencies: ["KubeModel", "YAML"]),
+        // The reconcilers and the builders of their children (PVC, sync Job).
+        .target(name: "Controllers", dependencies: [
+            "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Admission webhook: mutate and validate pods, validate volumes; TLS with reload.
+        .target(name: "Webhook", dependencies: [
+            "StowageAPI", "Controllers", "KubeRuntime", "KubeClient", "KubeModel",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
 
         .executableTarget(
             name: "stowage",
             dependencies: [
-                "HTTP", "YAML", "KubeClient", "ObjectStore", "DataSync",
+                "HTTP", "YAML", "KubeClient", "ObjectStore", "DataSync", "StowageAPI", "Controllers", "KubeRuntime", "Webhook",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,9 +72,12 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "KubeTesting"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeModel", "KubeTesting"]),
-        .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "KubeClient", "KubeModel", "KubeTesting"]),
+        .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "KubeClient", "KubeModel", "KubeTesting", "HTTP"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "KubeTesting"]),
         .testTarget(name: "DataSyncTests", dependencies: ["DataSync", "ObjectStore", "KubeTesting"]),
+        .testTarget(name: "ControllersTests", dependencies: ["Controllers", "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel", "KubeTesting", "ObjectStore"]),
+        .testTarget(name: "WebhookTests", dependencies: ["Webhook", "Controllers", "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel", "KubeTesting"]),
+        .testTarget(name: "StowageAPITests", dependencies: ["StowageAPI", "KubeModel", "KubeClient", "KubeTesting", "YAML"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -43,6 +43,11 @@ public enum JSONValue: Codable, Sendable, Hashable {
         return nil
     }
 
+    public var numberValue: Double? {
+        if case .number(let n) = self { return n }
+        return nil
+    }
+
     /// Encodes any `Encodable` value into a `JSONValue`.
     public init(encoding value: some Encodable) throws {
         let data = try JSONEncoder.kube.encode(value)

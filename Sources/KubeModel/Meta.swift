@@ -138,6 +138,36 @@ public struct Condition: Codable, Sendable, Hashable {
     }
 }
 
+extension Condition {
+    enum CodingKeys: String, CodingKey {
+        case type, status, observedGeneration, lastTransitionTime, reason, message
+    }
+
+    /// A missing message reads as empty.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decode(String.self, forKey: .type)
+        status = try c.decode(String.self, forKey: .status)
+        observedGeneration = try c.decodeIfPresent(Int64.self, forKey: .observedGeneration)
+        lastTransitionTime = try c.decodeIfPresent(Date.self, forKey: .lastTransitionTime)
+        reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
+        message = try c.decodeIfPresent(String.self, forKey: .message) ?? ""
+    }
+
+    /// An empty message is left out: kube-apiserver 1.20 built with current json-iterator
+    /// reads `""` in a custom resource as null and refuses it (a string field must not be
+    /// null), and an absent message means the same.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(type, forKey: .type)
+        try c.encode(status, forKey: .status)
+        try c.encodeIfPresent(observedGeneration, forKey: .observedGeneration)
+        try c.encodeIfPresent(lastTransitionTime, forKey: .lastTransitionTime)
+        try c.encode(reason, forKey: .reason)
+        if !message.isEmpty { try c.encode(message, forKey: .message) }
+    }
+}
+
 extension [Condition] {
     /// Sets `condition`, keeping `lastTransitionTime` when the status did not change.
     public mutating func set(_ condition: Condition) {
@@ -151,4 +181,15 @@ extension [Condition] {
     }
 
     public subscript(type type: String) -> Condition? { first { $0.type == type } }
+}
+
+extension Optional where Wrapped == [Condition] {
+    /// Sets `condition` on a status's optional condition list, creating the list if needed.
+    public mutating func set(_ condition: Condition) {
+        var list = self ?? []
+        list.set(condition)
+        self = list
+    }
+
+    public subscript(type type: String) -> Condition? { self?[type: type] }
 }

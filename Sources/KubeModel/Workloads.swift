@@ -27,6 +27,7 @@ public struct PodSpec: Codable, Sendable, Hashable {
     public var serviceAccountName: String?
     public var securityContext: PodSecurityContext?
     public var nodeName: String?
+    public var automountServiceAccountToken: Bool?
 
     public init(containers: [Container], initContainers: [Container]? = nil, volumes: [Volume]? = nil, restartPolicy: String? = nil) {
         self.containers = containers
@@ -45,6 +46,9 @@ public struct Container: Codable, Sendable, Hashable {
     public var volumeMounts: [VolumeMount]?
     public var securityContext: SecurityContext?
     public var resources: ResourceRequirements?
+    public var terminationMessagePath: String?
+    /// `File` or `FallbackToLogsOnError`.
+    public var terminationMessagePolicy: String?
 
     public init(name: String, image: String? = nil, command: [String]? = nil, args: [String]? = nil) {
         self.name = name
@@ -107,6 +111,16 @@ public struct Volume: Codable, Sendable, Hashable {
     public init(name: String, claimName: String, readOnly: Bool? = nil) {
         self.name = name
         persistentVolumeClaim = PVCSource(claimName: claimName, readOnly: readOnly)
+    }
+
+    /// A Secret volume projecting `items` (key to path), or every key when empty.
+    public init(name: String, secretName: String, items: [String: String] = [:]) {
+        self.name = name
+        var source: [String: JSONValue] = ["secretName": .string(secretName)]
+        if !items.isEmpty {
+            source["items"] = .array(items.sorted { $0.key < $1.key }.map { ["key": .string($0.key), "path": .string($0.value)] })
+        }
+        secret = .object(source)
     }
 }
 

@@ -47,8 +47,9 @@ public final class Controller<R: KubeResource>: Sendable {
     /// Reconciles the owner when a `C` it controls changes (ownerReferences with the root's
     /// kind). Returns the child cache, for the reconciler to read.
     @discardableResult
-    public func owns<C: KubeResource>(_ type: C.Type, labelSelector: String? = nil) -> Store<C> {
-        watches(type, labelSelector: labelSelector) { child in
+    public func owns<C: KubeResource>(_ type: C.Type, labelSelector: String? = nil,
+                                      indexes: [String: Store<C>.IndexFunction] = [:]) -> Store<C> {
+        watches(type, labelSelector: labelSelector, indexes: indexes) { child in
             (child.metadata.ownerReferences ?? [])
                 .filter { $0.kind == R.kind && $0.apiVersion == R.apiVersion }
                 .map { ref in
@@ -58,11 +59,13 @@ public final class Controller<R: KubeResource>: Sendable {
         }
     }
 
-    /// Reconciles the root keys `map` returns whenever a `C` changes. Returns the `C` cache.
+    /// Reconciles the root keys `map` returns whenever a `C` changes. Returns the `C` cache,
+    /// filed under `indexes` as well as by namespace and owner.
     @discardableResult
     public func watches<C: KubeResource>(_ type: C.Type, labelSelector: String? = nil,
+                                         indexes: [String: Store<C>.IndexFunction] = [:],
                                          map: @escaping @Sendable (C) -> [String]) -> Store<C> {
-        let store = Store<C>()
+        let store = Store<C>(indexes: indexes)
         let restarts = metrics.map { m in { @Sendable (reason: String) in m.watchRestarted(kind: C.kind, reason: reason) } }
         sources.withLock { list in
             list.append { controller in

@@ -55,6 +55,9 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "Seconds between progress lines when stderr is not a terminal.")
     var progressInterval = 10
 
+    @Option(help: "Also write a short JSON record of the outcome here (sync pods: /dev/termination-log).")
+    var summaryFile: String?
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if let maxDeletes, maxDeletes < 0 { throw ValidationError("--max-deletes cannot be negative") }
@@ -77,7 +80,12 @@ struct SyncCommand: AsyncParsableCommand {
         options.concurrency = concurrency
         let engine = SyncEngine(client: client, options: options)
 
+        let started = Date()
         let (result, signal) = await SyncRunner.run(engine, progressInterval: .seconds(progressInterval))
+        if let summaryFile {
+            let record = SyncSummary.record(result, direction: direction, start: started, end: Date())
+            FileManager.default.createFile(atPath: summaryFile, contents: Data(SyncSummary.encode(record).utf8))
+        }
         switch result {
         case .success(let report):
             for warning in report.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }

@@ -1,0 +1,72 @@
+import Foundation
+import KubeClient
+import KubeModel
+import KubeRuntime
+import Logging
+import StowageAPI
+
+/// Everything `stowage operator` runs while it leads: the access-level configuration, the
+/// DataVolume and SharedVolume reconcilers, and per-user homes.
+public struct Operator: Sendable {
+    public let config: ConfigHolder
+    public let dataVolumes: VolumeReconciler<DataVolume>
+    public let sharedVolumes: VolumeReconciler<SharedVolume>
+    let configController: Controller<ConfigMap>
+    let homes: Controller<Pod>
+    let client: KubeClient
+    let logger: Logger
+
+    public init(client: KubeClient, watchNamespace: String?, settings: SyncPodSettings, config: ConfigHolder,
+                events: EventRecorder, metrics: MetricsRegistry?, workers: Int = 4, logger: Logger) {
+        self.client = client
+        self.config = config
+        self.logger = logger
+        dataVolumes = VolumeReconciler(client: client, namespace: watchNamespace, settings: settings, config: config,
+                                       events: events, metrics: metrics, logger: logger, workers: workers)
+        sharedVolumes = VolumeReconciler(client: client, namespace: watchNamespace, settings: settings, config: config,
+                                         events: events, metrics: metrics, logger: logger, workers: workers)
+        configController = config.controller(client: client, events: events, logger: logger)
+        homes = HomeController.make(client: client, namespace: watchNamespace, config: config,
+                                    dataVolumes: dataVolumes.controller.store, logger: logger)
+        let shares = sharedVolumes
+        config.onChange { await shares.requeueAll() }
+    }
+
+    /// Loads the configuration, then runs every controller until cancelled.
+    public func run() async throws {
+        try await config.load(client: client, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await configController.run() }
+            group.addTask { try await dataVolumes.controller.run() }
+            group.addTask { try await sharedVolumes.controller.run() }
+            group.addTask { try await homes.run() }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// Creates a user's home DataVolume the first time a notebook pod of that user appears,
+/// from the `homes` template of the access-level configuration.
+///
+/// The user comes from `stowage.io/user`, which the mutating webhook sets only on pods of
+/// trusted spawners (and removes from all others). Creating a home grants nothing: mounting
+/// it still takes the entitlement the validating webhook checks.
+enum HomeController {
+    static func make(client: KubeClient, namespace: String?, config: ConfigHolder,
+                     dataVolumes: Store<DataVolume>, logger: Logger) -> Controller<Pod> {
+        Controller<Pod>(name: "homes", client: client, namespace: namespace, workers: 2, logger: logger) { pod in
+            let homes = config.current.homes
+            guard homes.enabled, pod.metadata.deletionTimestamp == nil,
+                  let user = pod.metadata.annotations?[StowageKeys.user], let ns = pod.metadata.namespace,
+                  let home = homes.dataVolume(for: user, namespace: ns), let name = home.metadata.name
+            else { return .done }
+            guard dataVolumes.get(namespace: ns, name: name) == nil else { return .done }
+            do {
+                _ = try await client.resource(DataVolume.self, namespace: ns).create(home)
+                logger.info("home created", metadata: ["user": "\(user)", "dv": "\(ns)/\(name)"])
+            } catch let error as KubeClientError where error.apiCode == .alreadyExists {}
+            return .done
+        }
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import KubeModel
+import StowageAPI
+
+/// How the operator's sync pods run: the image, the identity and the limits an admin sets
+/// once for the whole installation (flags of `stowage operator`).
+public struct SyncPodSettings: Sendable, Hashable {
+    /// The operator's own image: it carries the `stowage` binary sync pods run.
+    public var image = "stowage:latest"
+    /// The program the container starts (the image's `stowage`).
+    public var command = "stowage"
+    /// Default uid/gid of sync pods (`spec.sync.runAsUser`/`runAsGroup` override them),
+    /// so files keep the ownership notebooks expect (jovyan is 1000:100).
+    public var runAsUser: Int64 = 1000
+    public var runAsGroup: Int64 = 100
+    /// Pod retries inside one sync Job.
+    public var backoffLimit = 2
+    public var resources: ResourceRequirements? = ResourceRequirements(
+        requests: ["cpu": "100m", "memory": "64Mi"], limits: ["memory": "512Mi"])
+    /// Where the volume is mounted inside the sync pod.
+    public var mountPath = "/data"
+
+    public init() {}
+}
+
+/// What one sync Job does, decided by the reconciler.
+public struct SyncJobRequest: Sendable, Hashable {
+    public var name: String
+    /// Which sync of the volume this is: the reconciler records it when the Job finishes.
+    public var number: Int
+    public var namespace: String
+    public var owner: OwnerReference
+    /// Labels that tie the Job (and its pod) to the volume, e.g. `stowage.io/datavolume`.
+    public var labels: [String: String]
+    public var claimName: String
+    public var direction: SyncDirection
+    public var access: AccessMode
+    public var source: S3Source
+    public var sync: SyncPolicy
+    /// The volume's generation when the Job was made: a successful pull records it.
+    public var generation: Int64
+    public var reason: String
+
+    public init(name: String, number: Int, namespace: String, owner: OwnerReference, labels: [String: String], claimName: String,
+                direction: SyncDirection, access: AccessMode, source: S3Source, sync: SyncPolicy, generation: Int64, reason: String) {
+        self.name = name
+        self.number = number
+        self.namespace = namespace
+        self.owner = owner
+        self.labels = labels
+        self.claimName = claimName
+        self.direction = direction
+        self.access = access
+        self.source = source
+        self.sync = sync
+        self.generation = generation
+        self.reason = reason
+    }
+}
+
+/// Builds sync Jobs: `stowage sync` from the operator's image against the volume's claim.
+///
+/// The pod meets the Restricted pod security standard (non-root, no privilege escalation,
+/// every capability dropped, RuntimeDefault seccomp, read-only root filesystem), gets the
+/// object-storage credentials only through `secretKeyRef` (the operator never reads them),
+/// has no service-account token, and reports its result through its termination message,
+/// where the reconciler reads it from the pod status.
+public enum SyncJob {
+    public static let generationAnnotation = "stowage.io/generation"
+    public static let reasonAnnotation = "stowage.io/sync-reason"
+    public static let terminationMessagePath = "/dev/termination-log"
+    static let caMountPath = "/etc/stowage/ca"
+    /// `stowage sync`'s exit code for a refusal by a deletion guard.
+    public static let guardExitCode = 3
+
+    /// Annotation on sync Jobs: which sync of the volume this is (1, 2, ...).
+    public static let numberAnnotation = "stowage.io/sync-number"
+
+    /// The n of a sync Job, from its annotation.
+    public static func number(_ job: Job) -> Int? {
+        job.metadata.annotations?[numberAnnotation].flatMap { Int($0) }
+    }
+
+    public static func build(_ request: SyncJobRequest, settings: SyncPodSettings) -> Job {
+        let source = request.source
+        var labels = request.labels
+        labels[StowageKeys.managedBy] = StowageKeys.managedByValue
+        labels[StowageKeys.syncDirection] = request.direction.rawValue
+
+        var args = ["sync", request.direction.rawValue, s3URL(source), settings.mountPath,
+                    "--mode", mode(request.direction, request.access).rawValue,
+                    "--endpoint", source.endpoint,
+                    "--region", source.region ?? "us-east-1",
+                    "--summary-file", terminationMessagePath]
+        if request.direction == .push && request.access.propagatesDeletes {
+            args += ["--max-deletes", String(request.sync.effectiveMaxDeletes)]
+        }
+        if request.sync.effectiveVerify == .checksum { args.append("--checksum") }
+        if source.pathStyle == false { args.append("--virtual-hosted") }
+
+        var container = Container(name: "sync", image: settings.image, command: [settings.command], args: args)
+        container.env = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map {
+            EnvVar(name: $0, secret: SecretKeySelector(name: source.credentialsSecretRef.name, key: $0))
+        }
+        container.volumeMounts = [VolumeMount(name: "data", mountPath: settings.mountPath)]
+        var volumes = [Volume(name: "data", claimName: request.claimName)]
+        if let ca = source.caBundleSecretRef {
+            container.volumeMounts?.append(VolumeMount(name: "ca", mountPath: caMountPath, readOnly: true))
+            container.args? += ["--ca-bundle", "\(caMountPath)/\(ca.key)"]
+            volumes.append(Volume(name: "ca", secretName: ca.name, items: [ca.key: ca.key]))
+        }
+        container.resources = settings.resources
+        container.terminationMessagePath = terminationMessagePath
+        container.terminationMessagePolicy = "FallbackToLogsOnError"
+        var security = SecurityContext()
+        security.allowPrivilegeEscalation = false
+        security.runAsNonRoot = true
+        security.readOnlyRootFilesystem = true
+        security.capabilities = .init(drop: ["ALL"])
+        container.securityContext = security
+
+        var pod = PodSpec(containers: [container], volumes: volumes, restartPolicy: "Never")
+        pod.automountServiceAccountToken = false
+        var podSecurity = PodSecurityContext()
+        podSecurity.runAsNonRoot = true
+        podSecurity.runAsUser = request.sync.runAsUser ?? settings.runAsUser
+        podSecurity.runAsGroup = request.sync.runAsGroup ?? settings.runAsGroup
+        podSecurity.fsGroup = podSecurity.runAsGroup
+        podSecurity.seccompProfile = SeccompProfile(type: "RuntimeDefault")
+        pod.securityContext = podSecurity
+
+        var metadata = ObjectMeta(name: request.name, namespace: request.namespace, labels: labels,
+                                  annotations: [generationAnnotation: String(request.generation), reasonAnnotation: request.reason,
+                                                numberAnnotation: String(request.number)])
+        metadata.ownerReferences = [request.owner]
+        let template = Job.PodTemplate(metadata: ObjectMeta(labels: labels), spec: pod)
+        return Job(metadata: metadata, spec: Job.Spec(template: template, backoffLimit: settings.backoffLimit))
+    }
+
+    /// Pulls of RW and RWD volumes keep local work (`RW`); RO pulls mirror exactly.
+    static func mode(_ direction: SyncDirection, _ access: AccessMode) -> AccessMode {
+        direction == .pull && access != .readOnly ? .readWrite : access
+    }
+
+    static func s3URL(_ source: S3Source) -> String {
+        let prefix = (source.prefix ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        return prefix.isEmpty ? "s3://\(source.bucket)" : "s3://\(source.bucket)/\(prefix)"
+    }
+}
+
+/// A sync Job as the reconciler sees it: running, or finished with the record its pod left.
+public enum SyncJobState: Sendable, Hashable {
+    case running(SyncDirection)
+    case finished(SyncRecord, exitCode: Int?)
+
+    /// Reads a Job and its pods. The record comes from the termination message of the last
+    /// finished pod (`stowage sync --summary-file`); a pod that died without one yields a
+    /// failed record with the pod's reason.
+    public static func observe(_ job: Job, pods: [Pod]) -> SyncJobState {
+        let direction = job.metadata.labels?[StowageKeys.syncDirection].flatMap(SyncDirection.init(rawValue:)) ?? .pull
+        let conditions = job.status?.conditions ?? []
+        func has(_ type: String) -> Bool {
+            conditions.contains { $0["type"]?.stringValue == type && $0["status"]?.stringValue == "True" }
+        }
+        let complete = has("Complete"), failed = has("Failed")
+        guard complete || failed else { return .running(direction) }
+
+        let finishedPods = pods.filter { ["Succeeded", "Failed"].contains($0.status?.phase ?? "") }
+        let wanted = complete ? "Succeeded" : "Failed"
+        let pod = finishedPods.last { $0.status?.phase == wanted } ?? finishedPods.last
+        let terminated = pod?.status?.containerStatuses?.first?["state"]?["terminated"]
+        let exitCode = terminated?["exitCode"]?.numberValue.map { Int($0) }
+        var record = terminated?["message"]?.stringValue
+            .flatMap { try? JSONDecoder.kube.decode(SyncRecord.self, from: Data($0.utf8)) }
+            ?? SyncRecord(direction: direction, result: complete ? .succeeded : .failed)
+        record.direction = direction
+        record.result = complete ? .succeeded : .failed
+        if failed && record.message == nil {
+            let why = conditions.first { $0["type"]?.stringValue == "Failed" }?["message"]?.stringValue
+            record.message = why ?? "the sync Job failed"
+        }
+        record.start = record.start ?? job.status?.startTime
+        record.end = record.end ?? job.status?.completionTime ?? Date()
+        return .finished(record, exitCode: exitCode)
+    }
+}

@@ -1,0 +1,355 @@
+import Foundation
+import KubeClient
+import KubeModel
+import KubeRuntime
+import Logging
+import StowageAPI
+
+/// Reconciles DataVolumes or SharedVolumes: the claim, the init, intermediate and final
+/// sync Jobs, consumers, phases and conditions, and the finalizer that completes a pending
+/// final sync before deletion (DESIGN.md's lifecycle).
+///
+/// Each pass reads the world from the caches (the volume, its claim, its Jobs and the pods
+/// that mount the claim), records a finished Job, asks `VolumeLifecycle` what comes next,
+/// does that one step, and writes status once. It never waits inside a pass: a running
+/// Job or a consumer leaving wakes the controller through the watches.
+public final class VolumeReconciler<V: ManagedVolume>: Sendable {
+    public let controller: Controller<V>
+    let client: KubeClient
+    let claims: Store<PersistentVolumeClaim>
+    let jobs: Store<Job>
+    let pods: Store<Pod>
+    let events: EventRecorder
+    let settings: SyncPodSettings
+    let config: ConfigHolder
+    let logger: Logger
+
+    static var claimIndex: String { "claim" }
+    static var jobIndex: String { "job-name" }
+
+    public init(client: KubeClient, namespace: String?, settings: SyncPodSettings, config: ConfigHolder,
+                events: EventRecorder, metrics: MetricsRegistry?, logger: Logger, workers: Int = 4) {
+        self.client = client
+        self.settings = settings
+        self.config = config
+        self.events = events
+        self.logger = logger
+        // `reconcile` is bound after every stored property is set.
+        let box = ReconcilerBox<V>()
+        controller = Controller<V>(name: V.plural, client: client, namespace: namespace, workers: workers,
+                                   metrics: metrics, logger: logger) { volume in try await box.reconcile(volume) }
+        let ownerLabel = V.ownerLabel
+        let claims = controller.owns(PersistentVolumeClaim.self, labelSelector: ownerLabel)
+        self.claims = claims
+        jobs = controller.owns(Job.self, labelSelector: ownerLabel)
+        // Pods: consumers map to the volume whose claim they mount; sync pods map through
+        // their label.
+        // Pods map to the volume whose claim they mount: consumers and sync pods alike.
+        pods = controller.watches(Pod.self, indexes: [
+            Self.claimIndex: { pod in
+                (pod.spec?.volumes ?? []).compactMap { $0.persistentVolumeClaim.map { "\(pod.metadata.namespace ?? "")/\($0.claimName)" } }
+            },
+            Self.jobIndex: { pod in pod.metadata.labels?["job-name"].map { ["\(pod.metadata.namespace ?? "")/\($0)"] } ?? [] },
+        ]) { pod in
+            let ns = pod.metadata.namespace ?? ""
+            return (pod.spec?.volumes ?? []).flatMap { volume -> [String] in
+                guard let claim = volume.persistentVolumeClaim?.claimName,
+                      let owners = claims.get("\(ns)/\(claim)")?.metadata.ownerReferences else { return [] }
+                return owners.filter { $0.kind == V.kind }.map { "\(ns)/\($0.name)" }
+            }
+        }
+        box.reconciler = self
+    }
+
+    /// Re-queues every volume (the access-level configuration changed).
+    public func requeueAll() async {
+        for volume in controller.store.all { await controller.queue.add(volume.key) }
+    }
+
+    func reconcile(_ volume: V) async throws -> ReconcileAction {
+        let api = client.resource(V.self, namespace: volume.namespace)
+        return try await finalizer(api, name: StowageKeys.finalizer, object: volume,
+                                   apply: { try await self.pass($0) },
+                                   cleanup: { try await self.pass($0) })
+    }
+
+    /// One level-based pass. Returns `.done` during deletion only when the volume may go.
+    func pass(_ volume: V) async throws -> ReconcileAction {
+        var logger = logger
+        logger[metadataKey: "\(V.kind.lowercased())"] = "\(volume.key)"
+        let deleting = volume.metadata.deletionTimestamp != nil
+        var status = volume.status ?? VolumeStatus()
+        let before = status
+        let generation = volume.metadata.generation ?? 1
+        let now = Date()
+        status.claimName = volume.claimName
+
+        // Invalid specs stop here (the webhook rejects them earlier where it is installed).
+        let errors = volume.validationErrors()
+        let share = volume as? SharedVolume
+        let level = share.flatMap { config.current.levels[$0.spec.accessLevel] }
+        if errors.isEmpty && !deleting {
+            status.conditions.set(Condition(type: ConditionType.valid, status: true, reason: ConditionReason.validSpec, observedGeneration: generation))
+        } else if !errors.isEmpty {
+            let message = errors.joined(separator: "; ")
+            status.conditions.set(Condition(type: ConditionType.valid, status: false, reason: ConditionReason.invalidSpec,
+                                            message: message, observedGeneration: generation))
+            if !deleting {
+                status.phase = .failed
+                status.observedGeneration = generation
+                try await write(volume, status, before: before)
+                if before.conditions[type: ConditionType.valid]?.status != "False" {
+                    await events.record(volume, type: .warning, reason: ConditionReason.invalidSpec, message: message)
+                }
+                return .done
+            }
+        }
+        if let share {
+            if level != nil {
+                status.level = share.spec.accessLevel
+                status.conditions.set(Condition(type: ConditionType.accessLevelResolved, status: true, reason: "LevelFound",
+                                                message: "level \(share.spec.accessLevel)", observedGeneration: generation))
+            } else {
+                status.conditions.set(Condition(type: ConditionType.accessLevelResolved, status: false, reason: ConditionReason.unknownAccessLevel,
+                                                message: "no access level \"\(share.spec.accessLevel)\" in the access-level configuration",
+                                                observedGeneration: generation))
+            }
+        }
+
+        // Observe.
+        let claimKey = "\(volume.namespace)/\(volume.claimName)"
+        let claim = claims.get(claimKey)
+        let consumers = pods.byIndex(Self.claimIndex, claimKey)
+            .filter { $0.metadata.labels?[StowageKeys.managedBy] == nil && !["Succeeded", "Failed"].contains($0.status?.phase ?? "") }
+            .map(\.key).sorted()
+        let ownJobs = jobs.byIndex(Store<Job>.ownerIndex, volume.metadata.uid ?? "")
+        var current: Job?
+        for job in ownJobs {
+            if let n = SyncJob.number(job), n > status.syncCount ?? 0, n > current.flatMap(SyncJob.number) ?? 0 {
+                current = job
+            } else {
+                // Recorded already, or superseded: clean up.
+                try await deleteJob(job)
+            }
+        }
+
+        // Record a finished Job, then plan without it.
+        var running: SyncDirection?
+        if let job = current {
+            let jobPods = pods.byIndex(Self.jobIndex, "\(volume.namespace)/\(job.metadata.name ?? "")")
+            switch SyncJobState.observe(job, pods: jobPods) {
+            case .running(let direction):
+                running = direction
+            case .finished(var record, let exitCode):
+                if exitCode == SyncJob.guardExitCode {
+                    record.message = "\(ConditionReason.deleteGuard): \(record.message ?? "refused by a deletion guard")"
+                }
+                status.lastSync = record
+                status.syncCount = SyncJob.number(job) ?? (status.syncCount ?? 0) + 1
+                await recordOutcome(volume, record, exitCode: exitCode, job: job, status: &status, consumers: consumers.count)
+            }
+        }
+
+        // Bookkeeping from what is observed.
+        let canSync = volume.dataSource != nil && (level?.sync ?? true)
+        if consumers.isEmpty && !(status.consumers ?? []).isEmpty && status.idleSince == nil { status.idleSince = now }
+        if !consumers.isEmpty && !(canSync && volume.syncPolicy.effectiveOnStart) { status.idleSince = nil }
+        if claim == nil && before.claimName != nil && status.pulledGeneration != nil && running == nil {
+            // The claim vanished (evicted, or deleted by hand): its data is gone with it.
+            status.pulledGeneration = nil
+        }
+        let requested = volume.metadata.annotations?[StowageKeys.syncNow]
+        let schedule = volume.syncPolicy.cronSchedule
+        if let schedule, status.nextScheduledSync == nil { status.nextScheduledSync = schedule.next(after: now) }
+        if schedule == nil { status.nextScheduledSync = nil }
+
+        var o = VolumeLifecycle.Observation()
+        o.generation = generation
+        o.deleting = deleting
+        o.hasSource = volume.dataSource != nil
+        o.access = volume.accessMode
+        o.syncAllowed = level?.sync ?? true
+        o.onStart = volume.syncPolicy.effectiveOnStart
+        o.onStop = volume.syncPolicy.effectiveOnStop
+        o.retain = volume.cachePolicy.effectiveRetain
+        o.ttlAfterIdle = volume.cachePolicy.ttlAfterIdleDuration
+        o.claimExists = claim != nil && claim?.metadata.deletionTimestamp == nil
+        o.consumers = consumers.count
+        o.runningSync = running
+        o.pulledGeneration = status.pulledGeneration
+        o.pendingPush = status.pendingPush ?? false
+        o.idleSince = status.idleSince
+        // A failure sticks until the spec changes or a sync is requested.
+        o.lastSyncFailed = status.lastSync?.result == .failed && (before.observedGeneration ?? generation) == generation
+        o.syncRequested = requested != nil && requested != status.syncRequest
+        o.scheduleDue = status.nextScheduledSync.map { $0 <= now } ?? false
+        o.now = now
+        let decision = VolumeLifecycle.decide(o)
+        // Consumers may change the data, so a push is owed, but only once the refresh pull
+        // before their use is done (a pull over unpushed work is never planned).
+        var pulling = running == .pull
+        if case .sync(.pull, _) = decision.step { pulling = true }
+        if !consumers.isEmpty && canSync && volume.accessMode.pushes && !pulling { status.pendingPush = true }
+        status.consumers = consumers.isEmpty ? nil : consumers
+        status.phase = decision.phase
+        status.observedGeneration = generation
+
+        var action = ReconcileAction.done
+        switch decision.step {
+        case .createClaim:
+            try await createClaim(volume)
+            status.pulledGeneration = nil
+        case .sync(let direction, let reason):
+            guard let source = volume.dataSource?.s3 else { break }
+            try await startSync(volume, direction: direction, reason: reason, source: source, status: &status)
+            if o.syncRequested { status.syncRequest = requested }
+            if o.scheduleDue { status.nextScheduledSync = schedule?.next(after: now) }
+        case .deleteClaim(let reason):
+            try await deleteClaim(volume, reason: reason)
+            status.pulledGeneration = nil
+        case .finish:
+            try await releaseClaim(volume, claim: claim)
+        case .waitForSync, .waitForConsumers:
+            break
+        case .steady(let recheck):
+            if let recheck { action = .requeue(after: recheck) }
+        }
+        if let next = status.nextScheduledSync, action == .done {
+            action = .requeue(after: .milliseconds(max(1000, Int64(next.timeIntervalSince(now) * 1000))))
+        }
+        setConditions(&status, decision: decision, claimExists: claim != nil, generation: generation)
+        if deleting && decision.step == .finish { return .done }
+        if deleting {
+            // Anything but `.done` keeps the finalizer; Job and pod events wake us first.
+            action = .requeue(after: .seconds(300))
+        }
+        try await write(volume, status, before: before)
+        if before.phase != status.phase, let phase = status.phase {
+            logger.info("phase", metadata: ["from": "\(before.phase?.rawValue ?? "-")", "to": "\(phase.rawValue)"])
+        }
+        return action
+    }
+
+    // MARK: - Steps
+
+    func createClaim(_ volume: V) async throws {
+        var metadata = ObjectMeta(name: volume.claimName, namespace: volume.namespace, labels: volume.childLabels)
+        metadata.ownerReferences = [OwnerReference(controller: volume)]
+        do {
+            _ = try await client.resource(PersistentVolumeClaim.self, namespace: volume.namespace)
+                .create(PersistentVolumeClaim(metadata: metadata, spec: volume.claimSpec))
+            await events.record(volume, type: .normal, reason: ConditionReason.claimCreated, message: "created claim \(volume.claimName)")
+        } catch let error as KubeClientError where error.apiCode == .alreadyExists {
+            // A stale cache: the claim is there already.
+        }
+    }
+
+    func deleteClaim(_ volume: V, reason: String) async throws {
+        do {
+            try await client.resource(PersistentVolumeClaim.self, namespace: volume.namespace).delete(volume.claimName)
+            await events.record(volume, type: .normal, reason: "ClaimReleased", message: "deleted claim \(volume.claimName): \(reason)")
+        } catch let error as KubeClientError where error.apiCode == .notFound {}
+    }
+
+    /// On deletion: `Retain` drops the claim's owner reference so garbage collection keeps
+    /// it; `Delete` deletes it.
+    func releaseClaim(_ volume: V, claim: PersistentVolumeClaim?) async throws {
+        guard claim != nil else { return }
+        switch volume.reclaimPolicy {
+        case .retain:
+            do {
+                _ = try await client.resource(PersistentVolumeClaim.self, namespace: volume.namespace)
+                    .patch(volume.claimName, .merge, ["metadata": ["ownerReferences": nil, "labels": [V.ownerLabel: nil]]])
+                await events.record(volume, type: .normal, reason: "ClaimRetained", message: "kept claim \(volume.claimName) (reclaimPolicy Retain)")
+            } catch let error as KubeClientError where error.apiCode == .notFound {}
+        case .delete:
+            try await deleteClaim(volume, reason: "the \(V.kind) was deleted (reclaimPolicy Delete)")
+        }
+    }
+
+    func startSync(_ volume: V, direction: SyncDirection, reason: String, source: S3Source, status: inout VolumeStatus) async throws {
+        let number = (status.syncCount ?? 0) + 1
+        let name = ChildNames.syncJobName(kind: V.childKind, name: volume.metadata.name ?? "", direction: direction,
+                                          token: "\(volume.metadata.uid ?? "")/\(number)")
+        let request = SyncJobRequest(
+            name: name, number: number, namespace: volume.namespace,
+            owner: OwnerReference(controller: volume), labels: volume.childLabels, claimName: volume.claimName,
+            direction: direction, access: volume.accessMode, source: source, sync: volume.syncPolicy,
+            generation: volume.metadata.generation ?? 1, reason: reason)
+        do {
+            _ = try await client.resource(Job.self, namespace: volume.namespace).create(SyncJob.build(request, settings: settings))
+            await events.record(volume, type: .normal, reason: "SyncStarted", message: "\(direction.rawValue) started: \(reason)")
+        } catch let error as KubeClientError where error.apiCode == .alreadyExists {
+            // Created by a pass whose status write was lost: it is the current Job.
+        }
+    }
+
+    func deleteJob(_ job: Job) async throws {
+        guard let name = job.metadata.name else { return }
+        do {
+            try await client.resource(Job.self, namespace: job.metadata.namespace).delete(name, propagation: .background)
+        } catch let error as KubeClientError where error.apiCode == .notFound {}
+    }
+
+    /// Folds a finished sync into status and reports it.
+    func recordOutcome(_ volume: V, _ record: SyncRecord, exitCode: Int?, job: Job, status: inout VolumeStatus, consumers: Int) async {
+        let generation = job.metadata.annotations?[SyncJob.generationAnnotation].flatMap { Int64($0) }
+        let summary = "\(record.files ?? 0) files, \(record.bytes ?? 0) bytes, \(record.deleted ?? 0) deleted"
+        switch (record.result, record.direction) {
+        case (.succeeded, .pull):
+            status.pulledGeneration = generation ?? volume.metadata.generation
+            status.idleSince = nil
+            status.warning = record.changedInputs.map { "inputs changed since the previous sync: \($0.prefix(5).joined(separator: ", "))\($0.count > 5 ? ", ..." : "")" }
+            await events.record(volume, type: .normal, reason: ConditionReason.syncSucceeded, message: "pull succeeded: \(summary)")
+        case (.succeeded, .push):
+            if consumers == 0 { status.pendingPush = nil }
+            await events.record(volume, type: .normal, reason: ConditionReason.syncSucceeded, message: "push succeeded: \(summary)")
+        case (.failed, _):
+            let guardRefused = exitCode == SyncJob.guardExitCode
+            let reason = guardRefused ? ConditionReason.deleteGuard : ConditionReason.syncFailed
+            await events.record(volume, type: .warning, reason: reason,
+                                message: "\(record.direction.rawValue) failed\(exitCode.map { " (exit \($0))" } ?? ""): \(record.message ?? "no details")")
+        }
+    }
+
+    func setConditions(_ status: inout VolumeStatus, decision: VolumeLifecycle.Decision, claimExists: Bool, generation: Int64) {
+        func set(_ type: String, _ value: Bool, _ reason: String, _ message: String = "") {
+            status.conditions.set(Condition(type: type, status: value, reason: reason, message: message, observedGeneration: generation))
+        }
+        set(ConditionType.claimCreated, claimExists, claimExists ? ConditionReason.claimCreated : ConditionReason.claimPending)
+        let ready = [.ready, .inUse, .idle].contains(decision.phase) && claimExists
+        set(ConditionType.ready, ready, ready ? "DataInPlace" : "Phase\(decision.phase.rawValue)")
+        let consumers = status.consumers ?? []
+        set(ConditionType.inUse, !consumers.isEmpty, consumers.isEmpty ? ConditionReason.idle : ConditionReason.consumersPresent,
+            consumers.joined(separator: ", "))
+        if let last = status.lastSync {
+            let guardRefused = last.message?.hasPrefix(ConditionReason.deleteGuard) == true
+            if last.result == .failed {
+                set(ConditionType.synced, false, guardRefused ? ConditionReason.deleteGuard : ConditionReason.syncFailed, last.message ?? "")
+            } else if status.pendingPush == true {
+                set(ConditionType.synced, false, "ChangesPending", "the volume may hold changes not yet pushed")
+            } else {
+                set(ConditionType.synced, true, ConditionReason.syncSucceeded)
+            }
+        }
+    }
+
+    /// Writes status through the status subresource, once per pass and only on change.
+    func write(_ volume: V, _ status: VolumeStatus, before: VolumeStatus) async throws {
+        guard status != before else { return }
+        var updated = volume
+        updated.status = status
+        _ = try await client.resource(V.self, namespace: volume.namespace).updateStatus(updated)
+    }
+}
+
+/// Lets the controller's closure reach the reconciler that owns the controller.
+final class ReconcilerBox<V: ManagedVolume>: @unchecked Sendable {
+    // Set once in `VolumeReconciler.init`, before the controller runs; read-only after.
+    nonisolated(unsafe) weak var reconciler: VolumeReconciler<V>?
+
+    func reconcile(_ volume: V) async throws -> ReconcileAction {
+        guard let reconciler else { return .done }
+        return try await reconciler.reconcile(volume)
+    }
+}

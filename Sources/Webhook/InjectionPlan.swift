@@ -1,0 +1,106 @@
+import KubeModel
+import StowageAPI
+
+/// One volume the mutator means to give a pod, before conflicts with the pod are checked.
+struct PlannedVolume: Sendable, Hashable {
+    var kind: ChildNames.Kind
+    /// The DataVolume or SharedVolume name.
+    var name: String
+    var claimName: String
+    /// The name of the pod volume (`dv-<name>`, hashed when needed).
+    var podVolumeName: String
+    var mountPath: String
+    var readOnly: Bool
+    /// `purpose: software`: the mount path joins `MODULEPATH`.
+    var software: Bool
+    /// False while a pull is still to bring the data: the wait init container mounts it.
+    var inPlace: Bool
+
+    /// `dv/home-alice:rw`, `shv/tools:ro`: the entry in `stowage.io/injected`.
+    var label: String { "\(kind.rawValue)/\(name):\(readOnly ? "ro" : "rw")" }
+    var reference: String { "\(kind.rawValue)/\(name)" }
+
+    init(_ volume: DataVolume, entitlement: Entitlement, inPlace: Bool) {
+        let name = volume.metadata.name ?? ""
+        kind = .dataVolume
+        self.name = name
+        claimName = volume.claimName
+        podVolumeName = ChildNames.podVolumeName(kind: .dataVolume, name: name)
+        mountPath = volume.effectiveMountPath
+        readOnly = entitlement < .readWrite
+        software = false
+        self.inPlace = inPlace
+    }
+
+    init(_ share: SharedVolume, entitlement: Entitlement) {
+        let name = share.metadata.name ?? ""
+        kind = .sharedVolume
+        self.name = name
+        claimName = share.claimName
+        podVolumeName = ChildNames.podVolumeName(kind: .sharedVolume, name: name)
+        mountPath = share.effectiveMountPath
+        readOnly = entitlement < .readWrite
+        software = share.spec.effectivePurpose == .software
+        inPlace = share.dataInPlace
+    }
+}
+
+/// Which volumes a user's pod is entitled to, in a fixed order (home, DataVolumes by name,
+/// SharedVolumes by name) so that conflicts between Stowage's own volumes resolve the same
+/// way every time: the earlier one wins.
+enum InjectionPlan {
+    static func volumes(for identity: PodIdentity, podLabels: [String: String], namespace: String,
+                        snapshot: VolumeSnapshot) -> (planned: [PlannedVolume], skipped: [String]) {
+        guard let user = identity.user, !user.isEmpty else { return ([], []) }
+        var planned: [PlannedVolume] = []
+        var skipped: [String] = []
+        var seen = Set<String>()
+        let config = snapshot.config
+
+        if config.homes.enabled, let homeName = UserName.homeName(for: user) {
+            seen.insert(homeName)
+            if let home = snapshot.dataVolume(named: homeName) {
+                let entitlement = home.entitlement(user: user, podLabels: podLabels)
+                if home.isTerminating {
+                    skipped.append("dv/\(homeName): the home DataVolume is being deleted")
+                } else if entitlement == .none {
+                    skipped.append("dv/\(homeName): the home DataVolume exists but user \"\(user)\" is not entitled to it")
+                } else {
+                    planned.append(PlannedVolume(home, entitlement: entitlement, inPlace: home.dataInPlace))
+                }
+            } else if let home = config.homes.dataVolume(for: user, namespace: namespace) {
+                // The operator creates the home when this pod appears; without a source there
+                // is nothing to pull, with one the wait container holds the pod until it is in.
+                let entitlement: Entitlement = home.mountsReadOnly ? .read : .readWrite
+                planned.append(PlannedVolume(home, entitlement: entitlement, inPlace: home.spec.source == nil))
+            }
+        }
+
+        // Filter first, then sort the few that attach: namespaces hold thousands of volumes.
+        let attached = snapshot.dataVolumes.filter { $0.attaches(toPodOf: user, labels: podLabels) }
+        for volume in attached.sorted(by: { ($0.metadata.name ?? "") < ($1.metadata.name ?? "") }) {
+            guard let name = volume.metadata.name, !seen.contains(name) else { continue }
+            seen.insert(name)
+            if volume.isTerminating {
+                skipped.append("dv/\(name): the DataVolume is being deleted")
+                continue
+            }
+            planned.append(PlannedVolume(volume, entitlement: volume.entitlement(user: user, podLabels: podLabels),
+                                         inPlace: volume.dataInPlace))
+        }
+
+        let entitled = snapshot.sharedVolumes.compactMap { share -> (SharedVolume, Entitlement)? in
+            let entitlement = config.entitlement(user: user, groups: identity.groups, to: share)
+            return entitlement > .none ? (share, entitlement) : nil
+        }
+        for (share, entitlement) in entitled.sorted(by: { ($0.0.metadata.name ?? "") < ($1.0.metadata.name ?? "") }) {
+            guard let name = share.metadata.name else { continue }
+            if share.isTerminating {
+                skipped.append("shv/\(name): the SharedVolume is being deleted")
+                continue
+            }
+            planned.append(PlannedVolume(share, entitlement: entitlement))
+        }
+        return (planned, skipped)
+    }
+}

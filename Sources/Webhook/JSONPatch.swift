@@ -1,0 +1,30 @@
+import KubeModel
+
+/// One RFC 6902 JSON Patch operation, as the mutating webhook returns them.
+public struct JSONPatchOperation: Codable, Sendable, Hashable, CustomStringConvertible {
+    public enum Op: String, Codable, Sendable, Hashable {
+        case add, remove, replace
+    }
+
+    public var op: Op
+    /// An RFC 6901 JSON pointer (`/spec/volumes/-`).
+    public var path: String
+    public var value: JSONValue?
+
+    public init(_ op: Op, _ path: String, _ value: JSONValue? = nil) {
+        self.op = op
+        self.path = path
+        self.value = value
+    }
+
+    public static func add(_ path: String, _ value: JSONValue) -> JSONPatchOperation { .init(.add, path, value) }
+    public static func remove(_ path: String) -> JSONPatchOperation { .init(.remove, path) }
+
+    public var description: String { "\(op.rawValue) \(path)" }
+
+    /// A map key as one JSON pointer segment: `~` is `~0`, `/` is `~1` (RFC 6901), so
+    /// `stowage.io/user` is `stowage.io~1user`.
+    public static func escape(_ key: String) -> String {
+        key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+    }
+}

@@ -1,0 +1,117 @@
+import Controllers
+import KubeClient
+import KubeModel
+import KubeRuntime
+import Logging
+import ServiceLifecycle
+import StowageAPI
+
+/// The webhook's own view of the cluster: DataVolumes and SharedVolumes of all namespaces
+/// and the access-level configuration, kept current by watches so that every replica
+/// answers from memory, with no API call on the request path.
+///
+/// A `Service`: `run()` watches until cancelled or gracefully shut down. Not behind leader
+/// election: every replica serves admission requests. `isReady` turns true once each
+/// watch has its first full list.
+public final class WebhookCaches: VolumeSource, Service {
+    public let dataVolumes: Store<DataVolume>
+    public let sharedVolumes: Store<SharedVolume>
+    /// The access-level configuration: the last valid version of the ConfigMap.
+    public let configHolder: ConfigHolder
+    private let configMaps = Store<ConfigMap>()
+    private let client: KubeClient
+    private let logger: Logger
+
+    /// Index of DataVolumes by `<namespace>/<user>` for the owner and `attachTo.users`, and
+    /// by `<namespace>/*` for those with a pod selector: the candidates for one user's pod
+    /// without scanning every volume of a namespace.
+    static let attachIndex = "attach"
+
+    /// Watches the volumes of all namespaces and the ConfigMap `configName` in
+    /// `configNamespace` (the operator's namespace).
+    public init(client: KubeClient, configNamespace: String, configName: String = StowageConfig.configMapName,
+                logger: Logger) {
+        self.client = client
+        self.logger = logger
+        configHolder = ConfigHolder(namespace: configNamespace, name: configName)
+        dataVolumes = Store<DataVolume>(indexes: [Self.attachIndex: { volume in
+            let ns = volume.metadata.namespace ?? ""
+            var keys = Set((volume.spec.attachTo?.users ?? []) + (volume.spec.owner.map { [$0] } ?? [])).map { "\(ns)/\($0)" }
+            if let selector = volume.spec.attachTo?.podSelector, !selector.isEmpty { keys.append("\(ns)/*") }
+            return keys
+        }])
+        sharedVolumes = Store<SharedVolume>()
+    }
+
+    public var isReady: Bool { dataVolumes.isSynced && sharedVolumes.isSynced && configMaps.isSynced }
+
+    public func waitUntilSynced() async {
+        await dataVolumes.waitUntilSynced()
+        await sharedVolumes.waitUntilSynced()
+        await configMaps.waitUntilSynced()
+    }
+
+    public var config: StowageConfig { configHolder.current }
+
+    public func run() async throws {
+        let holder = configHolder
+        let log = logger
+        try await cancelWhenGracefulShutdown {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await Watcher(self.client.resource(DataVolume.self), store: self.dataVolumes, logger: log).run { _ in }
+                }
+                group.addTask {
+                    try await Watcher(self.client.resource(SharedVolume.self), store: self.sharedVolumes, logger: log).run { _ in }
+                }
+                group.addTask {
+                    let maps = self.client.resource(ConfigMap.self, namespace: holder.namespace)
+                    try await Watcher(maps, store: self.configMaps, logger: log).run { event in
+                        let seen: [ConfigMap]
+                        switch event {
+                        case .relisted(let current, _): seen = current
+                        case .applied(let map): seen = [map]
+                        // A deleted ConfigMap keeps the last valid configuration in force.
+                        case .deleted: seen = []
+                        }
+                        for map in seen where map.metadata.name == holder.name {
+                            switch holder.take(map) {
+                            case .applied:
+                                log.info("webhook: access-level configuration applied",
+                                         metadata: ["levels": "\(holder.current.levels.keys.sorted())"])
+                            case .refused(let error):
+                                log.warning("webhook: access-level configuration refused; the previous one stays in force",
+                                            metadata: ["error": "\(error)"])
+                            case .unchanged:
+                                break
+                            }
+                        }
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    public func mutationSnapshot(namespace: String, user: String?) -> VolumeSnapshot {
+        let config = configHolder.current
+        guard let user, !user.isEmpty else { return VolumeSnapshot(config: config) }
+        var candidates = dataVolumes.byIndex(Self.attachIndex, "\(namespace)/\(user)")
+            + dataVolumes.byIndex(Self.attachIndex, "\(namespace)/*")
+        if let home = UserName.homeName(for: user), !candidates.contains(where: { $0.metadata.name == home }),
+           let volume = dataVolumes.get(namespace: namespace, name: home) {
+            candidates.append(volume)
+        }
+        var seen = Set<String>()
+        candidates = candidates.filter { seen.insert($0.metadata.name ?? "").inserted }
+        return VolumeSnapshot(config: config, dataVolumes: candidates,
+                              sharedVolumes: sharedVolumes.byIndex(Store<SharedVolume>.namespaceIndex, namespace))
+    }
+
+    public func validationSnapshot(namespace: String, dataVolumes names: [String], sharedVolumes shares: [String]) -> VolumeSnapshot {
+        VolumeSnapshot(config: configHolder.current,
+                       dataVolumes: names.compactMap { dataVolumes.get(namespace: namespace, name: $0) },
+                       sharedVolumes: shares.compactMap { sharedVolumes.get(namespace: namespace, name: $0) })
+    }
+}

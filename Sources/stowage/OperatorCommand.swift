@@ -1,0 +1,111 @@
+import ArgumentParser
+import Controllers
+import Foundation
+import KubeClient
+import KubeRuntime
+import Logging
+import ServiceLifecycle
+import StowageAPI
+
+/// `stowage operator`: the controllers (behind leader election), health and metrics, in one
+/// service group that drains on SIGTERM.
+struct OperatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "operator",
+        abstract: "Run the Stowage operator: DataVolume and SharedVolume controllers, homes, health and metrics."
+    )
+
+    @Option(help: "kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, then the in-cluster service account).")
+    var kubeconfig: String?
+
+    @Option(help: "The operator's own namespace: its access-level ConfigMap and leader Lease live here (default: $POD_NAMESPACE, else stowage-system).")
+    var namespace: String?
+
+    @Option(help: "Watch only this namespace (default: all namespaces).")
+    var watchNamespace: String?
+
+    @Option(help: "Name of the access-level ConfigMap in the operator's namespace.")
+    var configMap = StowageConfig.configMapName
+
+    @Option(help: "Image of sync pods: the operator's own (default: $STOWAGE_IMAGE, else stowage:latest).")
+    var image: String?
+
+    @Option(help: "Program sync pods run inside the image.")
+    var syncCommand = "stowage"
+
+    @Option(help: "Default uid of sync pods (spec.sync.runAsUser overrides it).")
+    var syncUID: Int64 = 1000
+
+    @Option(help: "Default gid of sync pods (spec.sync.runAsGroup overrides it).")
+    var syncGID: Int64 = 100
+
+    @Option(help: "Pod retries inside one sync Job.")
+    var syncBackoffLimit = 2
+
+    @Option(help: "Address of /healthz, /readyz and /metrics.")
+    var healthAddress = "0.0.0.0"
+
+    @Option(help: "Port of /healthz, /readyz and /metrics (0 picks a free one).")
+    var healthPort = 8081
+
+    @Flag(inversion: .prefixedNo, help: "Run controllers only while holding the leader Lease.")
+    var leaderElect = true
+
+    @Option(help: "Name of the leader Lease.")
+    var leaseName = "stowage-operator"
+
+    @Option(help: "Reconcile workers per controller.")
+    var workers = 4
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel = "info"
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        var logger = Logger(label: "stowage.operator")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let namespace = namespace ?? environment["POD_NAMESPACE"] ?? "stowage-system"
+        let identity = environment["POD_NAME"] ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+
+        let client = try KubeClient.fromEnvironment(kubeconfig: kubeconfig)
+        var settings = SyncPodSettings()
+        settings.image = image ?? environment["STOWAGE_IMAGE"] ?? settings.image
+        settings.command = syncCommand
+        settings.runAsUser = syncUID
+        settings.runAsGroup = syncGID
+        settings.backoffLimit = syncBackoffLimit
+
+        let metrics = MetricsRegistry()
+        let events = EventRecorder(client: client, component: "stowage-operator", instance: identity, logger: logger)
+        let config = ConfigHolder(namespace: namespace, name: configMap)
+        let operation = Operator(client: client, watchNamespace: watchNamespace, settings: settings, config: config,
+                                 events: events, metrics: metrics, workers: workers, logger: logger)
+
+        let elector = leaderElect
+            ? LeaderElector(client: client, namespace: namespace, name: leaseName, identity: identity, logger: logger) : nil
+        let health = HealthServer(host: healthAddress, port: healthPort, registry: metrics, logger: logger)
+        let controllers = ControllersService(operation: operation, elector: elector)
+        let services: [any Service] = [health] + (elector.map { [$0] } ?? []) + [controllers]
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.info("starting", metadata: ["namespace": "\(namespace)", "watch": "\(watchNamespace ?? "all")",
+                                           "image": "\(settings.image)", "identity": "\(identity)"])
+        try await group.run()
+    }
+}
+
+/// The controllers as one service: behind leader election when there is an elector.
+struct ControllersService: Service {
+    let operation: Operator
+    let elector: LeaderElector?
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            if let elector {
+                try await elector.whileLeading { try await operation.run() }
+            } else {
+                try await operation.run()
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import DataSync
+import Foundation
+import KubeModel
+import StowageAPI
+
+/// The outcome as the operator records it in `status.lastSync`, from the termination
+/// message of the sync pod (which Kubernetes caps at 4096 bytes).
+enum SyncSummary {
+    static func record(_ result: Result<SyncReport, any Error>, direction: DataSync.SyncDirection, start: Date, end: Date) -> StowageAPI.SyncRecord {
+        let report: SyncReport?
+        var message: String?
+        switch result {
+        case .success(let r): report = r
+        case .failure(let error):
+            report = (error as? SyncError)?.report
+            message = "\(error)"
+        }
+        let changes = report?.changedSinceLastSync
+        let changed = changes.map { $0.added + $0.modified + $0.removed } ?? []
+        return StowageAPI.SyncRecord(
+            direction: direction == .pull ? .pull : .push, result: message == nil ? .succeeded : .failed,
+            start: start, end: end,
+            files: report.map { $0.uploaded + $0.downloaded }, bytes: report?.bytesTransferred,
+            deleted: report.map { $0.deletedRemote + $0.deletedLocal }, manifestDigest: report?.manifestDigest,
+            message: message, changedInputs: changed.isEmpty ? nil : changed)
+    }
+
+    /// JSON of at most 4096 bytes: the list of changed inputs is cut first, then the message.
+    static func encode(_ record: StowageAPI.SyncRecord, limit: Int = 4096) -> String {
+        var record = record
+        func json() -> String { (try? String(decoding: JSONEncoder.kube.encode(record), as: UTF8.self)) ?? "{}" }
+        while json().utf8.count > limit, let inputs = record.changedInputs, !inputs.isEmpty {
+            record.changedInputs = Array(inputs.prefix(inputs.count / 2))
+        }
+        if json().utf8.count > limit, let message = record.message { record.message = String(message.prefix(2000)) }
+        return json()
+    }
+}

@@ -1,0 +1,250 @@
+import Controllers
+import Foundation
+import KubeClient
+import KubeModel
+import KubeTesting
+import StowageAPI
+import Testing
+
+/// DESIGN.md's lifecycle end to end: real kube-apiserver, kube-controller-manager (the Job
+/// controller, garbage collection) and SeaweedFS; sync pods run `stowage sync` for real
+/// through the kubelet harness.
+@Suite struct EndToEndTests {
+    /// Runs `body` in a fresh world with the operator and the harness running.
+    func withWorld(_ prefix: String, config: String? = nil, _ body: (World) async throws -> Void) async throws {
+        let world = try await World.make(prefix)
+        let op = try await world.startOperator(config: config)
+        let kubelet = Task { try await world.kubelet.run() }
+        defer {
+            op.cancel()
+            kubelet.cancel()
+        }
+        do {
+            try await body(world)
+        } catch {
+            await world.cleanUp()
+            throw error
+        }
+        await world.cleanUp()
+    }
+
+    func dv(_ w: World, _ name: String, access: AccessMode = .readWrite, sync: SyncPolicy? = nil,
+            reclaim: ReclaimPolicy? = nil, prefix: String? = nil) -> DataVolume {
+        DataVolume(name: name, spec: DataVolumeSpec(
+            owner: "alice", size: "1Gi", source: w.source(prefix: prefix ?? "users/\(name)"), access: access,
+            sync: sync, reclaimPolicy: reclaim))
+    }
+
+    func phase(_ w: World, _ name: String) async throws -> VolumePhase? { try await w.dataVolumes.get(name).status?.phase }
+
+    func podsRun(_ w: World, _ direction: String) -> [String] { w.kubelet.podsRun.filter { $0.contains("-\(direction)-") } }
+
+    @Test func theNotebookUsersStory() async throws {
+        try await withWorld("story") { w in
+            _ = try await w.s3.putObject(bucket: w.bucket, key: "users/home/notebooks/analysis.ipynb", data: Data("v1".utf8))
+            _ = try await w.s3.putObject(bucket: w.bucket, key: "users/home/data/raw.csv", data: Data("1,2,3".utf8))
+            _ = try await w.dataVolumes.create(dv(w, "home"))
+            let claim = "dv-home"
+
+            // Created: claim, then the initial pull, then Ready with the data in place.
+            try await eventually("the volume is Ready") { try await phase(w, "home") == .ready }
+            #expect(w.read(claim, "notebooks/analysis.ipynb") == "v1")
+            let pvc = try await w.claims.get(claim)
+            #expect(pvc.metadata.ownerReferences?.first?.kind == "DataVolume")
+            var status = try #require(try await w.dataVolumes.get("home").status)
+            #expect(status.lastSync?.direction == .pull && status.lastSync?.result == .succeeded)
+            #expect(status.lastSync?.files == 2)
+            #expect(status.claimName == claim)
+            #expect(status.lastSync?.manifestDigest?.isEmpty == false)
+
+            // The notebook starts: InUse, with the pod as consumer.
+            _ = try await w.pods.create(w.notebookPod(user: "alice", claims: [claim]))
+            try await eventually("the volume is InUse") { try await phase(w, "home") == .inUse }
+            status = try #require(try await w.dataVolumes.get("home").status)
+            #expect(status.consumers == ["\(w.namespace)/jupyter-alice"])
+
+            // The notebook edits a file and writes a new one, then stops.
+            try w.write(claim, "notebooks/analysis.ipynb", "v2 edited in the notebook")
+            try w.write(claim, "results/plot.png", "png")
+            try await w.pods.delete("jupyter-alice")
+            try await eventually("the final sync ran and the volume is Idle") { try await phase(w, "home") == .idle }
+            #expect(try await w.object("users/home/notebooks/analysis.ipynb") == "v2 edited in the notebook")
+            #expect(try await w.object("users/home/results/plot.png") == "png")
+            status = try #require(try await w.dataVolumes.get("home").status)
+            #expect(status.lastSync?.direction == .push && status.lastSync?.files == 2)
+            #expect(podsRun(w, "push").count == 1)
+
+            // Someone changes one object in the bucket; the second session reuses the cached
+            // claim and pulls only that change before the notebook starts.
+            _ = try await w.s3.putObject(bucket: w.bucket, key: "users/home/data/raw.csv", data: Data("4,5,6".utf8))
+            _ = try await w.pods.create(w.notebookPod(user: "alice", claims: [claim]))
+            try await eventually("the refresh pull ran and the volume is InUse") {
+                let s = try await w.dataVolumes.get("home").status
+                return s?.phase == .inUse && s?.lastSync?.direction == .pull
+            }
+            status = try #require(try await w.dataVolumes.get("home").status)
+            #expect(status.lastSync?.files == 1, "only the changed object is pulled")
+            #expect(w.read(claim, "data/raw.csv") == "4,5,6")
+            #expect(w.read(claim, "results/plot.png") == "png", "local work survives the refresh")
+            #expect(try await w.claims.get(claim).metadata.uid == pvc.metadata.uid, "the claim is reused")
+
+            let reasons = Set(try await w.events(for: "home").compactMap(\.reason))
+            #expect(reasons.isSuperset(of: ["ClaimCreated", "SyncStarted", "SyncSucceeded"]))
+        }
+    }
+
+    @Test func rwdPropagatesDeletionsAndItsGuardStopsAMassDeletion() async throws {
+        try await withWorld("rwd") { w in
+            for i in 0..<5 { _ = try await w.s3.putObject(bucket: w.bucket, key: "m/f\(i).txt", data: Data("\(i)".utf8)) }
+            _ = try await w.dataVolumes.create(dv(w, "mirror", access: .readWriteDelete, sync: SyncPolicy(maxDeletes: 2), prefix: "m"))
+            let claim = "dv-mirror"
+            try await eventually("Ready") { try await phase(w, "mirror") == .ready }
+
+            // One deletion: mirrored.
+            _ = try await w.pods.create(w.notebookPod(user: "alice", claims: [claim]))
+            try await eventually("InUse") { try await phase(w, "mirror") == .inUse }
+            try FileManager.default.removeItem(atPath: w.kubelet.directory(claim: claim) + "/f0.txt")
+            try await w.pods.delete("jupyter-alice")
+            try await eventually("Idle after the mirror") { try await phase(w, "mirror") == .idle }
+            #expect(try await w.object("m/f0.txt") == nil, "the deletion reached object storage")
+            #expect(try await w.dataVolumes.get("mirror").status?.lastSync?.deleted == 1)
+
+            // Three deletions with maxDeletes 2: refused, Failed, nothing deleted, an event.
+            _ = try await w.pods.create(w.notebookPod(user: "alice", claims: [claim]))
+            try await eventually("InUse again") { try await phase(w, "mirror") == .inUse }
+            for i in 1...3 { try FileManager.default.removeItem(atPath: w.kubelet.directory(claim: claim) + "/f\(i).txt") }
+            try await w.pods.delete("jupyter-alice")
+            try await eventually("Failed by the guard") { try await phase(w, "mirror") == .failed }
+            for i in 1...3 { #expect(try await w.object("m/f\(i).txt") == "\(i)") }
+            let status = try #require(try await w.dataVolumes.get("mirror").status)
+            #expect(status.conditions?[type: ConditionType.synced]?.status == "False")
+            #expect(status.lastSync?.result == .failed)
+            let events = try await w.events(for: "mirror")
+            #expect(events.contains { $0.reason == ConditionReason.deleteGuard && $0.type == "Warning" }, "\(events.map(\.reason))")
+            #expect(try await w.claims.get(claim).metadata.deletionTimestamp == nil, "unpushed work keeps its claim")
+        }
+    }
+
+    @Test func roNeverPushes() async throws {
+        try await withWorld("ro") { w in
+            _ = try await w.s3.putObject(bucket: w.bucket, key: "ds/train.csv", data: Data("x".utf8))
+            _ = try await w.dataVolumes.create(dv(w, "dataset", access: .readOnly, prefix: "ds"))
+            try await eventually("Ready") { try await phase(w, "dataset") == .ready }
+            _ = try await w.pods.create(w.notebookPod(user: "alice", claims: ["dv-dataset"]))
+            try await eventually("InUse") { try await phase(w, "dataset") == .inUse }
+            try w.write("dv-dataset", "scribble.txt", "should never leave the volume")
+            try await w.pods.delete("jupyter-alice")
+            try await eventually("no consumers") { try await w.dataVolumes.get("dataset").status?.consumers == nil }
+            try await Task.sleep(for: .seconds(2))
+            #expect(podsRun(w, "push").isEmpty)
+            #expect(try await w.object("ds/scribble.txt") == nil)
+            #expect(try await w.dataVolumes.get("dataset").status?.pendingPush == nil)
+        }
+    }
+
+    @Test func deletingAVolumeInUseWaitsForItsFinalSyncAndRetainKeepsTheClaim() async throws {
+        try await withWorld("delete") { w in
+            _ = try await w.dataVolumes.create(dv(w, "keep", reclaim: .retain))
+            _ = try await w.dataVolumes.create(dv(w, "drop"))
+            try await eventually("both Ready") {
+                let keep = try await phase(w, "keep"), drop = try await phase(w, "drop")
+                return keep == .ready && drop == .ready
+            }
+            _ = try await w.pods.create(w.notebookPod(user: "alice", claims: ["dv-keep", "dv-drop"]))
+            try await eventually("InUse") {
+                let keep = try await phase(w, "keep"), drop = try await phase(w, "drop")
+                return keep == .inUse && drop == .inUse
+            }
+            try w.write("dv-keep", "work.txt", "keep me")
+            try w.write("dv-drop", "work.txt", "push me before you go")
+
+            try await w.dataVolumes.delete("keep")
+            try await w.dataVolumes.delete("drop")
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await phase(w, "keep") == .terminating, "deletion waits while the notebook runs")
+            #expect(podsRun(w, "push").isEmpty)
+
+            try await w.pods.delete("jupyter-alice")
+            try await eventually("both are gone") {
+                let names = try await w.dataVolumes.listAll().items.map(\.metadata.name)
+                return names.isEmpty
+            }
+            #expect(try await w.object("users/keep/work.txt") == "keep me")
+            #expect(try await w.object("users/drop/work.txt") == "push me before you go")
+            let kept = try await w.claims.get("dv-keep")
+            #expect(kept.metadata.ownerReferences == nil, "Retain releases the claim from garbage collection")
+            try await eventually("the Delete claim is gone") {
+                do { _ = try await w.claims.get("dv-drop"); return false } catch let e as KubeClientError where e.apiCode == .notFound { return true }
+            }
+        }
+    }
+
+    @Test func invalidVolumesAreRejectedOrFailedNamingTheField() async throws {
+        try await withWorld("invalid") { w in
+            // By the schema: kubectl gets the field in the error.
+            let manifest = """
+            apiVersion: stowage.io/v1alpha1
+            kind: DataVolume
+            metadata: {name: bad, namespace: \(w.namespace)}
+            spec: {size: 1Gi, access: RWX}
+            """
+            let file = w.root + "-bad.yaml"
+            try Data(manifest.utf8).write(to: URL(fileURLWithPath: file))
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            #expect {
+                try runKubectl(w.env, ["apply", "-f", file])
+            } throws: { error in
+                "\(error)".contains("spec.access")
+            }
+
+            // By validation the webhook will share: RWD without a source.
+            _ = try await w.dataVolumes.create(DataVolume(name: "nosource", spec: DataVolumeSpec(size: "1Gi", access: .readWriteDelete)))
+            try await eventually("Failed") { try await phase(w, "nosource") == .failed }
+            let valid = try await w.dataVolumes.get("nosource").status?.conditions?[type: ConditionType.valid]
+            #expect(valid?.status == "False")
+            #expect(valid?.message.contains("spec.source") == true, "\(valid?.message ?? "")")
+        }
+    }
+
+    @Test func aBrokenAccessLevelConfigMapKeepsThePreviousLevels() async throws {
+        let good = """
+        levels:
+          public: {read: ["*"], write: ["members:ReadWrite"]}
+        """
+        try await withWorld("config", config: good) { w in
+            let share = SharedVolume(name: "team", spec: SharedVolumeSpec(size: "1Gi", accessLevel: "public"))
+            _ = try await w.sharedVolumes.create(share)
+            try await eventually("the share is Ready with its level") {
+                let s = try await w.sharedVolumes.get("team").status
+                return s?.phase == .ready && s?.level == "public"
+            }
+            #expect(try await w.claims.get("shv-team").spec?.accessModes == ["ReadWriteMany"])
+
+            // A typo on line 3: refused with a Warning naming the line; "public" stays.
+            try await w.setConfig("""
+            levels:
+              public: {read: ["*"], write: ["members:ReadWrite"]}
+              private: {read: ["memebers"]}
+            """)
+            try await eventually("a Warning names the line") {
+                try await w.events(for: StowageConfig.configMapName).contains {
+                    $0.type == "Warning" && ($0.message ?? "").contains("line 3")
+                }
+            }
+            _ = try await w.sharedVolumes.create(SharedVolume(name: "second", spec: SharedVolumeSpec(size: "1Gi", accessLevel: "public")))
+            try await eventually("a new share still resolves the old level") {
+                try await w.sharedVolumes.get("second").status?.level == "public"
+            }
+
+            // A valid edit takes effect without a restart.
+            try await w.setConfig("""
+            levels:
+              private: {read: ["members"], write: ["members:ReadWrite"]}
+            """)
+            try await eventually("the share loses its level") {
+                let c = try await w.sharedVolumes.get("team").status?.conditions?[type: ConditionType.accessLevelResolved]
+                return c?.status == "False"
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import Controllers
+import Foundation
+import KubeClient
+import KubeModel
+import KubeRuntime
+import KubeTesting
+import Logging
+import ObjectStore
+import StowageAPI
+import Testing
+
+/// One end-to-end world: a namespace, a bucket with credentials in a Secret, the operator's
+/// controllers watching only that namespace, and a harness playing the kubelet for sync pods.
+struct World {
+    let env: TestEnvironment
+    let client: KubeClient
+    let namespace: String
+    let bucket: String
+    let s3: S3Client
+    let kubelet: KubeletHarness
+    let root: String
+
+    static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("stowage").path
+
+    static func make(_ prefix: String) async throws -> World {
+        let env = try TestEnvironment.shared()
+        var options = KubeClient.Options()
+        options.qps = 500
+        options.burst = 500
+        let client = KubeClient(connection: try KubeConfig.load(path: env.kubeconfig).connection(), options: options)
+        try await installCRDs(env)
+        let namespace = "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"
+        _ = try await client.resource(Namespace.self).create(Namespace(name: namespace))
+        let s3 = try S3Client(configuration: S3Configuration(
+            endpoint: env.s3Endpoint, region: "us-east-1",
+            credentials: S3Credentials(accessKeyID: env.s3AccessKey, secretAccessKey: env.s3SecretKey), addressing: .path))
+        let bucket = "e2e-\(prefix)-\(UInt32.random(in: 0...UInt32.max))"
+        try await s3.createBucket(bucket)
+        _ = try await client.resource(SecretData.self, namespace: namespace).create(SecretData(
+            name: "s3-creds", stringData: ["AWS_ACCESS_KEY_ID": env.s3AccessKey, "AWS_SECRET_ACCESS_KEY": env.s3SecretKey]))
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-e2e-\(namespace)").path
+        let kubelet = KubeletHarness(client: client, namespace: namespace, root: root, binary: binary)
+        return World(env: env, client: client, namespace: namespace, bucket: bucket, s3: s3, kubelet: kubelet, root: root)
+    }
+
+    /// Applies `crds/` once per process with kubectl, as an admin would, and waits until
+    /// both are served.
+    static func installCRDs(_ env: TestEnvironment) async throws {
+        try await CRDInstall.shared.run {
+            let crds = TestEnvironment.packageRoot + "/crds"
+            try runKubectl(env, ["apply", "--server-side", "--force-conflicts", "-k", crds])
+            try runKubectl(env, ["wait", "--for", "condition=established", "--timeout=60s",
+                                 "crd/datavolumes.stowage.io", "crd/sharedvolumes.stowage.io"])
+        }
+    }
+
+    func source(prefix: String) -> DataSource {
+        DataSource(s3: S3Source(endpoint: env.s3Endpoint, region: "us-east-1", bucket: bucket, prefix: prefix,
+                                credentialsSecretRef: LocalObjectReference(name: "s3-creds"), pathStyle: true))
+    }
+
+    /// Starts the controllers in-process for this namespace; cancel the task to stop them.
+    func startOperator(config: String? = nil) async throws -> Task<Void, any Error> {
+        if let config { try await setConfig(config) }
+        var logger = Logger(label: "e2e")
+        logger.logLevel = .warning
+        var settings = SyncPodSettings()
+        settings.image = "stowage:test"
+        settings.backoffLimit = 0
+        let events = EventRecorder(client: client, component: "stowage-operator", instance: "e2e", logger: logger)
+        let holder = ConfigHolder(namespace: namespace)
+        let op = Operator(client: client, watchNamespace: namespace, settings: settings, config: holder,
+                          events: events, metrics: nil, workers: 2, logger: logger)
+        return Task { try await op.run() }
+    }
+
+    func setConfig(_ yaml: String) async throws {
+        let api = client.resource(ConfigMap.self, namespace: namespace)
+        let map = ConfigMap(metadata: ObjectMeta(name: StowageConfig.configMapName), data: [StowageConfig.configMapKey: yaml])
+        do { _ = try await api.create(map) } catch let error as KubeClientError where error.apiCode == .alreadyExists {
+            _ = try await api.patch(StowageConfig.configMapName, .merge, ["data": [StowageConfig.configMapKey: .string(yaml)]])
+        }
+    }
+
+    var dataVolumes: ResourceClient<DataVolume> { client.resource(DataVolume.self, namespace: namespace) }
+    var sharedVolumes: ResourceClient<SharedVolume> { client.resource(SharedVolume.self, namespace: namespace) }
+    var pods: ResourceClient<Pod> { client.resource(Pod.self, namespace: namespace) }
+    var claims: ResourceClient<PersistentVolumeClaim> { client.resource(PersistentVolumeClaim.self, namespace: namespace) }
+
+    /// A pod as JupyterHub's KubeSpawner makes it: labels, annotations, the claim mounted.
+    func notebookPod(user: String, claims names: [String]) -> Pod {
+        var container = Container(name: "notebook", image: "jupyter/minimal-notebook", command: ["start-notebook.sh"])
+        container.volumeMounts = names.enumerated().map { VolumeMount(name: "v\($0.offset)", mountPath: "/home/jovyan/v\($0.offset)") }
+        let spec = PodSpec(containers: [container], volumes: names.enumerated().map { Volume(name: "v\($0.offset)", claimName: $0.element) })
+        return Pod(metadata: ObjectMeta(
+            name: "jupyter-\(UserName.escape(user))",
+            labels: ["app": "jupyterhub", "component": "singleuser-server", "hub.jupyter.org/username": UserName.escape(user)],
+            annotations: ["hub.jupyter.org/username": user, StowageKeys.user: user]), spec: spec)
+    }
+
+    func events(for name: String) async throws -> [Event] {
+        try await client.resource(Event.self, namespace: namespace).listAll().items
+            .filter { $0.involvedObject.name == name }
+    }
+
+    func write(_ claim: String, _ path: String, _ text: String) throws {
+        let file = kubelet.directory(claim: claim) + "/" + path
+        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+    }
+
+    func read(_ claim: String, _ path: String) -> String? {
+        try? String(contentsOfFile: kubelet.directory(claim: claim) + "/" + path, encoding: .utf8)
+    }
+
+    func object(_ key: String) async throws -> String? {
+        try? String(decoding: await s3.getObject(bucket: bucket, key: key), as: UTF8.self)
+    }
+
+    func cleanUp() async {
+        try? await s3.deleteBucketAndContents(bucket)
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+/// Runs a body once per process; later callers wait for the first to finish.
+actor CRDInstall {
+    static let shared = CRDInstall()
+    private var done = false
+    func run(_ body: () async throws -> Void) async throws {
+        guard !done else { return }
+        try await body()
+        done = true
+    }
+}
+
+func runKubectl(_ env: TestEnvironment, _ arguments: [String]) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/kubectl")
+    process.arguments = ["--kubeconfig", env.kubeconfig] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw KubectlError(output: String(decoding: output, as: UTF8.self))
+    }
+}
+
+struct KubectlError: Error, CustomStringConvertible {
+    var output: String
+    var description: String { "kubectl failed: \(output)" }
+}
+
+/// Polls `check` until it holds (for assertions only: the code under test never polls).
+func eventually(_ what: String, timeout: Duration = .seconds(60), _ check: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await check()) == true { return }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+    Issue.record("timed out waiting until \(what)")
+    throw TimedOut(what: what)
+}
+
+struct TimedOut: Error { var what: String }

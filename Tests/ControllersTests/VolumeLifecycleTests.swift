@@ -1,0 +1,178 @@
+import Controllers
+import Foundation
+import KubeModel
+import StowageAPI
+import Testing
+
+/// The lifecycle rules as a pure function: no API server, no S3.
+@Suite struct VolumeLifecycleTests {
+    typealias O = VolumeLifecycle.Observation
+
+    /// A volume with a source whose claim exists and whose data was pulled.
+    func settled(_ change: (inout O) -> Void = { _ in }) -> VolumeLifecycle.Decision {
+        var o = O()
+        o.hasSource = true
+        o.claimExists = true
+        o.pulledGeneration = 1
+        change(&o)
+        return VolumeLifecycle.decide(o)
+    }
+
+    @Test func aNewVolumeGetsItsClaimThenItsInitialPull() {
+        var o = O()
+        o.hasSource = true
+        #expect(VolumeLifecycle.decide(o) == .init(step: .createClaim, phase: .pending))
+        o.claimExists = true
+        #expect(VolumeLifecycle.decide(o) == .init(step: .sync(.pull, reason: "initial pull"), phase: .initializing))
+        o.runningSync = .pull
+        #expect(VolumeLifecycle.decide(o) == .init(step: .waitForSync, phase: .initializing))
+    }
+
+    @Test func aVolumeWithoutSourceIsReadyOnceItHasAClaim() {
+        var o = O()
+        o.claimExists = true
+        #expect(VolumeLifecycle.decide(o) == .init(step: .steady(recheckAfter: nil), phase: .ready))
+        o.consumers = 1
+        #expect(VolumeLifecycle.decide(o).phase == .inUse)
+    }
+
+    @Test func theLastConsumerLeavingPushesRWAndRWDButNeverRO() {
+        for access in [AccessMode.readWrite, .readWriteDelete] {
+            let d = settled { $0.access = access; $0.pendingPush = true }
+            #expect(d == .init(step: .sync(.push, reason: "the last consumer left"), phase: .finalizing))
+        }
+        let ro = settled { $0.access = .readOnly; $0.pendingPush = true }
+        #expect(ro.step == .steady(recheckAfter: nil))
+        let offOnStop = settled { $0.pendingPush = true; $0.sync(onStop: false) }
+        #expect(offOnStop.step == .steady(recheckAfter: nil))
+        let inUse = settled { $0.pendingPush = true; $0.consumers = 2 }
+        #expect(inUse == .init(step: .steady(recheckAfter: nil), phase: .inUse))
+    }
+
+    @Test func aSecretLevelNeverSyncs() {
+        let d = settled { $0.syncAllowed = false; $0.pendingPush = true; $0.pulledGeneration = nil }
+        #expect(d.step == .steady(recheckAfter: nil))
+    }
+
+    @Test func aSpecChangeRepullsButNeverOverUnpushedWork() {
+        #expect(settled { $0.generation = 2 }.step == .sync(.pull, reason: "the source changed"))
+        #expect(settled { $0.generation = 2; $0.pendingPush = true }.step == .sync(.push, reason: "the last consumer left"))
+    }
+
+    @Test func aReturningConsumerRefreshesWhenOnStartIsSet() {
+        let refresh = settled { $0.consumers = 1; $0.idleSince = Date() }
+        #expect(refresh == .init(step: .sync(.pull, reason: "refresh before use (sync.onStart)"), phase: .initializing))
+        #expect(settled { $0.consumers = 1; $0.idleSince = Date(); $0.onStart = false }.phase == .inUse)
+        #expect(settled { $0.consumers = 1; $0.idleSince = nil }.phase == .inUse)
+    }
+
+    @Test func aFailedSyncSticksUntilRequested() {
+        let failed = settled { $0.pendingPush = true; $0.lastSyncFailed = true }
+        #expect(failed == .init(step: .steady(recheckAfter: nil), phase: .failed))
+        let retried = settled { $0.pendingPush = true; $0.lastSyncFailed = true; $0.syncRequested = true }
+        #expect(retried.step == .sync(.push, reason: "the last consumer left"))
+    }
+
+    @Test func syncNowAndScheduleRunIntermediateSyncs() {
+        let push = settled { $0.consumers = 1; $0.syncRequested = true }
+        #expect(push == .init(step: .sync(.push, reason: "requested with stowage.io/sync-now"), phase: .inUse))
+        let pullRO = settled { $0.access = .readOnly; $0.scheduleDue = true }
+        #expect(pullRO.step == .sync(.pull, reason: "scheduled"))
+    }
+
+    @Test func evictionNeverDropsUnpushedWork() {
+        let now = Date()
+        let expired = settled { $0.ttlAfterIdle = .seconds(60); $0.idleSince = now.addingTimeInterval(-61); $0.now = now }
+        #expect(expired.step == .deleteClaim(reason: "idle for longer than cache.ttlAfterIdle"))
+        let waiting = settled { $0.ttlAfterIdle = .seconds(60); $0.idleSince = now.addingTimeInterval(-30); $0.now = now }
+        #expect(waiting.phase == .idle)
+        if case .steady(let after?) = waiting.step { #expect(after > .seconds(29) && after <= .seconds(31)) } else { Issue.record("\(waiting)") }
+        let unpushed = settled { $0.ttlAfterIdle = .seconds(60); $0.idleSince = now.addingTimeInterval(-61); $0.now = now; $0.pendingPush = true; $0.lastSyncFailed = true }
+        #expect(unpushed.step == .steady(recheckAfter: nil))
+        let noRetain = settled { $0.retain = false; $0.idleSince = now }
+        #expect(noRetain.step == .deleteClaim(reason: "cache.retain is false and the final sync succeeded"))
+        // Evicted: the claim comes back only for a consumer.
+        let evicted = settled { $0.claimExists = false; $0.pulledGeneration = nil; $0.idleSince = now }
+        #expect(evicted == .init(step: .steady(recheckAfter: nil), phase: .idle))
+        #expect(settled { $0.claimExists = false; $0.pulledGeneration = nil; $0.idleSince = now; $0.consumers = 1 }.step == .createClaim)
+    }
+
+    @Test func deletionWaitsForConsumersThenForTheFinalSync() {
+        #expect(settled { $0.deleting = true; $0.consumers = 1; $0.pendingPush = true } == .init(step: .waitForConsumers, phase: .terminating))
+        #expect(settled { $0.deleting = true; $0.pendingPush = true }.step == .sync(.push, reason: "final sync before deletion"))
+        #expect(settled { $0.deleting = true; $0.runningSync = .push }.step == .waitForSync)
+        #expect(settled { $0.deleting = true }.step == .finish)
+        // A failed final push keeps the volume until the user acts.
+        #expect(settled { $0.deleting = true; $0.pendingPush = true; $0.lastSyncFailed = true }.step == .steady(recheckAfter: nil))
+        #expect(settled { $0.deleting = true; $0.pendingPush = true; $0.access = .readOnly }.step == .finish)
+    }
+}
+
+extension VolumeLifecycle.Observation {
+    mutating func sync(onStop: Bool) { self.onStop = onStop }
+}
+
+/// Sync Jobs: what the pod runs and the security it runs with.
+@Suite struct SyncJobTests {
+    func request(access: AccessMode = .readWriteDelete, direction: SyncDirection = .push) -> SyncJobRequest {
+        SyncJobRequest(
+            name: "stowage-dv-home-push-0123abcd", number: 3, namespace: "ns",
+            owner: OwnerReference(apiVersion: "stowage.io/v1alpha1", kind: "DataVolume", name: "home", uid: "u1"),
+            labels: ["stowage.io/datavolume": "home"], claimName: "dv-home", direction: direction, access: access,
+            source: S3Source(endpoint: "https://s3.example.org", bucket: "homes", prefix: "/users/alice/",
+                             credentialsSecretRef: LocalObjectReference(name: "creds"),
+                             caBundleSecretRef: SecretKeySelector(name: "ca", key: "ca.crt")),
+            sync: SyncPolicy(maxDeletes: 7, verify: .checksum, runAsUser: 1234),
+            generation: 5, reason: "test")
+    }
+
+    @Test func theCommandLineFollowsTheSpec() throws {
+        let job = SyncJob.build(request(), settings: SyncPodSettings())
+        let container = try #require(job.spec?.template.spec.containers.first)
+        #expect(container.command == ["stowage"])
+        #expect(container.args == ["sync", "push", "s3://homes/users/alice", "/data", "--mode", "RWD",
+                                   "--endpoint", "https://s3.example.org", "--region", "us-east-1",
+                                   "--summary-file", "/dev/termination-log", "--max-deletes", "7", "--checksum",
+                                   "--ca-bundle", "/etc/stowage/ca/ca.crt"])
+        // An RW volume's pull keeps local work; an RO pull mirrors.
+        let pull = SyncJob.build(request(access: .readWriteDelete, direction: .pull), settings: SyncPodSettings())
+        #expect(pull.spec?.template.spec.containers.first?.args?.contains("RW") == true)
+        #expect(pull.spec?.template.spec.containers.first?.args?.contains("--max-deletes") == false)
+        #expect(job.metadata.annotations?[SyncJob.generationAnnotation] == "5")
+        #expect(job.metadata.labels?[StowageKeys.syncDirection] == "push")
+        #expect(SyncJob.number(job) == 3)
+    }
+
+    @Test func thePodIsRestrictedAndGetsCredentialsOnlyByReference() throws {
+        let job = SyncJob.build(request(), settings: SyncPodSettings())
+        let pod = try #require(job.spec?.template.spec)
+        let container = try #require(pod.containers.first)
+        #expect(pod.securityContext?.runAsNonRoot == true)
+        #expect(pod.securityContext?.runAsUser == 1234)
+        #expect(pod.securityContext?.runAsGroup == 100)
+        #expect(pod.securityContext?.seccompProfile?.type == "RuntimeDefault")
+        #expect(pod.automountServiceAccountToken == false)
+        #expect(container.securityContext?.allowPrivilegeEscalation == false)
+        #expect(container.securityContext?.capabilities?.drop == ["ALL"])
+        #expect(container.env?.allSatisfy { $0.value == nil && $0.valueFrom?.secretKeyRef?.name == "creds" } == true)
+        #expect(container.env?.map(\.name) == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])
+        #expect(pod.volumes?.first?.persistentVolumeClaim?.claimName == "dv-home")
+        #expect(job.metadata.ownerReferences?.first?.controller == true)
+    }
+
+    @Test func aFinishedJobYieldsTheRecordItsPodLeft() throws {
+        var job = SyncJob.build(request(), settings: SyncPodSettings())
+        #expect(SyncJobState.observe(job, pods: []) == .running(.push))
+        job.status = try JSONValue.object(["conditions": [["type": "Failed", "status": "True", "message": "BackoffLimitExceeded"]]]).decode(as: Job.Status.self)
+        var pod = Pod(metadata: ObjectMeta(name: "p"), spec: PodSpec(containers: []))
+        pod.status = PodStatus(phase: "Failed")
+        pod.status?.containerStatuses = [["state": ["terminated": ["exitCode": 3, "message": #"{"direction":"push","result":"Failed","message":"refused: 9 deletions exceed --max-deletes 7"}"#]]]]
+        guard case .finished(let record, let exitCode) = SyncJobState.observe(job, pods: [pod]) else {
+            Issue.record("not finished")
+            return
+        }
+        #expect(exitCode == 3)
+        #expect(record.result == .failed)
+        #expect(record.message?.contains("max-deletes") == true)
+    }
+}

@@ -1,0 +1,105 @@
+import Testing
+@testable import StowageAPI
+
+@Suite struct NamesTests {
+    @Test func escapes() {
+        #expect(UserName.escape("alice") == "alice")
+        #expect(UserName.escape("Alice") == "-41lice")
+        #expect(UserName.escape("a.b") == "a-2eb")
+        #expect(UserName.escape("a-b") == "a-2db")
+        #expect(UserName.escape("a_b") == "a-5fb")
+        #expect(UserName.escape("a.") == "a-2e")
+        #expect(UserName.escape("a-2e") == "a-2d2e")
+        #expect(UserName.escape("zoë") == "zo-c3-ab")
+        #expect(UserName.escape("用户") == "-e7-94-a8-e6-88-b7")
+        #expect(UserName.escape("alice@example.org") == "alice-40example-2eorg")
+    }
+
+    @Test func distinctNamesStayDistinct() {
+        let names = ["Alice", "alice", "a.b", "a-b", "a_b", "a-2e", "a.", "a-2d", "A", "-41", "zoë", "zoe"]
+        let escaped = names.map(UserName.escape)
+        #expect(Set(escaped).count == names.count)
+        for name in names { #expect(UserName.unescape(UserName.escape(name)) == name) }
+    }
+
+    @Test func unescapeRejectsNonEscapes() {
+        for bad in ["A", "a-", "a-2", "a-zz", "a-41x".uppercased(), "a-61", "a--41"] {
+            #expect(UserName.unescape(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func randomNamesNeverCollide() {
+        // A small alphabet makes near-misses (case, separators, escape look-alikes) common.
+        let alphabet = Array("aA-._2e")
+        var generator = SystemRandomNumberGenerator()
+        var seen: [String: String] = [:]
+        var homes: [String: String] = [:]
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 1...12, using: &generator)
+            let name = String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
+            let escaped = UserName.escape(name)
+            if let other = seen[escaped] { #expect(other == name, "\(other) and \(name) both escape to \(escaped)") }
+            seen[escaped] = name
+            if let home = UserName.homeName(for: name) {
+                if let other = homes[home] { #expect(other == name) }
+                homes[home] = name
+            }
+            #expect(UserName.unescape(escaped) == name)
+        }
+    }
+
+    @Test func homeNames() throws {
+        #expect(UserName.homeName(for: "") == nil)
+        #expect(UserName.homeName(for: "alice") == "home-alice")
+        #expect(UserName.homeName(for: "Alice") == "home--41lice")
+        let long = String(repeating: "a", count: 58)
+        #expect(UserName.homeName(for: long) == "home-" + long)   // exactly 63
+        let longer = String(repeating: "a", count: 59)
+        let name = try #require(UserName.homeName(for: longer))
+        #expect(name.count == 63)
+        #expect(name.hasPrefix("home-" + String(repeating: "a", count: 46) + "--"))
+        #expect(name.hasSuffix(String(SHA256.hex(longer).prefix(10))))
+        // Long names that share a prefix differ by their hash.
+        #expect(UserName.homeName(for: longer + "b") != UserName.homeName(for: longer + "c"))
+        // The cut never splits an escape.
+        let upper = try #require(UserName.homeName(for: String(repeating: "A", count: 30)))
+        #expect(upper.count <= 63)
+        #expect(upper.hasPrefix("home-" + String(repeating: "-41", count: 15) + "--"))
+        for n in ["x", String(repeating: "Ab.", count: 40), "用户名"] {
+            let home = try #require(UserName.homeName(for: n))
+            #expect(Validator.isDNSLabel(Substring(home)), "\(home)")
+        }
+    }
+
+    @Test func childNames() {
+        let dv = DataVolume(name: "alice-home", spec: DataVolumeSpec(size: "1Gi"))
+        let shv = SharedVolume(name: "modules", spec: SharedVolumeSpec(size: "1Gi", accessLevel: "private"))
+        #expect(ChildNames.claimName(for: dv) == "stowage-dv-alice-home")
+        #expect(ChildNames.claimName(for: shv) == "stowage-shv-modules")
+        let job = ChildNames.syncJobName(kind: .dataVolume, name: "alice-home", direction: .pull, token: "uid-1/3")
+        #expect(job == "stowage-dv-alice-home-pull-" + String(SHA256.hex("uid-1/3").prefix(8)))
+        #expect(job == ChildNames.syncJobName(kind: .dataVolume, name: "alice-home", direction: .pull, token: "uid-1/3"))
+        #expect(job != ChildNames.syncJobName(kind: .dataVolume, name: "alice-home", direction: .pull, token: "uid-1/4"))
+        #expect(ChildNames.podVolumeName(kind: .dataVolume, name: "alice-home") == "dv-alice-home")
+    }
+
+    @Test func longChildNamesFit() {
+        let name = String(repeating: "x", count: 200) + ".data"
+        let claim = ChildNames.claimName(kind: .sharedVolume, name: name)
+        let job = ChildNames.syncJobName(kind: .sharedVolume, name: name, direction: .push, token: "t")
+        let volume = ChildNames.podVolumeName(kind: .dataVolume, name: "my.data")
+        for n in [claim, job, volume, ChildNames.labelValue(name)] { #expect(n.count <= 63, "\(n)") }
+        #expect(job.hasSuffix("-push-" + String(SHA256.hex("t").prefix(8))))
+        #expect(Validator.isDNSLabel(Substring(volume)))
+        #expect(Validator.isDNSLabel(Substring(job)))
+        #expect(ChildNames.claimName(kind: .sharedVolume, name: name + "a") != ChildNames.claimName(kind: .sharedVolume, name: name + "b"))
+        #expect(ChildNames.labelValue("short") == "short")
+    }
+
+    @Test func sha256KnownAnswers() {
+        #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(String(repeating: "a", count: 1000))
+            == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    }
+}

@@ -1,0 +1,133 @@
+import KubeModel
+import Testing
+@testable import StowageAPI
+
+@Suite struct ValidationTests {
+    func dv(_ change: (inout DataVolumeSpec) -> Void) -> DataVolume {
+        var spec = DataVolumeSpec(owner: "alice", size: "10Gi", source: s3Source())
+        change(&spec)
+        return DataVolume(name: "v", spec: spec)
+    }
+
+    @Test func validDataVolumeHasNoErrors() {
+        #expect(dv { _ in }.validate().isEmpty)
+        #expect(DataVolume(name: "plain", spec: DataVolumeSpec(size: "1Gi")).validate().isEmpty)
+    }
+
+    @Test func sizeMustBeAQuantity() {
+        let errors = dv { $0.size = "ten gigs" }.validate()
+        #expect(errors.fields == ["spec.size"])
+        #expect(errors.first?.description == "spec.size: \"ten gigs\" is not a Kubernetes quantity (expected e.g. 10Gi or 500M)")
+        #expect(dv { $0.size = "0" }.validate().fields == ["spec.size"])
+    }
+
+    @Test(arguments: [
+        ("ab", "must be 3-63 characters long (\"ab\" has 2)"),
+        ("Team-Data", "\"Team-Data\" may contain only lowercase letters, digits, dots and hyphens"),
+        ("-team", "\"-team\" must begin and end with a letter or digit"),
+        ("team..data", "\"team..data\" must not contain two adjacent dots"),
+        ("192.168.1.10", "\"192.168.1.10\" must not be an IP address"),
+        (String(repeating: "a", count: 64), "must be 3-63 characters long (\"\(String(repeating: "a", count: 64))\" has 64)"),
+    ])
+    func bucketRules(bucket: String, message: String) {
+        let errors = dv { $0.source = s3Source(bucket: bucket) }.validate()
+        #expect(errors == [FieldError("spec.source.s3.bucket", message)])
+    }
+
+    @Test func endpointMustBeHTTP() {
+        for bad in ["s3.example.org", "ftp://s3.example.org", "https://", "https://host/?x=1"] {
+            let fields = dv { $0.source?.s3?.endpoint = bad }.validate().fields
+            #expect(fields == ["spec.source.s3.endpoint"], "\(bad)")
+        }
+        let minio = dv { $0.source?.s3?.endpoint = "http://minio.storage.svc:9000" }
+        #expect(minio.validate().isEmpty)
+    }
+
+    @Test func sourceNeedsExactlyOneProvider() {
+        let errors = dv { $0.source = DataSource() }.validate()
+        #expect(errors == [FieldError("spec.source", "must set exactly one provider (s3)")])
+    }
+
+    @Test func prefixAndSecretRefs() {
+        func fields(_ change: (inout S3Source) -> Void) -> [String] {
+            dv { spec in
+                guard var s3 = spec.source?.s3 else { return }
+                change(&s3)
+                spec.source = DataSource(s3: s3)
+            }.validate().fields
+        }
+        #expect(fields { $0.prefix = "/abs" } == ["spec.source.s3.prefix"])
+        #expect(fields { $0.prefix = "a/../b" } == ["spec.source.s3.prefix"])
+        #expect(fields { $0.credentialsSecretRef.name = "" } == ["spec.source.s3.credentialsSecretRef.name"])
+        #expect(fields { $0.caBundleSecretRef = SecretKeySelector(name: "ca", key: "") } == ["spec.source.s3.caBundleSecretRef.key"])
+    }
+
+    @Test func mirrorRequiresSource() {
+        let errors = dv { $0.source = nil; $0.access = .readWriteDelete }.validate()
+        #expect(errors == [FieldError("spec.access", "RWD mirrors deletions to object storage and requires spec.source")])
+    }
+
+    @Test(arguments: ["relative/path", "/", "/data/../etc", "/a:b"])
+    func mountPathRules(path: String) {
+        #expect(dv { $0.mount = Mount(path: path) }.validate().fields == ["spec.mount.path"])
+    }
+
+    @Test func syncRules() {
+        let errors = dv { $0.sync = SyncPolicy(schedule: "61 * * * *", maxDeletes: -1, runAsUser: -5) }.validate()
+        #expect(errors.fields == ["spec.sync.schedule", "spec.sync.maxDeletes", "spec.sync.runAsUser"])
+        #expect(errors[0].message == "\"61 * * * *\" is not a cron schedule: minute field: 61 is outside 0-59")
+        #expect(dv { $0.sync = SyncPolicy(maxDeletes: 0) }.validate().isEmpty)
+    }
+
+    @Test func ttlMustParse() {
+        #expect(dv { $0.cache = CachePolicy(ttlAfterIdle: "3 days") }.validate()
+            == [FieldError("spec.cache.ttlAfterIdle", "\"3 days\" is not a duration (expected e.g. 45s, 30m, 2h or 1h30m)")])
+        #expect(dv { $0.cache = CachePolicy(ttlAfterIdle: "-1h") }.validate().fields == ["spec.cache.ttlAfterIdle"])
+    }
+
+    @Test func accessModesAndOwner() {
+        #expect(dv { $0.accessModes = ["ReadWriteOncePod"] }.validate().fields == ["spec.accessModes[0]"])
+        #expect(dv { $0.accessModes = [] }.validate().fields == ["spec.accessModes"])
+        #expect(dv { $0.owner = "" }.validate().fields == ["spec.owner"])
+        #expect(dv { $0.storageClassName = "Fast_SSD" }.validate().fields == ["spec.storageClassName"])
+    }
+
+    @Test func podSelectorRules() {
+        let bad = LabelSelector(matchLabels: ["bad key!": "x"], matchExpressions: [
+            .init(key: "team", operator: .in),
+            .init(key: "tier", operator: .exists, values: ["x"]),
+        ])
+        let errors = dv { $0.attachTo = AttachTo(users: [""], podSelector: bad) }.validate()
+        #expect(errors.fields == ["spec.attachTo.users[0]", "spec.attachTo.podSelector.matchLabels",
+                                  "spec.attachTo.podSelector.matchExpressions[0].values",
+                                  "spec.attachTo.podSelector.matchExpressions[1].values"])
+        #expect(dv { $0.attachTo = AttachTo(podSelector: LabelSelector()) }.validate().fields == ["spec.attachTo.podSelector"])
+    }
+
+    @Test func sharedVolumeRules() {
+        var spec = SharedVolumeSpec(size: "1Gi", accessLevel: "private", members: [
+            Member(user: "alice", access: .readWrite), Member(group: "team-a", access: .readOnly)])
+        #expect(SharedVolume(name: "s", spec: spec).validate().isEmpty)
+        var both = Member(user: "bob", access: .readOnly)
+        both.group = "team-b"
+        var neither = both
+        neither.user = nil
+        neither.group = nil
+        spec.members = [both, neither, Member(user: "", access: .readOnly)]
+        spec.accessLevel = ""
+        spec.access = .readWriteDelete
+        let errors = SharedVolume(name: "s", spec: spec).validate()
+        #expect(errors.fields == ["spec.accessLevel", "spec.members[0]", "spec.members[1]", "spec.members[2].user", "spec.access"])
+        #expect(errors[1].description == "spec.members[0]: must set exactly one of user and group")
+    }
+
+    @Test func softwareShareMayHaveReadWriteMembers() {
+        let spec = SharedVolumeSpec(size: "1Gi", accessLevel: "private", members: [Member(user: "admin", access: .readWrite)], purpose: .software)
+        #expect(SharedVolume(name: "s", spec: spec).validate().isEmpty)
+    }
+
+    @Test func summaryJoinsErrors() {
+        let errors = dv { $0.size = "x"; $0.owner = "" }.validate()
+        #expect(errors.summary.hasPrefix("spec.owner: must not be empty when set; spec.size:"))
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import KubeModel
+import Logging
+import StowageAPI
+import Testing
+@testable import Webhook
+
+@Suite("AdmissionHandler")
+struct AdmissionHandlerTests {
+    let handler = AdmissionHandler(
+        source: FixedSource(snapshot: VolumeSnapshot(config: testConfig(), dataVolumes: [
+            dataVolume("home-bob", owner: "bob", users: ["bob"], path: "/home/jovyan"),
+        ])),
+        settings: settings, logger: Logger(label: "test"))
+
+    func post(_ path: String, _ body: Data) -> WebhookReply { handler.handle(method: "POST", uri: path, body: body) }
+
+    func review(_ reply: WebhookReply) throws -> JSONValue {
+        #expect(reply.status == 200, "\(String(decoding: reply.body, as: UTF8.self))")
+        return try JSONDecoder.kube.decode(JSONValue.self, from: reply.body)
+    }
+
+    @Test(arguments: [
+        ("", "empty body"),
+        ("not json", "malformed AdmissionReview"),
+        ("[]", "malformed AdmissionReview"),
+        ("{}", "expected apiVersion admission.k8s.io/v1"),
+        (#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#, "no request"),
+        (#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","userInfo":{}}}"#, "admission.k8s.io/v1beta1"),
+        (#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"kind":{"group":"","version":"v1","kind":"Pod"}}}"#, "request.uid: required field missing"),
+        (#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":7}}"#, "request.uid: expected String"),
+        (#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"#, "malformed AdmissionReview"),
+    ])
+    func malformedBodiesGet400WithAReason(body: String, reason: String) {
+        for path in AdmissionHandler.paths {
+            let reply = post(path, Data(body.utf8))
+            let text = String(decoding: reply.body, as: UTF8.self)
+            #expect(reply.status == 400, "\(path) \(body): \(text)")
+            #expect(text.contains(reason), "\(path) \(body): \(text)")
+        }
+    }
+
+    @Test func unreadableObjectWithReadableEnvelopeIsDeniedWithTheReason() throws {
+        let body = #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","userInfo":{"username":"x"},"object":{"apiVersion":"v1","kind":"Pod","metadata":{},"spec":{"containers":"nope"}}}}"#
+        let answer = try review(post("/mutate-pods", Data(body.utf8)))
+        #expect(answer["response"]?["uid"] == "u1")
+        #expect(answer["response"]?["allowed"] == false)
+        #expect(answer["response"]?["status"]?["message"]?.stringValue?.contains("spec.containers") == true)
+    }
+
+    @Test func routing() {
+        #expect(handler.handle(method: "GET", uri: "/healthz", body: Data()).status == 200)
+        #expect(handler.handle(method: "GET", uri: "/readyz", body: Data()).status == 200)
+        #expect(handler.handle(method: "POST", uri: "/mutate", body: Data()).status == 404)
+        #expect(handler.handle(method: "GET", uri: "/mutate-pods", body: Data()).status == 405)
+        let cold = AdmissionHandler(source: FixedSource(snapshot: VolumeSnapshot(config: .empty), isReady: false),
+                                    settings: settings, logger: Logger(label: "test"))
+        #expect(cold.handle(method: "GET", uri: "/readyz", body: Data()).status == 503)
+        #expect(cold.handle(method: "POST", uri: "/validate-pods", body: Data("{}".utf8)).status == 503)
+    }
+
+    @Test func mutationAnswersWithABase64JSONPatchAndWarnings() throws {
+        let pod = notebookPod(volumes: [Volume(name: "x", claimName: "c")], mounts: [VolumeMount(name: "x", mountPath: "/home/jovyan")])
+        let answer = try review(post("/mutate-pods?timeout=10s", try reviewBody(kind: "Pod", user: spawner, object: pod)))
+        let response = try #require(answer["response"])
+        #expect(response["allowed"] == true)
+        #expect(response["patchType"] == "JSONPatch")
+        let patch = try #require(response["patch"]?.stringValue.flatMap { Data(base64Encoded: $0) })
+        let operations = try JSONDecoder().decode([JSONPatchOperation].self, from: patch)
+        #expect(operations.contains { $0.path == "/metadata/annotations/stowage.io~1user" })
+        let warnings = "\(response["warnings"] ?? .null)"
+        #expect(warnings.contains("mount path /home/jovyan"))
+    }
+
+    @Test func untouchedPodGetsNoPatch() throws {
+        let answer = try review(post("/mutate-pods", try reviewBody(kind: "Pod", user: stranger, object: notebookPod())))
+        #expect(answer["response"]?["allowed"] == true)
+        #expect(answer["response"]?["patch"] == nil)
+    }
+
+    @Test func validationDeniesWith403AndTheMessage() throws {
+        let pod = notebookPod(volumes: [Volume(name: "h", claimName: "dv-home-bob")], mounts: [VolumeMount(name: "h", mountPath: "/h")])
+        let answer = try review(post("/validate-pods", try reviewBody(kind: "Pod", user: spawner, object: pod)))
+        #expect(answer["response"]?["allowed"] == false)
+        #expect(answer["response"]?["status"]?["code"] == 403)
+        #expect(answer["response"]?["status"]?["message"] == #"pod mounts DataVolume "home-bob" (claim dv-home-bob) of user "bob": user "alice" is not entitled"#)
+        // Updates cannot change volumes: allowed.
+        let update = try review(post("/validate-pods", try reviewBody(kind: "Pod", operation: "UPDATE", user: spawner, object: pod)))
+        #expect(update["response"]?["allowed"] == true)
+    }
+
+    @Test func jobsGoThroughValidatePods() throws {
+        let template = Job.PodTemplate(spec: PodSpec(containers: [Container(name: "c")], volumes: [Volume(name: "d", claimName: "dv-home-bob")]))
+        let job = Job(metadata: ObjectMeta(name: "j", namespace: "jhub"), spec: Job.Spec(template: template))
+        let answer = try review(post("/validate-pods", try reviewBody(kind: "Job", group: "batch", user: stranger, object: job)))
+        #expect(answer["response"]?["allowed"] == false)
+        #expect(answer["response"]?["status"]?["message"]?.stringValue?.hasPrefix("job mounts DataVolume") == true)
+    }
+
+    @Test func volumeValidationCarriesCauses() throws {
+        var volume = dataVolume("x", owner: "alice")
+        volume.spec.size = "lots"
+        let body = try reviewBody(kind: "DataVolume", group: "stowage.io", version: "v1alpha1", user: "alice", object: volume)
+        let answer = try review(post("/validate-volumes", body))
+        #expect(answer["response"]?["allowed"] == false)
+        #expect(answer["response"]?["status"]?["code"] == 422)
+        let details = "\(answer["response"]?["status"]?["details"] ?? .null)"
+        #expect(details.contains("spec.size"))
+        // A metadata-only update of an invalid object (the operator removing its finalizer) passes.
+        let update = try reviewBody(kind: "DataVolume", group: "stowage.io", version: "v1alpha1", operation: "UPDATE",
+                                    user: "op", object: volume, oldObject: volume)
+        #expect(try review(post("/validate-volumes", update))["response"]?["allowed"] == true)
+        let share = sharedVolume("s", level: "nope")
+        let shareBody = try reviewBody(kind: "SharedVolume", group: "stowage.io", version: "v1alpha1", user: "alice", object: share)
+        #expect(try review(post("/validate-volumes", shareBody))["response"]?["status"]?["message"]?.stringValue?.contains("spec.accessLevel") == true)
+    }
+}
