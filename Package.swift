@@ -67,7 +67,9 @@ let package = Package(
             ]
         ),
 
-        .executableTarget(name: "stowage-bench", dependencies: ["KubeClient", "KubeModel"], path: "bench/Sources/stowage-bench"),
+        // Development tool for the demo: plays the kubelet for sync pods (no kubelet runs here).
+        .executableTarget(name: "stowage-kubelet", dependencies: ["KubeTesting", "KubeClient"], path: "Sources/stowage-kubelet"),
+        .executableTarget(name: "stowage-bench", dependencies: ["KubeClient", "KubeModel", "StowageAPI"], path: "bench/Sources/stowage-bench"),
 
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "KubeTesting"]),

@@ -78,7 +78,7 @@ else
     MODE="WebhookTests benchmark host (release build)"
     SCRATCH=.build-webhook-release CONFIG=release
     log "building the tests in release into $SCRATCH (once)"
-    swift build -c release --scratch-path "$SCRATCH" --build-tests >&2
+    swift build -c release --scratch-path "$SCRATCH" --build-tests -Xswiftc -enable-testing >&2
   fi
   swift test -c "$CONFIG" --scratch-path "$SCRATCH" --skip-build --filter BenchmarkHost > "$WORK/webhook.log" 2>&1 &
   WEBHOOK_PID=$!

@@ -195,10 +195,14 @@ public struct ResourceClient<R: KubeResource>: Sendable {
         return try JSONEncoder.kube.encode(JSONValue.preservingUnknown(original: original, known: known, typed: typed))
     }
 
+    /// Reads a response body: the bytes are parsed once into a tree, which becomes the
+    /// object's `Original`, and the typed object is decoded from that tree (sharing its
+    /// strings) rather than from the bytes again.
     func decodeObject(_ data: Data) throws -> R {
         do {
-            var object = try JSONDecoder.kube.decode(R.self, from: data)
-            object.original = Original(try JSONDecoder.kube.decode(JSONValue.self, from: data))
+            let json = try JSONValue(parsing: data)
+            var object = try json.decode(as: R.self)
+            object.original = Original(json)
             return object
         } catch {
             throw KubeClientError.decoding(R.kind, underlying: "\(error)")
@@ -207,23 +211,26 @@ public struct ResourceClient<R: KubeResource>: Sendable {
 
     func decodeList(_ data: Data) throws -> ResourceList<R> {
         do {
-            // Items of a list carry no apiVersion and kind; put them back so each item reads
-            // (and later writes) as a whole object.
-            guard case .object(var list) = try JSONDecoder.kube.decode(JSONValue.self, from: data) else {
+            guard case .object(let list) = try JSONValue(parsing: data) else {
                 throw KubeClientError.decoding("\(R.kind) list", underlying: "not a JSON object")
             }
+            // Items of a list carry no apiVersion and kind; put them back so each item reads
+            // (and later writes) as a whole object.
             var items: [R] = []
             if case .array(let raw)? = list["items"] {
+                items.reserveCapacity(raw.count)
                 for case .object(var item) in raw {
                     item["apiVersion"] = .string(R.apiVersion)
                     item["kind"] = .string(R.kind)
-                    var object = try JSONValue.object(item).decode(as: R.self)
-                    object.original = Original(.object(item))
+                    let json = JSONValue.object(item)
+                    var object = try json.decode(as: R.self)
+                    object.original = Original(json)
                     items.append(object)
                 }
             }
-            list["items"] = []
-            var result = try JSONValue.object(list).decode(as: ResourceList<R>.self)
+            var head = list
+            head["items"] = []
+            var result = try JSONValue.object(head).decode(as: ResourceList<R>.self)
             result.items = items
             return result
         } catch let error as KubeClientError {
@@ -268,39 +275,44 @@ public struct WatchSequence<R: KubeResource>: AsyncSequence, Sendable {
             }
         }
 
+        /// One line of the stream, parsed once; the typed object is decoded from the tree,
+        /// which it keeps as its `Original`.
         static func event(_ line: Data) throws -> WatchEvent<R> {
-            let envelope: WatchEnvelope
-            do { envelope = try JSONDecoder.kube.decode(WatchEnvelope.self, from: line) } catch {
+            let type: String, object: JSONValue
+            do {
+                let envelope = try JSONValue(parsing: line)
+                guard let t = envelope["type"]?.stringValue, let o = envelope["object"] else {
+                    throw KubeClientError.decoding("watch event", underlying: "expected an object with type and object")
+                }
+                (type, object) = (t, o)
+            } catch let error as KubeClientError {
+                throw error
+            } catch {
                 throw KubeClientError.decoding("watch event", underlying: "\(error)")
             }
-            let objectData = try JSONEncoder.kube.encode(envelope.object)
-            switch envelope.type {
+            switch type {
             case "ERROR":
-                let status = (try? JSONDecoder.kube.decode(Status.self, from: objectData)) ?? Status(message: "watch error")
-                throw KubeClientError.api(KubeAPIError(httpStatus: status.code ?? 500, body: objectData, retryAfterHeader: nil))
+                let status = (try? object.decode(as: Status.self)) ?? Status(message: "watch error")
+                let body = (try? JSONEncoder.kube.encode(object)) ?? Data()
+                throw KubeClientError.api(KubeAPIError(httpStatus: status.code ?? 500, body: body, retryAfterHeader: nil))
             case "BOOKMARK":
-                return .bookmark(resourceVersion: envelope.object["metadata"]?["resourceVersion"]?.stringValue ?? "")
-            default:
-                var object: R
-                do { object = try JSONDecoder.kube.decode(R.self, from: objectData) } catch {
+                return .bookmark(resourceVersion: object["metadata"]?["resourceVersion"]?.stringValue ?? "")
+            case "ADDED", "MODIFIED", "DELETED":
+                var typed: R
+                do { typed = try object.decode(as: R.self) } catch {
                     throw KubeClientError.decoding("\(R.kind) in watch event", underlying: "\(error)")
                 }
-                object.original = Original(envelope.object)
-                switch envelope.type {
-                case "ADDED": return .added(object)
-                case "MODIFIED": return .modified(object)
-                case "DELETED": return .deleted(object)
-                default: throw KubeClientError.decoding("watch event", underlying: "unknown type \(envelope.type)")
+                typed.original = Original(object)
+                switch type {
+                case "ADDED": return .added(typed)
+                case "MODIFIED": return .modified(typed)
+                default: return .deleted(typed)
                 }
+            default:
+                throw KubeClientError.decoding("watch event", underlying: "unknown type \(type)")
             }
         }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(lines: lines.makeAsyncIterator()) }
-}
-
-/// A watch event as it comes over the wire.
-private struct WatchEnvelope: Decodable {
-    var type: String
-    var object: JSONValue
 }

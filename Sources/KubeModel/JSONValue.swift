@@ -11,13 +11,39 @@ public enum JSONValue: Codable, Sendable, Hashable {
     case object([String: JSONValue])
 
     public init(from decoder: any Decoder) throws {
+        // From a tree (the client's path) the value is already there.
+        if let tree = decoder as? JSONValueDecoder {
+            self = tree.value
+            return
+        }
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        if c.decodeNil() {
+            self = .null
+            return
+        }
+        // A decoder can only be asked for a type and fail, and every failure is a thrown
+        // error (with its coding path and message). Foundation's JSONDecoder says in that
+        // error what it found, so there a value costs at most one: a string first (most
+        // values in Kubernetes objects are), then what the error names.
+        if ObjectIdentifier(type(of: decoder)) == foundationJSONDecoder {
+            let found: String
+            do {
+                self = .string(try c.decode(String.self))
+                return
+            } catch DecodingError.typeMismatch(_, let context) {
+                found = context.debugDescription
+            }
+            if found.hasSuffix("found a dictionary instead.") { self = .object(try c.decode([String: JSONValue].self)); return }
+            if found.hasSuffix("found an array instead.") { self = .array(try c.decode([JSONValue].self)); return }
+            if found.hasSuffix("found number instead.") { self = .number(try c.decode(Double.self)); return }
+            if found.hasSuffix("found bool instead.") { self = .bool(try c.decode(Bool.self)); return }
+        }
+        // Other decoders (YAML's reads any scalar as a string) are probed narrowest first.
+        if let b = try? c.decode(Bool.self) { self = .bool(b) }
         else if let n = try? c.decode(Double.self) { self = .number(n) }
         else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        else if let o = try? c.decode([String: JSONValue].self) { self = .object(o) }
+        else { self = .array(try c.decode([JSONValue].self)) }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -50,13 +76,12 @@ public enum JSONValue: Codable, Sendable, Hashable {
 
     /// Encodes any `Encodable` value into a `JSONValue`.
     public init(encoding value: some Encodable) throws {
-        let data = try JSONEncoder.kube.encode(value)
-        self = try JSONDecoder.kube.decode(JSONValue.self, from: data)
+        self = try JSONValue(parsing: JSONEncoder.kube.encode(value))
     }
 
-    /// Decodes this value as `T`.
+    /// Decodes this value as `T`, by the rules of `JSONDecoder.kube`, straight from the tree.
     public func decode<T: Decodable>(as type: T.Type) throws -> T {
-        try JSONDecoder.kube.decode(type, from: JSONEncoder.kube.encode(self))
+        try JSONValueDecoder(value: self, path: .root).decode(type)
     }
 }
 
@@ -76,9 +101,10 @@ extension JSONDecoder {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
-            if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
-            if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 time: \(text)"))
+            guard let date = RFC3339Time.parse(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 time: \(text)"))
+            }
+            return date
         }
         return d
     }
@@ -94,5 +120,368 @@ extension JSONEncoder {
             try c.encode(date.formatted(Date.ISO8601FormatStyle()))
         }
         return e
+    }
+}
+
+/// The type of Foundation's JSON decoder (not public), found by decoding with it once.
+private let foundationJSONDecoder: ObjectIdentifier? = try? JSONDecoder().decode(DecoderType.self, from: Data("{}".utf8)).id
+
+private struct DecoderType: Decodable {
+    let id: ObjectIdentifier
+    init(from decoder: any Decoder) throws { id = ObjectIdentifier(type(of: decoder)) }
+}
+
+/// RFC 3339 times as Kubernetes writes them (`2026-11-22T03:18:00Z`, optionally with
+/// fractional seconds or an offset). The common shapes are read by hand, as the format
+/// styles are slow enough to show in a list of thousands of objects; anything else goes to
+/// them.
+enum RFC3339Time {
+    static func parse(_ text: String) -> Date? {
+        var text = text
+        if let date = text.withUTF8({ fast($0) }) { return date }
+        if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
+        return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
+    }
+
+    static func fast(_ b: UnsafeBufferPointer<UInt8>) -> Date? {
+        guard b.count >= 20 else { return nil }
+        func digits(_ at: Int, _ count: Int) -> Int? {
+            var value = 0
+            for i in at..<(at + count) {
+                let d = b[i] &- UInt8(ascii: "0")
+                guard d < 10 else { return nil }
+                value = value * 10 + Int(d)
+            }
+            return value
+        }
+        guard b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), b[10] == UInt8(ascii: "T"),
+              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+              let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2),
+              let hour = digits(11, 2), let minute = digits(14, 2), let second = digits(17, 2),
+              (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+              hour < 24, minute < 60, second < 60 else { return nil }
+        var i = 19
+        var fraction = 0.0
+        if b[i] == UInt8(ascii: ".") {
+            i += 1
+            let start = i
+            var value = 0
+            while i < b.count, b[i] &- UInt8(ascii: "0") < 10 {
+                value = value * 10 + Int(b[i] - UInt8(ascii: "0"))
+                i += 1
+            }
+            let count = i - start
+            guard count >= 1, count <= 9 else { return nil }
+            var scale = 1
+            for _ in 0..<count { scale *= 10 }
+            fraction = Double(value) / Double(scale)
+        }
+        guard i < b.count else { return nil }
+        var offset = 0
+        if b[i] == UInt8(ascii: "Z") {
+            i += 1
+        } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+            guard i + 6 == b.count, b[i + 3] == UInt8(ascii: ":"),
+                  let h = digits(i + 1, 2), let m = digits(i + 4, 2), h < 24, m < 60 else { return nil }
+            offset = (h * 3600 + m * 60) * (b[i] == UInt8(ascii: "+") ? 1 : -1)
+            i += 6
+        } else {
+            return nil
+        }
+        guard i == b.count else { return nil }
+        let seconds = daysFromCivil(year: year, month: month, day: day) * 86400 + hour * 3600 + minute * 60 + second - offset
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Days since 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's algorithm).
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146097 + doe - 719468
+    }
+}
+
+// MARK: - Decoding typed values from a tree
+
+/// Where a value sits in the tree, built only as far as decoding goes and turned into a
+/// coding path only for an error.
+indirect enum JSONPath: Sendable {
+    case root
+    case key(JSONPath, String)
+    case index(JSONPath, Int)
+
+    var codingPath: [any CodingKey] {
+        var keys: [any CodingKey] = []
+        var node = self
+        while true {
+            switch node {
+            case .root: return keys.reversed()
+            case .key(let parent, let key): keys.append(JSONKey(stringValue: key)); node = parent
+            case .index(let parent, let index): keys.append(JSONKey(intValue: index)); node = parent
+            }
+        }
+    }
+}
+
+struct JSONKey: CodingKey {
+    var stringValue: String
+    var intValue: Int?
+    init(stringValue: String) { self.stringValue = stringValue }
+    init(intValue: Int) { self.stringValue = "Index \(intValue)"; self.intValue = intValue }
+}
+
+/// A `Decoder` over a `JSONValue`, with the rules of `JSONDecoder.kube` (RFC 3339 dates,
+/// base64 data, numbers must fit the integer type exactly): the client parses bytes once
+/// into a tree, keeps the tree as the object's `Original` and decodes the typed object from
+/// it, so strings are shared rather than copied and `JSONValue` fields cost nothing.
+struct JSONValueDecoder: Decoder {
+    let value: JSONValue
+    let path: JSONPath
+
+    var codingPath: [any CodingKey] { path.codingPath }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        guard case .object(let object) = value else { throw mismatch([String: JSONValue].self) }
+        return KeyedDecodingContainer(KeyedContainer(object: object, path: path))
+    }
+
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        guard case .array(let array) = value else { throw mismatch([JSONValue].self) }
+        return UnkeyedContainer(array: array, path: path)
+    }
+
+    func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
+
+    func mismatch(_ type: Any.Type) -> DecodingError {
+        let found = switch value {
+        case .null: "null"
+        case .bool: "bool"
+        case .number: "number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "a dictionary"
+        }
+        return .typeMismatch(type, .init(codingPath: codingPath, debugDescription: "Expected to decode \(type) but found \(found) instead."))
+    }
+
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        if type == JSONValue.self { return value as! T }
+        if type == String.self { return try decodeString() as! T }
+        if type == Date.self {
+            let text = try decodeString()
+            guard let date = RFC3339Time.parse(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "not an RFC 3339 time: \(text)"))
+            }
+            return date as! T
+        }
+        if type == Data.self {
+            guard let data = Data(base64Encoded: try decodeString()) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "Encountered Data is not valid Base64."))
+            }
+            return data as! T
+        }
+        if type == URL.self {
+            guard let url = URL(string: try decodeString()) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "Invalid URL string."))
+            }
+            return url as! T
+        }
+        if type == Decimal.self { return Decimal(try decodeDouble()) as! T }
+        return try T(from: self)
+    }
+
+    func decodeString() throws -> String {
+        guard case .string(let s) = value else { throw value == .null ? null(String.self) : mismatch(String.self) }
+        return s
+    }
+
+    func decodeDouble() throws -> Double {
+        guard case .number(let n) = value else { throw value == .null ? null(Double.self) : mismatch(Double.self) }
+        return n
+    }
+
+    func decodeInteger<I: FixedWidthInteger>(_ type: I.Type) throws -> I {
+        let n = try decodeDouble()
+        guard let i = I(exactly: n) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "Number \(n) is not representable in Swift as \(I.self)."))
+        }
+        return i
+    }
+
+    func null(_ type: Any.Type) -> DecodingError {
+        .valueNotFound(type, .init(codingPath: codingPath, debugDescription: "Expected \(type) value but found null instead."))
+    }
+}
+
+extension JSONValueDecoder: SingleValueDecodingContainer {
+    func decodeNil() -> Bool { value == .null }
+    func decode(_ type: Bool.Type) throws -> Bool {
+        guard case .bool(let b) = value else { throw value == .null ? null(Bool.self) : mismatch(Bool.self) }
+        return b
+    }
+    func decode(_ type: String.Type) throws -> String { try decodeString() }
+    func decode(_ type: Double.Type) throws -> Double { try decodeDouble() }
+    func decode(_ type: Float.Type) throws -> Float {
+        let n = try decodeDouble()
+        guard abs(n) <= Double(Float.greatestFiniteMagnitude) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "Number \(n) does not fit in Float."))
+        }
+        return Float(n)
+    }
+    func decode(_ type: Int.Type) throws -> Int { try decodeInteger(type) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try decodeInteger(type) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try decodeInteger(type) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try decodeInteger(type) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try decodeInteger(type) }
+    func decode(_ type: UInt.Type) throws -> UInt { try decodeInteger(type) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try decodeInteger(type) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try decodeInteger(type) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try decodeInteger(type) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try decodeInteger(type) }
+}
+
+private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let object: [String: JSONValue]
+    let path: JSONPath
+
+    var codingPath: [any CodingKey] { path.codingPath }
+    var allKeys: [Key] { object.keys.compactMap { Key(stringValue: $0) } }
+    func contains(_ key: Key) -> Bool { object[key.stringValue] != nil }
+
+    func child(_ key: Key) throws -> JSONValueDecoder {
+        guard let value = object[key.stringValue] else {
+            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath,
+                debugDescription: "No value associated with key \(key) (\"\(key.stringValue)\")."))
+        }
+        return JSONValueDecoder(value: value, path: .key(path, key.stringValue))
+    }
+
+    func decodeNil(forKey key: Key) throws -> Bool { try child(key).value == .null }
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try child(key).decode(type) }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try child(key).decodeString() }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try child(key).decodeDouble() }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try child(key).decode(type) }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try child(key).decodeInteger(type) }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try child(key).decodeInteger(type) }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try child(key).decodeInteger(type) }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try child(key).decodeInteger(type) }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try child(key).decodeInteger(type) }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try child(key).decodeInteger(type) }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try child(key).decodeInteger(type) }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try child(key).decodeInteger(type) }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try child(key).decodeInteger(type) }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try child(key).decodeInteger(type) }
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try child(key).decode(type) }
+
+    // Absent and null both read as nil, without building a decoder for either.
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+        switch object[key.stringValue] {
+        case nil, .null?: return nil
+        case .string(let s)?: return s
+        default: return try child(key).decodeString()
+        }
+    }
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        switch object[key.stringValue] {
+        case nil, .null?: return nil
+        case let value?: return try JSONValueDecoder(value: value, path: .key(path, key.stringValue)).decode(type)
+        }
+    }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        try child(key).container(keyedBy: type)
+    }
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer { try child(key).unkeyedContainer() }
+    func superDecoder() throws -> any Decoder {
+        JSONValueDecoder(value: object["super"] ?? .null, path: .key(path, "super"))
+    }
+    func superDecoder(forKey key: Key) throws -> any Decoder {
+        JSONValueDecoder(value: object[key.stringValue] ?? .null, path: .key(path, key.stringValue))
+    }
+}
+
+private struct UnkeyedContainer: UnkeyedDecodingContainer {
+    let array: [JSONValue]
+    let path: JSONPath
+    var currentIndex = 0
+
+    init(array: [JSONValue], path: JSONPath) {
+        self.array = array
+        self.path = path
+    }
+
+    var codingPath: [any CodingKey] { path.codingPath }
+    var count: Int? { array.count }
+    var isAtEnd: Bool { currentIndex >= array.count }
+
+    mutating func next(_ type: Any.Type) throws -> JSONValueDecoder {
+        guard currentIndex < array.count else {
+            throw DecodingError.valueNotFound(type, .init(codingPath: path.codingPath + [JSONKey(intValue: currentIndex)],
+                                                          debugDescription: "Unkeyed container is at end."))
+        }
+        return JSONValueDecoder(value: array[currentIndex], path: .index(path, currentIndex))
+    }
+
+    mutating func decodeNil() throws -> Bool {
+        guard currentIndex < array.count else { _ = try next(JSONValue.self); return false }
+        if array[currentIndex] == .null {
+            currentIndex += 1
+            return true
+        }
+        return false
+    }
+
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        let value = try next(type).decode(type)
+        currentIndex += 1
+        return value
+    }
+    mutating func decode(_ type: String.Type) throws -> String { try decodeScalar { try $0.decodeString() } }
+    mutating func decode(_ type: Bool.Type) throws -> Bool { try decodeScalar { try $0.decode(type) } }
+    mutating func decode(_ type: Double.Type) throws -> Double { try decodeScalar { try $0.decodeDouble() } }
+    mutating func decode(_ type: Float.Type) throws -> Float { try decodeScalar { try $0.decode(type) } }
+    mutating func decode(_ type: Int.Type) throws -> Int { try decodeScalar { try $0.decodeInteger(type) } }
+    mutating func decode(_ type: Int8.Type) throws -> Int8 { try decodeScalar { try $0.decodeInteger(type) } }
+    mutating func decode(_ type: Int16.Type) throws -> Int16 { try decodeScalar { try $0.decodeInteger(type) } }
+    mutating func decode(_ type: Int32.Type) throws -> Int32 { try decodeScalar { try $0.decodeInteger(type) } }
+    mutating func decode(_ type: Int64.Type) throws -> Int64 { try decodeScalar { try $0.decodeInteger(type) } }
+    mutating func decode(_ type: UInt.Type) throws -> UInt { try decodeScalar { try $0.decodeInteger(type) } }
+    mutating func decode(_ type: UInt8.Type) throws -> UInt8 { try decodeScalar { try $0.decodeInteger(type) } }
+    mutating func decode(_ type: UInt16.Type) throws -> UInt16 { try decodeScalar { try $0.decodeInteger(type) } }
+    mutating func decode(_ type: UInt32.Type) throws -> UInt32 { try decodeScalar { try $0.decodeInteger(type) } }
+    mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try decodeScalar { try $0.decodeInteger(type) } }
+
+    mutating func decodeScalar<T>(_ read: (JSONValueDecoder) throws -> T) throws -> T {
+        let value = try read(try next(T.self))
+        currentIndex += 1
+        return value
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+        let container = try next([String: JSONValue].self).container(keyedBy: type)
+        currentIndex += 1
+        return container
+    }
+    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        let container = try next([JSONValue].self).unkeyedContainer()
+        currentIndex += 1
+        return container
+    }
+    mutating func superDecoder() throws -> any Decoder {
+        let decoder = try next(JSONValue.self)
+        currentIndex += 1
+        return decoder
     }
 }

@@ -89,8 +89,18 @@ enum InjectionPlan {
                                          inPlace: volume.dataInPlace))
         }
 
+        let groups = config.groups(of: user, reported: identity.groups)
+        let membershipOnly = config.levels.mapValues { level in
+            (level.read + level.write).allSatisfy { $0 == .members || $0 == .readWriteMembers }
+        }
         let entitled = snapshot.sharedVolumes.compactMap { share -> (SharedVolume, Entitlement)? in
-            let entitlement = config.entitlement(user: user, groups: identity.groups, to: share)
+            // Most shares of a large namespace grant by membership only: skip non-members
+            // before the full decision, which builds group sets per call.
+            guard let onlyMembers = membershipOnly[share.spec.accessLevel] else { return nil }
+            if onlyMembers, !(share.spec.members ?? []).contains(where: { $0.user == user || $0.group.map(groups.contains) == true }) {
+                return nil
+            }
+            let entitlement = config.entitlement(user: user, groups: groups, to: share)
             return entitlement > .none ? (share, entitlement) : nil
         }
         for (share, entitlement) in entitled.sorted(by: { ($0.0.metadata.name ?? "") < ($1.0.metadata.name ?? "") }) {

@@ -57,6 +57,12 @@ struct OperatorCommand: AsyncParsableCommand {
     @Option(help: "Reconcile workers per controller.")
     var workers = 4
 
+    @Option(help: "Client-side rate limit on API requests per second (token bucket).")
+    var kubeQPS: Double = 50
+
+    @Option(help: "Burst of the client-side rate limit.")
+    var kubeBurst = 100
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
@@ -67,7 +73,10 @@ struct OperatorCommand: AsyncParsableCommand {
         let namespace = namespace ?? environment["POD_NAMESPACE"] ?? "stowage-system"
         let identity = environment["POD_NAME"] ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
 
-        let client = try KubeClient.fromEnvironment(kubeconfig: kubeconfig)
+        var options = KubeClient.Options()
+        options.qps = kubeQPS
+        options.burst = kubeBurst
+        let client = try KubeClient.fromEnvironment(kubeconfig: kubeconfig, options: options)
         var settings = SyncPodSettings()
         settings.image = image ?? environment["STOWAGE_IMAGE"] ?? settings.image
         settings.command = syncCommand
@@ -100,12 +109,16 @@ struct ControllersService: Service {
     let elector: LeaderElector?
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            if let elector {
-                try await elector.whileLeading { try await operation.run() }
-            } else {
-                try await operation.run()
+        do {
+            try await cancelWhenGracefulShutdown {
+                if let elector {
+                    try await elector.whileLeading { try await operation.run() }
+                } else {
+                    try await operation.run()
+                }
             }
+        } catch where Task.isShuttingDownGracefully {
+            // SIGTERM: the controllers stopped because we asked; in-flight passes finished.
         }
     }
 }

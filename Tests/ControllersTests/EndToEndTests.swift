@@ -247,4 +247,77 @@ import Testing
             }
         }
     }
+
+    @Test func aUsersFirstNotebookPodCreatesTheirHomeFromTheTemplate() async throws {
+        try await withWorld("homes") { w in
+            _ = try await w.s3.putObject(bucket: w.bucket, key: "homes/\(UserName.escape("B.ob"))/.bashrc", data: Data("export A=1".utf8))
+            try await w.setConfig("""
+            homes:
+              enabled: true
+              size: 2Gi
+              mountPath: /home/jovyan
+              source: {s3: {endpoint: "\(w.env.s3Endpoint)", bucket: \(w.bucket), prefix: "homes/{username}", credentialsSecretRef: {name: s3-creds}, pathStyle: true}}
+            """)
+            let home = try #require(UserName.homeName(for: "B.ob"))
+            try await eventually("the configuration is in force") {
+                try await w.events(for: StowageConfig.configMapName).contains { $0.reason == "ConfigApplied" }
+            }
+            _ = try await w.pods.create(w.notebookPod(user: "B.ob", claims: []))
+            try await eventually("the home exists and is Ready") { try await phase(w, home) == .ready }
+            let dv = try await w.dataVolumes.get(home)
+            #expect(dv.spec.owner == "B.ob")
+            #expect(dv.spec.size == "2Gi")
+            #expect(dv.spec.source?.s3?.prefix == "homes/\(UserName.escape("B.ob"))")
+            #expect(w.read(dv.claimName, ".bashrc") == "export A=1")
+            // A second pod of the same user creates nothing new.
+            try await w.pods.delete("jupyter-\(UserName.escape("B.ob"))")
+            _ = try await w.pods.create(w.notebookPod(user: "B.ob", claims: []))
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await w.dataVolumes.listAll().items.count == 1)
+        }
+    }
+
+    @Test func sharedVolumesArePopulatedUnlessTheirLevelForbidsSync() async throws {
+        let config = """
+        levels:
+          public: {read: ["*"], write: ["members:ReadWrite"]}
+          secret: {read: ["members"], write: [], sync: false}
+        """
+        try await withWorld("shares", config: config) { w in
+            _ = try await w.s3.putObject(bucket: w.bucket, key: "modules/gcc/12.lua", data: Data("whatis('gcc')".utf8))
+            _ = try await w.sharedVolumes.create(SharedVolume(name: "modules", spec: SharedVolumeSpec(
+                size: "1Gi", accessLevel: "public", purpose: .software, source: w.source(prefix: "modules"))))
+            _ = try await w.sharedVolumes.create(SharedVolume(name: "vault", spec: SharedVolumeSpec(
+                size: "1Gi", accessLevel: "secret", source: w.source(prefix: "vault"))))
+            try await eventually("the software share is pulled and Ready") {
+                let s = try await w.sharedVolumes.get("modules").status
+                return s?.phase == .ready && s?.lastSync?.direction == .pull
+            }
+            #expect(w.read("shv-modules", "gcc/12.lua") == "whatis('gcc')")
+            try await eventually("the secret share is Ready without a sync") { try await w.sharedVolumes.get("vault").status?.phase == .ready }
+            #expect(try await w.sharedVolumes.get("vault").status?.lastSync == nil)
+            #expect(!w.kubelet.podsRun.contains { $0.contains("vault") })
+        }
+    }
+
+    @Test func syncNowPushesWhileTheNotebookRuns() async throws {
+        try await withWorld("syncnow") { w in
+            _ = try await w.dataVolumes.create(dv(w, "live"))
+            try await eventually("Ready") { try await phase(w, "live") == .ready }
+            _ = try await w.pods.create(w.notebookPod(user: "alice", claims: ["dv-live"]))
+            try await eventually("InUse") { try await phase(w, "live") == .inUse }
+            try w.write("dv-live", "checkpoint.pt", "epoch 3")
+            _ = try await w.dataVolumes.patch("live", .merge, ["metadata": ["annotations": [StowageKeys.syncNow: "1"]]])
+            try await eventually("the requested push ran") { try await w.object("users/live/checkpoint.pt") == "epoch 3" }
+            try await eventually("recorded, still InUse") {
+                let s = try await w.dataVolumes.get("live").status
+                return s?.lastSync?.direction == .push && s?.phase == .inUse && s?.syncRequest == "1"
+            }
+            // Still in use: the push is owed again when the notebook stops.
+            #expect(try await w.dataVolumes.get("live").status?.pendingPush == true)
+            try await Task.sleep(for: .seconds(1))
+            #expect(podsRun(w, "push").count == 1, "the same request value is handled once")
+        }
+    }
 }
+

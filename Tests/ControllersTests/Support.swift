@@ -92,9 +92,10 @@ struct World {
         var container = Container(name: "notebook", image: "jupyter/minimal-notebook", command: ["start-notebook.sh"])
         container.volumeMounts = names.enumerated().map { VolumeMount(name: "v\($0.offset)", mountPath: "/home/jovyan/v\($0.offset)") }
         let spec = PodSpec(containers: [container], volumes: names.enumerated().map { Volume(name: "v\($0.offset)", claimName: $0.element) })
+        let label = String(user.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(63))
         return Pod(metadata: ObjectMeta(
             name: "jupyter-\(UserName.escape(user))",
-            labels: ["app": "jupyterhub", "component": "singleuser-server", "hub.jupyter.org/username": UserName.escape(user)],
+            labels: ["app": "jupyterhub", "component": "singleuser-server", "hub.jupyter.org/username": label],
             annotations: ["hub.jupyter.org/username": user, StowageKeys.user: user]), spec: spec)
     }
 

@@ -76,7 +76,7 @@ import YAML
         // The status subresource keeps every status field too.
         var dv = try await dvs.get("alice-home")
         var status = VolumeStatus(phase: .inUse, conditions: [Condition(type: ConditionType.ready, status: true,
-            reason: ConditionReason.ready, message: "ok", observedGeneration: 1, at: Date(timeIntervalSince1970: 1_700_000_000))], claimName: "stowage-dv-alice-home", observedGeneration: 1)
+            reason: ConditionReason.ready, message: "ok", observedGeneration: 1, at: Date(timeIntervalSince1970: 1_700_000_000))], claimName: "dv-alice-home", observedGeneration: 1)
         status.consumers = ["\(namespace)/jupyter-alice"]
         status.lastSync = SyncRecord(direction: .pull, result: .succeeded, start: Date(timeIntervalSince1970: 1_700_000_000),
                                      end: Date(timeIntervalSince1970: 1_700_000_060), files: 3, bytes: 1 << 40, deleted: 0,
@@ -95,7 +95,7 @@ import YAML
         #expect(missing(sentStatus, in: try #require(written.original.json?["status"])).isEmpty)
 
         var shv = try await shvs.get("modules")
-        var shvStatus = VolumeStatus(phase: .ready, claimName: "stowage-shv-modules", observedGeneration: 1, level: "private")
+        var shvStatus = VolumeStatus(phase: .ready, claimName: "shv-modules", observedGeneration: 1, level: "private")
         shvStatus.consumers = ["a/b"]
         shvStatus.pendingPush = false
         shv.status = shvStatus

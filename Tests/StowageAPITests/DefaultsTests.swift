@@ -58,7 +58,7 @@ import Testing
             sync: SyncPolicy(onStart: true, onStop: false, schedule: "*/15 * * * *", maxDeletes: 5, verify: .checksum,
                              runAsUser: 1000, runAsGroup: 100),
             cache: CachePolicy(retain: false, ttlAfterIdle: "2h"), reclaimPolicy: .retain))
-        var status = VolumeStatus(phase: .inUse, claimName: "stowage-dv-alice-home", observedGeneration: 3)
+        var status = VolumeStatus(phase: .inUse, claimName: "dv-alice-home", observedGeneration: 3)
         status.conditions = [Condition(type: ConditionType.ready, status: true, reason: ConditionReason.ready,
                                        at: Date(timeIntervalSince1970: 1_700_000_000))]
         status.consumers = ["jhub/jupyter-alice"]
@@ -89,7 +89,7 @@ import Testing
         var shv = SharedVolume(name: "modules", spec: SharedVolumeSpec(
             size: "30Gi", accessLevel: "private", members: [Member(group: "team-a", access: .readOnly), Member(user: "root", access: .readWrite)],
             purpose: .software, access: .readOnly, reclaimPolicy: .retain))
-        shv.status = VolumeStatus(phase: .ready, claimName: "stowage-shv-modules", observedGeneration: 1, level: "private")
+        shv.status = VolumeStatus(phase: .ready, claimName: "shv-modules", observedGeneration: 1, level: "private")
         let back = try JSONDecoder.kube.decode(SharedVolume.self, from: JSONEncoder.kube.encode(shv))
         #expect(back.spec == shv.spec && back.status == shv.status)
     }

@@ -74,8 +74,8 @@ import Testing
     @Test func childNames() {
         let dv = DataVolume(name: "alice-home", spec: DataVolumeSpec(size: "1Gi"))
         let shv = SharedVolume(name: "modules", spec: SharedVolumeSpec(size: "1Gi", accessLevel: "private"))
-        #expect(ChildNames.claimName(for: dv) == "stowage-dv-alice-home")
-        #expect(ChildNames.claimName(for: shv) == "stowage-shv-modules")
+        #expect(ChildNames.claimName(for: dv) == "dv-alice-home")
+        #expect(ChildNames.claimName(for: shv) == "shv-modules")
         let job = ChildNames.syncJobName(kind: .dataVolume, name: "alice-home", direction: .pull, token: "uid-1/3")
         #expect(job == "stowage-dv-alice-home-pull-" + String(SHA256.hex("uid-1/3").prefix(8)))
         #expect(job == ChildNames.syncJobName(kind: .dataVolume, name: "alice-home", direction: .pull, token: "uid-1/3"))

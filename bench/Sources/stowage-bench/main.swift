@@ -4,12 +4,18 @@
 //   stowage-bench list                                   listAll(limit 500) across all namespaces
 //   stowage-bench watch COUNT                            watch from resourceVersion 0 until COUNT
 //                                                        ADDED events are decoded
+//   stowage-bench dv-create NAMESPACE COUNT              create COUNT DataVolumes without source
+//   stowage-bench dv-wait NAMESPACE COUNT                return once COUNT DataVolumes are Ready
+//   stowage-bench dv-floor NAMESPACE QPS BURST           the operator's writes for each DataVolume
+//                                                        (finalizer, claim, event, two status
+//                                                        writes) by a bare client at QPS
 //
 // Each command prints one JSON line on stdout with what it measured (wall time inside the
 // process); bench/kubeclient.sh wraps it in /usr/bin/time -v for peak RSS.
 import Foundation
 import KubeClient
 import KubeModel
+import StowageAPI
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("stowage-bench: \(message)\n".utf8))
@@ -106,6 +112,84 @@ func watch(count: Int) async throws {
     exit(0)
 }
 
+func dvCreate(namespace: String, count: Int) async throws {
+    let client = try makeClient(qps: 100_000, burst: 100_000)
+    let api = client.resource(DataVolume.self, namespace: namespace)
+    let clock = ContinuousClock()
+    let start = clock.now
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for chunk in stride(from: 0, to: count, by: count / 32 + 1) {
+            group.addTask {
+                for i in chunk..<min(count, chunk + count / 32 + 1) {
+                    _ = try await api.create(DataVolume(name: String(format: "dv-%05d", i), spec: DataVolumeSpec(size: "1Gi")))
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    print(#"{"command":"dv-create","count":\#(count),"seconds":\#(seconds(clock.now - start))}"#)
+}
+
+/// Watches until `count` DataVolumes are Ready; the time is from this command's start.
+func dvWait(namespace: String, count: Int) async throws {
+    let client = try makeClient()
+    let api = client.resource(DataVolume.self, namespace: namespace)
+    let clock = ContinuousClock()
+    let start = clock.now
+    var ready = Set<String>()
+    let (items, version) = try await api.listAll()
+    for dv in items where dv.status?.phase == .ready { ready.insert(dv.metadata.name ?? "") }
+    var resourceVersion = version
+    while ready.count < count {
+        for try await event in try await api.watch(WatchOptions(resourceVersion: resourceVersion)) {
+            switch event {
+            case .added(let dv), .modified(let dv):
+                resourceVersion = dv.metadata.resourceVersion ?? resourceVersion
+                if dv.status?.phase == .ready { ready.insert(dv.metadata.name ?? "") }
+            case .bookmark(let v): resourceVersion = v
+            case .deleted: break
+            }
+            if ready.count >= count { break }
+        }
+    }
+    print(#"{"command":"dv-wait","ready":\#(ready.count),"seconds":\#(seconds(clock.now - start))}"#)
+    exit(0)
+}
+
+/// The floor: what the operator writes per DataVolume without a source, by a bare client at
+/// the operator's QPS, with the same concurrency as its workers.
+func dvFloor(namespace: String, qps: Double, burst: Int, workers: Int = 4) async throws {
+    let client = try makeClient(qps: qps, burst: burst)
+    let volumes = try await client.resource(DataVolume.self, namespace: namespace).listAll().items
+    let clock = ContinuousClock()
+    let start = clock.now
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for w in 0..<workers {
+            group.addTask {
+                for dv in volumes.enumerated().filter({ $0.offset % workers == w }).map(\.element) {
+                    let name = dv.metadata.name ?? ""
+                    let dvs = client.resource(DataVolume.self, namespace: namespace)
+                    var current = try await dvs.patch(name, .json, [["op": "add", "path": "/metadata/finalizers", "value": ["bench/floor"]]])
+                    var claim = PersistentVolumeClaim(metadata: ObjectMeta(name: "floor-" + name, namespace: namespace),
+                                                      spec: .init(accessModes: ["ReadWriteOnce"], storage: "1Gi"))
+                    claim.metadata.ownerReferences = [OwnerReference(controller: current)]
+                    _ = try await client.resource(PersistentVolumeClaim.self, namespace: namespace).create(claim)
+                    var event = Event(metadata: ObjectMeta(name: "floor-" + name, namespace: namespace), involvedObject: ObjectReference(current))
+                    event.reason = "ClaimCreated"
+                    event.message = "created claim floor-\(name)"
+                    _ = try await client.resource(Event.self, namespace: namespace).create(event)
+                    current.status = VolumeStatus(phase: .pending, claimName: "floor-" + name, observedGeneration: 1)
+                    current = try await dvs.updateStatus(current)
+                    current.status?.phase = .ready
+                    _ = try await dvs.updateStatus(current)
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    print(#"{"command":"dv-floor","count":\#(volumes.count),"seconds":\#(seconds(clock.now - start))}"#)
+}
+
 let args = Array(CommandLine.arguments.dropFirst())
 do {
     switch args.first {
@@ -117,8 +201,14 @@ do {
     case "watch" where args.count == 2:
         guard let count = Int(args[1]) else { fail("COUNT must be a number") }
         try await watch(count: count)
+    case "dv-create" where args.count == 3:
+        try await dvCreate(namespace: args[1], count: Int(args[2]) ?? 0)
+    case "dv-wait" where args.count == 3:
+        try await dvWait(namespace: args[1], count: Int(args[2]) ?? 0)
+    case "dv-floor" where args.count == 4:
+        try await dvFloor(namespace: args[1], qps: Double(args[2]) ?? 50, burst: Int(args[3]) ?? 100)
     default:
-        fail("usage: stowage-bench create NAMESPACE COUNT [CONCURRENCY] | list | watch COUNT")
+        fail("usage: stowage-bench create NAMESPACE COUNT [CONCURRENCY] | list | watch COUNT | dv-create NAMESPACE COUNT | dv-wait NAMESPACE COUNT | dv-floor NAMESPACE QPS BURST")
     }
 } catch {
     fail("\(error)")

@@ -1,0 +1,352 @@
+import Foundation
+
+/// Why a JSON text could not be parsed, and where: one error per document, thrown when the
+/// first problem is found (the parser never throws and catches per value).
+public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        let name: String
+        public static let unexpectedEnd = Code(name: "unexpected end of input")
+        public static let unexpectedByte = Code(name: "unexpected byte")
+        public static let invalidEscape = Code(name: "invalid escape")
+        public static let invalidUnicode = Code(name: "invalid Unicode")
+        public static let invalidNumber = Code(name: "invalid number")
+        public static let tooDeep = Code(name: "nesting too deep")
+        public static let trailingData = Code(name: "data after the JSON value")
+        public var description: String { name }
+    }
+
+    public var code: Code
+    /// Offset in bytes from the start of the input.
+    public var offset: Int
+    public var detail: String
+
+    public var description: String { "\(code) at byte \(offset): \(detail)" }
+}
+
+extension JSONValue {
+    /// Parses UTF-8 JSON text (RFC 8259): any value at the top, objects and arrays nested at
+    /// most `maxDepth` deep, duplicate keys keep the last value.
+    public init(parsing data: Data, maxDepth: Int = 512) throws(JSONParseError) {
+        let result: Result<JSONValue, JSONParseError> = data.withUnsafeBytes { raw in
+            var parser = JSONParser(raw.bindMemory(to: UInt8.self), maxDepth: maxDepth)
+            return Result { () throws(JSONParseError) in try parser.parseDocument() }
+        }
+        self = try result.get()
+    }
+
+    public init(parsing bytes: [UInt8], maxDepth: Int = 512) throws(JSONParseError) {
+        let result: Result<JSONValue, JSONParseError> = bytes.withUnsafeBufferPointer { buffer in
+            var parser = JSONParser(buffer, maxDepth: maxDepth)
+            return Result { () throws(JSONParseError) in try parser.parseDocument() }
+        }
+        self = try result.get()
+    }
+}
+
+/// A recursive-descent parser over a byte buffer that builds `JSONValue`s directly, without
+/// `Decodable` and its per-value type probing.
+struct JSONParser {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let maxDepth: Int
+    var index = 0
+    var depth = 0
+    /// Reused for strings with escapes.
+    var scratch: [UInt8] = []
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+        self.bytes = bytes
+        self.maxDepth = maxDepth
+    }
+
+    mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+        // A UTF-8 byte order mark may be ignored (RFC 8259 section 8.1).
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }
+        skipWhitespace()
+        let value = try parseValue()
+        skipWhitespace()
+        if index < bytes.count { throw error(.trailingData, "\(describe(bytes[index])) after the value") }
+        return value
+    }
+
+    func error(_ code: JSONParseError.Code, _ detail: String, at offset: Int? = nil) -> JSONParseError {
+        JSONParseError(code: code, offset: offset ?? index, detail: detail)
+    }
+
+    func describe(_ byte: UInt8) -> String {
+        (0x20..<0x7F).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16, uppercase: true))"
+    }
+
+    @inline(__always)
+    mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func parseValue() throws(JSONParseError) -> JSONValue {
+        guard index < bytes.count else { throw error(.unexpectedEnd, "expected a value") }
+        switch bytes[index] {
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+        case let byte: throw error(.unexpectedByte, "expected a value, found \(describe(byte))")
+        }
+    }
+
+    mutating func literal(_ word: StaticString) throws(JSONParseError) {
+        let start = index
+        let count = word.utf8CodeUnitCount
+        let text = word.utf8Start
+        for i in 0..<count {
+            guard index < bytes.count else { throw error(.unexpectedEnd, "in literal \(word)", at: start) }
+            guard bytes[index] == text[i] else { throw error(.unexpectedByte, "expected \(word)", at: start) }
+            index += 1
+        }
+    }
+
+    mutating func enter() throws(JSONParseError) {
+        depth += 1
+        if depth > maxDepth { throw error(.tooDeep, "more than \(maxDepth) nested arrays and objects") }
+    }
+
+    mutating func parseObject() throws(JSONParseError) -> JSONValue {
+        try enter()
+        index += 1  // {
+        var object: [String: JSONValue] = [:]
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            depth -= 1
+            return .object(object)
+        }
+        while true {
+            guard index < bytes.count else { throw error(.unexpectedEnd, "expected a key") }
+            guard bytes[index] == UInt8(ascii: "\"") else { throw error(.unexpectedByte, "expected a string key, found \(describe(bytes[index]))") }
+            let key = try parseString()
+            skipWhitespace()
+            guard index < bytes.count else { throw error(.unexpectedEnd, "expected ':'") }
+            guard bytes[index] == UInt8(ascii: ":") else { throw error(.unexpectedByte, "expected ':', found \(describe(bytes[index]))") }
+            index += 1
+            skipWhitespace()
+            object[key] = try parseValue()
+            skipWhitespace()
+            guard index < bytes.count else { throw error(.unexpectedEnd, "expected ',' or '}'") }
+            switch bytes[index] {
+            case UInt8(ascii: ","):
+                index += 1
+                skipWhitespace()
+            case UInt8(ascii: "}"):
+                index += 1
+                depth -= 1
+                return .object(object)
+            case let byte: throw error(.unexpectedByte, "expected ',' or '}', found \(describe(byte))")
+            }
+        }
+    }
+
+    mutating func parseArray() throws(JSONParseError) -> JSONValue {
+        try enter()
+        index += 1  // [
+        var array: [JSONValue] = []
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            depth -= 1
+            return .array(array)
+        }
+        while true {
+            array.append(try parseValue())
+            skipWhitespace()
+            guard index < bytes.count else { throw error(.unexpectedEnd, "expected ',' or ']'") }
+            switch bytes[index] {
+            case UInt8(ascii: ","):
+                index += 1
+                skipWhitespace()
+            case UInt8(ascii: "]"):
+                index += 1
+                depth -= 1
+                return .array(array)
+            case let byte: throw error(.unexpectedByte, "expected ',' or ']', found \(describe(byte))")
+            }
+        }
+    }
+
+    /// A string starting at the opening quote. Without escapes (nearly always) the bytes are
+    /// validated as UTF-8 and copied once.
+    mutating func parseString() throws(JSONParseError) -> String {
+        let start = index
+        index += 1  // "
+        var ascii = true
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                let body = UnsafeBufferPointer(rebasing: bytes[(start + 1)..<index])
+                index += 1
+                if ascii { return String(decoding: body, as: UTF8.self) }
+                guard let text = String(validating: body, as: UTF8.self) else {
+                    throw error(.invalidUnicode, "string is not valid UTF-8", at: start)
+                }
+                return text
+            }
+            if byte == UInt8(ascii: "\\") { return try parseEscapedString(start: start) }
+            if byte < 0x20 { throw error(.unexpectedByte, "control character \(describe(byte)) in a string") }
+            if byte >= 0x80 { ascii = false }
+            index += 1
+        }
+        throw error(.unexpectedEnd, "unterminated string", at: start)
+    }
+
+    mutating func parseEscapedString(start: Int) throws(JSONParseError) -> String {
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[(start + 1)..<index]))
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\""):
+                index += 1
+                guard let text = String(validating: scratch, as: UTF8.self) else {
+                    throw error(.invalidUnicode, "string is not valid UTF-8", at: start)
+                }
+                return text
+            case UInt8(ascii: "\\"):
+                let escape = index
+                index += 1
+                guard index < bytes.count else { break }
+                let next = bytes[index]
+                index += 1
+                switch next {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scratch.append(next)
+                case UInt8(ascii: "b"): scratch.append(0x08)
+                case UInt8(ascii: "f"): scratch.append(0x0C)
+                case UInt8(ascii: "n"): scratch.append(0x0A)
+                case UInt8(ascii: "r"): scratch.append(0x0D)
+                case UInt8(ascii: "t"): scratch.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4(escape: escape)
+                    if (0xD800..<0xDC00).contains(scalar) {
+                        // A high surrogate must be followed by an escaped low one.
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                            throw error(.invalidUnicode, "unpaired surrogate \\u\(String(scalar, radix: 16, uppercase: true))", at: escape)
+                        }
+                        index += 2
+                        let low = try hex4(escape: index - 2)
+                        guard (0xDC00..<0xE000).contains(low) else {
+                            throw error(.invalidUnicode, "unpaired surrogate \\u\(String(scalar, radix: 16, uppercase: true))", at: escape)
+                        }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00..<0xE000).contains(scalar) {
+                        throw error(.invalidUnicode, "unpaired surrogate \\u\(String(scalar, radix: 16, uppercase: true))", at: escape)
+                    }
+                    appendUTF8(scalar)
+                default:
+                    throw error(.invalidEscape, "\\\(Character(Unicode.Scalar(next))) is not a JSON escape", at: escape)
+                }
+            default:
+                if byte < 0x20 { throw error(.unexpectedByte, "control character \(describe(byte)) in a string") }
+                scratch.append(byte)
+                index += 1
+            }
+        }
+        throw error(.unexpectedEnd, "unterminated string", at: start)
+    }
+
+    mutating func hex4(escape: Int) throws(JSONParseError) -> UInt32 {
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            guard index < bytes.count else { throw error(.unexpectedEnd, "in \\u escape", at: escape) }
+            let byte = bytes[index]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw error(.invalidEscape, "\\u needs four hex digits", at: escape)
+            }
+            value = value << 4 | UInt32(digit)
+            index += 1
+        }
+        return value
+    }
+
+    mutating func appendUTF8(_ scalar: UInt32) {
+        switch scalar {
+        case ..<0x80:
+            scratch.append(UInt8(scalar))
+        case ..<0x800:
+            scratch.append(UInt8(0xC0 | scalar >> 6))
+            scratch.append(UInt8(0x80 | scalar & 0x3F))
+        case ..<0x10000:
+            scratch.append(UInt8(0xE0 | scalar >> 12))
+            scratch.append(UInt8(0x80 | scalar >> 6 & 0x3F))
+            scratch.append(UInt8(0x80 | scalar & 0x3F))
+        default:
+            scratch.append(UInt8(0xF0 | scalar >> 18))
+            scratch.append(UInt8(0x80 | scalar >> 12 & 0x3F))
+            scratch.append(UInt8(0x80 | scalar >> 6 & 0x3F))
+            scratch.append(UInt8(0x80 | scalar & 0x3F))
+        }
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`. Integers of up to 15 digits
+    /// (Kubernetes' counts and sizes) convert exactly without going through text.
+    mutating func parseNumber() throws(JSONParseError) -> Double {
+        let start = index
+        var negative = false
+        if bytes[index] == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        guard index < bytes.count else { throw error(.unexpectedEnd, "in a number", at: start) }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+            if index < bytes.count, isDigit(bytes[index]) { throw error(.invalidNumber, "leading zero", at: start) }
+        } else if isDigit(bytes[index]) {
+            while index < bytes.count, isDigit(bytes[index]) {
+                if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(bytes[index] - UInt8(ascii: "0")) }
+                digits += 1
+                index += 1
+            }
+        } else {
+            throw error(.invalidNumber, "expected a digit, found \(describe(bytes[index]))")
+        }
+        var simple = true
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            simple = false
+            index += 1
+            guard index < bytes.count, isDigit(bytes[index]) else {
+                throw index < bytes.count ? error(.invalidNumber, "expected a digit after '.'") : error(.unexpectedEnd, "in a number", at: start)
+            }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
+            simple = false
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < bytes.count, isDigit(bytes[index]) else {
+                throw index < bytes.count ? error(.invalidNumber, "expected a digit in the exponent") : error(.unexpectedEnd, "in a number", at: start)
+            }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if simple, digits <= 15 {
+            let value = Double(mantissa)
+            return negative ? -value : value
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        guard let value = Double(text), value.isFinite else {
+            throw error(.invalidNumber, "\(text) is out of range", at: start)
+        }
+        return value
+    }
+
+    @inline(__always)
+    func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
+}

@@ -1,0 +1,278 @@
+import Foundation
+import Testing
+@testable import KubeModel
+
+/// The byte parser behind the client's decoding, and decoding typed values from its trees:
+/// unit tests, no network.
+@Suite struct JSONParserTests {
+    // MARK: valid documents
+
+    @Test func scalarsAndContainers() throws {
+        #expect(try parse(#"{"a":[1,-2.5,true,false,null,"x"],"b":{}}"#) ==
+                ["a": [1, .number(-2.5), true, false, nil, "x"], "b": .object([:])])
+        #expect(try parse(" \t\r\n[ ] \n") == .array([]))
+        #expect(try parse("\"top\"") == "top")
+        #expect(try parse("42") == 42)
+        #expect(try parse("null") == nil)
+        #expect(try parse("\u{FEFF}{}") == .object([:]))
+        #expect(try parse(#"{"k":1,"k":2}"#) == ["k": 2], "the last of duplicate keys wins")
+    }
+
+    @Test func numbers() throws {
+        let cases: [(String, Double)] = [
+            ("0", 0), ("-0", -0.0), ("7", 7), ("-123", -123), ("1.5", 1.5), ("-0.25", -0.25),
+            ("1e3", 1000), ("1E3", 1000), ("1e+3", 1000), ("2.5e-3", 0.0025), ("123456789012345", 123456789012345),
+            ("12345678901234567890", 12345678901234567890), ("9007199254740993", 9007199254740993),
+            ("0.1", 0.1), ("1.7976931348623157e308", .greatestFiniteMagnitude), ("5e-324", .leastNonzeroMagnitude),
+        ]
+        for (text, value) in cases {
+            #expect(try parse(text) == .number(value), "\(text)")
+        }
+        #expect(try parse("-0").numberValue?.sign == .minus)
+    }
+
+    @Test func escapes() throws {
+        #expect(try parse(#""\"\\\/\b\f\n\r\t""#) == "\"\\/\u{8}\u{C}\n\r\t")
+        #expect(try parse(#""\u0041\u00e9\u4e2d""#) == "Aé中")
+        #expect(try parse(#""\ud83d\ude00 \uD834\uDD1E""#) == "😀 𝄞", "surrogate pairs, either case")
+        #expect(try parse(#""\u0000""#) == "\u{0}")
+        #expect(try parse("\"é中😀\"") == "é中😀", "raw UTF-8")
+        #expect(try parse(#"{"a\nb":"pre\u0020post"}"#) == ["a\nb": "pre post"], "escaped key")
+    }
+
+    @Test func nestingUpToTheLimit() throws {
+        let ok = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
+        _ = try parse(ok)
+        let deep = String(repeating: "[", count: 513) + String(repeating: "]", count: 513)
+        #expect(throws: JSONParseError.self) { try parse(deep) }
+        do {
+            _ = try parse(deep)
+        } catch {
+            #expect(error.code == .tooDeep)
+            #expect(error.offset == 512)
+        }
+        let objects = String(repeating: #"{"a":"#, count: 600) + "1" + String(repeating: "}", count: 600)
+        #expect(throws: JSONParseError.self) { try parse(objects) }
+    }
+
+    // MARK: malformed documents
+
+    @Test func malformedInputsNameTheProblemAndWhere() {
+        let cases: [(String, JSONParseError.Code, Int)] = [
+            ("", .unexpectedEnd, 0),
+            ("   ", .unexpectedEnd, 3),
+            ("[", .unexpectedEnd, 1),
+            ("[1,", .unexpectedEnd, 3),
+            (#"{"a":1,}"#, .unexpectedByte, 7),
+            ("[1,]", .unexpectedByte, 3),
+            (#"{"a" 1}"#, .unexpectedByte, 5),
+            ("{1:2}", .unexpectedByte, 1),
+            ("[1 2]", .unexpectedByte, 3),
+            ("01", .invalidNumber, 0),
+            ("1.", .unexpectedEnd, 0),
+            ("1.x", .invalidNumber, 2),
+            ("1e", .unexpectedEnd, 0),
+            ("-", .unexpectedEnd, 0),
+            ("-a", .invalidNumber, 1),
+            ("+1", .unexpectedByte, 0),
+            (".5", .unexpectedByte, 0),
+            ("1e400", .invalidNumber, 0),
+            (#""\x""#, .invalidEscape, 1),
+            (#""\u12G4""#, .invalidEscape, 1),
+            (#""\ud800""#, .invalidUnicode, 1),
+            (#""\ud800\u0041""#, .invalidUnicode, 1),
+            (#""\udc00""#, .invalidUnicode, 1),
+            (#""abc"#, .unexpectedEnd, 0),
+            ("\"a\u{1}b\"", .unexpectedByte, 2),
+            ("\"a\nb\"", .unexpectedByte, 2),
+            ("tru", .unexpectedEnd, 0),
+            ("nul", .unexpectedEnd, 0),
+            ("trUe", .unexpectedByte, 0),
+            ("[1] x", .trailingData, 4),
+            ("{}{}", .trailingData, 2),
+            ("NaN", .unexpectedByte, 0),
+        ]
+        for (text, code, offset) in cases {
+            do {
+                let value = try parse(text)
+                Issue.record("\(text.debugDescription) parsed as \(value)")
+            } catch {
+                #expect(error.code == code, "\(text.debugDescription): \(error)")
+                #expect(error.offset == offset, "\(text.debugDescription): \(error)")
+                #expect(error.description.contains("at byte \(offset)"))
+            }
+        }
+        for bytes: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0xFF]] {
+            #expect(throws: JSONParseError.self) { try JSONValue(parsing: bytes) }
+        }
+    }
+
+    // MARK: properties
+
+    /// Random values written by Foundation's JSONEncoder read back equal, and equal to what
+    /// Foundation's JSONDecoder reads.
+    @Test func randomValuesRoundTripThroughJSONEncoder() throws {
+        var rng = SplitMix(seed: 0x5107A6E)
+        let encoders = [JSONEncoder(), JSONEncoder.kube, { let e = JSONEncoder(); e.outputFormatting = .prettyPrinted; return e }()]
+        for i in 0..<300 {
+            let value = randomValue(&rng, depth: 0)
+            let data = try encoders[i % encoders.count].encode(value)
+            let parsed = try JSONValue(parsing: data)
+            #expect(parsed == value, "\(String(decoding: data, as: UTF8.self))")
+            #expect(parsed == (try JSONDecoder().decode(JSONValue.self, from: data)))
+        }
+    }
+
+    /// Every proper prefix of an object is malformed, and random damage never crashes the
+    /// parser: it either reads a value Foundation also reads (and the same one) or throws.
+    @Test func truncatedAndDamagedInputsThrowAndNeverCrash() throws {
+        var rng = SplitMix(seed: 42)
+        for _ in 0..<20 {
+            var value: JSONValue
+            repeat { value = randomValue(&rng, depth: 0) } while !isContainer(value)
+            let bytes = Array(try JSONEncoder().encode(value))
+            for end in 0..<bytes.count {
+                #expect(throws: JSONParseError.self) { try JSONValue(parsing: Array(bytes[..<end])) }
+            }
+            for _ in 0..<100 {
+                var damaged = bytes
+                for _ in 0...rng.next(3) {
+                    let at = rng.next(damaged.count)
+                    switch rng.next(3) {
+                    case 0: damaged[at] = UInt8(truncatingIfNeeded: rng.next(256))
+                    case 1: damaged.insert(Array(#"{}[],:"\u0123456789eE.-+tfn "#.utf8)[rng.next(26)], at: at)
+                    default: damaged.remove(at: at)
+                    }
+                    if damaged.isEmpty { break }
+                }
+                guard let ours = try? JSONValue(parsing: damaged) else { continue }
+                if let foundation = try? JSONDecoder().decode(JSONValue.self, from: Data(damaged)) {
+                    #expect(ours == foundation, "\(String(decoding: damaged, as: UTF8.self))")
+                }
+            }
+        }
+    }
+
+    // MARK: typed decoding from a tree
+
+    @Test func typedDecodingFromATreeMatchesJSONDecoder() throws {
+        let data = Data(Self.pod.utf8)
+        let viaTree = try JSONValue(parsing: data).decode(as: Pod.self)
+        let viaFoundation = try JSONDecoder.kube.decode(Pod.self, from: data)
+        #expect(viaTree.metadata == viaFoundation.metadata)
+        #expect(viaTree.spec == viaFoundation.spec)
+        #expect(viaTree.status == viaFoundation.status)
+        #expect(viaTree.metadata.creationTimestamp == Date(timeIntervalSince1970: 1_795_338_000))
+        #expect(viaTree.spec?.volumes?.first?.emptyDir == ["medium": "Memory"])
+        #expect(viaTree.spec?.securityContext?.runAsUser == 1000)
+
+        let cm = try JSONValue(parsing: Data(#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"binaryData":{"b":"AAEC"}}"#.utf8))
+        #expect(try cm.decode(as: ConfigMap.self).binaryData == ["b": Data([0, 1, 2])])
+    }
+
+    @Test func typedDecodingFromATreeFailsLikeJSONDecoder() throws {
+        struct Numbers: Decodable { var small: Int8; var whole: Int }
+        func message<T: Decodable>(_ type: T.Type, _ json: String) -> String {
+            do {
+                _ = try JSONValue(parsing: Data(json.utf8)).decode(as: type)
+                return "decoded"
+            } catch { return "\(error)" }
+        }
+        #expect(message(ConfigMap.self, #"{"kind":"ConfigMap","metadata":{}}"#).contains("apiVersion"))
+        #expect(message(ConfigMap.self, #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":7}}"#).contains("metadata"))
+        #expect(message(ConfigMap.self, #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"creationTimestamp":"yesterday"}}"#).contains("RFC 3339"))
+        #expect(message(Numbers.self, #"{"small":300,"whole":1}"#).contains("Int8"))
+        #expect(message(Numbers.self, #"{"small":1,"whole":1.5}"#).contains("Int"))
+        #expect(message(Numbers.self, #"{"small":1,"whole":null}"#).contains("null"))
+        #expect(message(Numbers.self, #"{"small":1,"whole":2}"#) == "decoded")
+        let element = message([String].self, #"["a",1]"#)
+        #expect(element.contains("[1]") || element.contains("Index 1"), "\(element)")
+    }
+
+    /// `JSONValue` fields inside types decoded by Foundation's JSONDecoder (the webhook's
+    /// AdmissionReview, tests) read every kind of value.
+    @Test func jsonValueFieldsThroughJSONDecoder() throws {
+        struct Holder: Decodable { var values: [JSONValue]; var one: JSONValue }
+        let json = #"{"values":["s",{"k":["v",2]},[1,[]],3.5,-2,true,false,null,{}],"one":{"a":{"b":null}}}"#
+        let holder = try JSONDecoder.kube.decode(Holder.self, from: Data(json.utf8))
+        #expect(holder.values == ["s", ["k": ["v", 2]], [1, .array([])], .number(3.5), -2, true, false, nil, .object([:])])
+        #expect(holder.one == ["a": ["b": nil]])
+        #expect(holder.one == (try parse(#"{"a":{"b":null}}"#)))
+    }
+
+    @Test func rfc3339TimesReadByHandMatchTheFormatStyles() throws {
+        var rng = SplitMix(seed: 7)
+        for _ in 0..<500 {
+            let date = Date(timeIntervalSince1970: Double(rng.next(4_102_444_800)))
+            let text = date.formatted(Date.ISO8601FormatStyle())
+            #expect(Array(text.utf8).withUnsafeBufferPointer { RFC3339Time.fast($0) } == date)
+            #expect(RFC3339Time.parse(text) == (try Date.ISO8601FormatStyle().parse(text)), "\(text)")
+        }
+        #expect(RFC3339Time.parse("2026-11-22T03:18:00+01:30") == RFC3339Time.parse("2026-11-22T01:48:00Z"))
+        #expect(RFC3339Time.parse("2024-02-29T23:59:59-00:00") == Date(timeIntervalSince1970: 1_709_251_199))
+        #expect(RFC3339Time.parse("2026-11-22T03:18:00.25Z") == Date(timeIntervalSince1970: 1_795_317_480.25))
+        for bad in ["", "2026-11-22", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-22T24:00:00Z", "2026-11-22 03:18:00Z", "yesterday"] {
+            #expect(RFC3339Time.parse(bad) == nil, "\(bad)")
+        }
+    }
+
+    // MARK: support
+
+    func parse(_ text: String) throws(JSONParseError) -> JSONValue { try JSONValue(parsing: Array(text.utf8)) }
+
+    func isContainer(_ value: JSONValue) -> Bool {
+        switch value {
+        case .object, .array: true
+        default: false
+        }
+    }
+
+    func randomValue(_ rng: inout SplitMix, depth: Int) -> JSONValue {
+        switch rng.next(depth > 4 ? 5 : 8) {
+        case 0: return nil
+        case 1: return .bool(rng.next(2) == 0)
+        case 2: return .number(Double(Int(rng.next(2_000_000)) - 1_000_000))
+        case 3: return .number(Double(bitPattern: rng.state & 0x7FEF_FFFF_FFFF_FFFF) * (rng.next(2) == 0 ? 1 : -1))
+        case 4: return .string(randomString(&rng))
+        case 5: return .array((0..<rng.next(6)).map { _ in randomValue(&rng, depth: depth + 1) })
+        default:
+            var object: [String: JSONValue] = [:]
+            for _ in 0..<rng.next(6) { object[randomString(&rng)] = randomValue(&rng, depth: depth + 1) }
+            return .object(object)
+        }
+    }
+
+    func randomString(_ rng: inout SplitMix) -> String {
+        let pieces = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{0}", "\u{1F}", "\u{7F}", "é", "中", "😀", "\u{FFFF}", "\u{10FFFF}", "f:data", "."]
+        return (0..<rng.next(12)).map { _ in pieces[rng.next(pieces.count)] }.joined()
+    }
+
+    static let pod = """
+    {"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"n","uid":"u-1","resourceVersion":"42",
+     "generation":3,"creationTimestamp":"2026-11-22T09:00:00Z","labels":{"app":"stowage"},"annotations":{"a/b":"c"},
+     "ownerReferences":[{"apiVersion":"stowage.io/v1alpha1","kind":"DataVolume","name":"dv","uid":"u-0","controller":true,"blockOwnerDeletion":true}],
+     "finalizers":["stowage.io/cleanup"],"unknownField":{"kept":[1,2]},
+     "managedFields":[{"manager":"m","operation":"Update","time":"2026-11-22T09:00:00Z","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{".":{}}}}]},
+     "spec":{"containers":[{"name":"c","image":"busybox","command":["sh","-c"],"args":["echo \\"hi\\""],
+       "env":[{"name":"E","value":"v"},{"name":"S","valueFrom":{"secretKeyRef":{"name":"s","key":"k"}}}],
+       "volumeMounts":[{"name":"data","mountPath":"/data","readOnly":true}],
+       "securityContext":{"runAsNonRoot":true,"capabilities":{"drop":["ALL"]}},"resources":{"requests":{"cpu":"100m"}}}],
+      "volumes":[{"name":"data","persistentVolumeClaim":{"claimName":"pvc"}},{"name":"tmp","emptyDir":{"medium":"Memory"}}],
+      "restartPolicy":"Never","securityContext":{"runAsUser":1000,"fsGroup":2000},"automountServiceAccountToken":false},
+     "status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}],"containerStatuses":[{"name":"c","ready":true,"restartCount":0}]}}
+    """
+}
+
+/// A small deterministic generator, so a failure reproduces.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func next(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+}
