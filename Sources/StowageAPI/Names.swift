@@ -40,6 +40,12 @@ public enum UserName {
         return String(validating: bytes, as: UTF8.self)
     }
 
+    /// A label value naming `user`: `user-` and the escape (an escape may begin with `-`,
+    /// which a label value may not), shortened with a hash past 63 characters.
+    public static func labelValue(_ user: String) -> String {
+        ChildNames.labelValue("user-" + escape(user))
+    }
+
     /// The name of `user`'s home DataVolume: `home-` and the escaped name; nil for the empty
     /// name, which identifies nobody.
     ///

@@ -132,7 +132,7 @@ public struct HomesConfig: Sendable, Hashable {
         var volume = DataVolume(name: name, namespace: namespace, spec: spec)
         volume.metadata.labels = [
             StowageKeys.managedBy: StowageKeys.managedByValue,
-            StowageKeys.user: ChildNames.labelValue(UserName.escape(user)),
+            StowageKeys.user: UserName.labelValue(user),
         ]
         return volume
     }

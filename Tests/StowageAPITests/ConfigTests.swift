@@ -119,7 +119,7 @@ import Testing
         #expect(dv.spec.attachTo?.users == ["Alice.Smith"])
         #expect(dv.spec.source?.s3?.prefix == "users/-41lice-2e-53mith")
         #expect(dv.spec.mount?.path == "/home/jovyan")
-        #expect(dv.metadata.labels?[StowageKeys.user] == "-41lice-2e-53mith")
+        #expect(dv.metadata.labels?[StowageKeys.user] == "user--41lice-2e-53mith")
         #expect(dv.validate().isEmpty)
         #expect(config.homes.dataVolume(for: "", namespace: "jhub") == nil)
         #expect(StowageConfig.empty.homes.dataVolume(for: "alice", namespace: "jhub") == nil)
