@@ -15,6 +15,7 @@
 #
 #   bench/webhook.sh                                  # COUNT=1000 RATE=200 SECONDS=60
 #   BENCH_RATE=500 BENCH_SECONDS=30 bench/webhook.sh
+#   BENCH_NO_BUILD=1 bench/webhook.sh                 # reuse .build-webhook-release as it is
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -77,8 +78,10 @@ else
   else
     MODE="WebhookTests benchmark host (release build)"
     SCRATCH=.build-webhook-release CONFIG=release
-    log "building the tests in release into $SCRATCH (once)"
-    swift build -c release --scratch-path "$SCRATCH" --build-tests -Xswiftc -enable-testing >&2
+    if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+      log "building the tests in release into $SCRATCH (once)"
+      swift build -c release --scratch-path "$SCRATCH" --build-tests -Xswiftc -enable-testing >&2
+    fi
   fi
   swift test -c "$CONFIG" --scratch-path "$SCRATCH" --skip-build --filter BenchmarkHost > "$WORK/webhook.log" 2>&1 &
   WEBHOOK_PID=$!
@@ -95,14 +98,20 @@ log "ready (server pid $SERVER_PID, RSS after sync $(awk '/VmRSS/ {print $2" "$3
 
 log "warm-up: 5 s at $RATE/s"
 python3 bench/webhook/load.py 127.0.0.1 "$PORT" "$WORK/ca.crt" "$WORK/bodies" "$RATE" 5 "$THREADS" > "$WORK/warmup.json"
+log "idle probe: 20/s for 10 s over 1 connection"
+python3 bench/webhook/load.py 127.0.0.1 "$PORT" "$WORK/ca.crt" "$WORK/bodies" 20 10 1 > "$WORK/probe.json"
+cpu() { awk '{print $14 + $15}' /proc/"$SERVER_PID"/stat; }  # utime + stime, clock ticks
+CPU0=$(cpu)
 log "load: $RATE/s for $SECONDS_ s over $THREADS connections"
 python3 bench/webhook/load.py 127.0.0.1 "$PORT" "$WORK/ca.crt" "$WORK/bodies" "$RATE" "$SECONDS_" "$THREADS" > "$WORK/result.json"
+CPU1=$(cpu)
 HWM=$(awk '/VmHWM/ {print $2}' /proc/"$SERVER_PID"/status)
 RSS=$(awk '/VmRSS/ {print $2}' /proc/"$SERVER_PID"/status)
 
-python3 - "$WORK/result.json" "$HWM" "$RSS" "$MODE" "$COUNT" <<'PY'
+python3 - "$WORK/result.json" "$HWM" "$RSS" "$MODE" "$COUNT" "$((CPU1 - CPU0))" "$(getconf CLK_TCK)" "$WORK/probe.json" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); hwm, rss, mode, count = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+cpu_s = int(sys.argv[6]) / int(sys.argv[7]); probe = json.load(open(sys.argv[8])); load = sys.argv[9]
 s, d = r["service_ms"], r["from_due_ms"]
 print(f"webhook: {mode}; {count} DataVolumes + {count} SharedVolumes cached")
 print(f"requests {r['requests']} in {r['seconds']:.1f} s: achieved {r['achieved_rate']:.1f}/s (target {r['target_rate']:.0f}/s), "
@@ -115,6 +124,10 @@ print(f"| from due time | {d['p50']:.2f} | | {d['p99']:.2f} | | {d['max']:.2f} |
 for path, v in r["by_path"].items():
     print(f"| {path} ({v['count']}) | {v['p50_ms']:.2f} | | {v['p99_ms']:.2f} | | {v['max_ms']:.2f} |")
 print()
+p = probe["service_ms"]
+print(f"| idle probe, 20/s, 1 connection | {p['p50']:.2f} | {p['p90']:.2f} | {p['p99']:.2f} | | {p['max']:.2f} |")
+print()
+print(f"webhook CPU during the load: {cpu_s:.1f} s ({cpu_s * 1000 / max(r['requests'], 1):.2f} ms per request); load average at the end {load}")
 print(f"webhook peak RSS (VmHWM): {hwm/1024:.1f} MiB; RSS at end {rss/1024:.1f} MiB")
 if r["errors"]:
     print("first errors:", json.dumps(r["errors"], indent=1))

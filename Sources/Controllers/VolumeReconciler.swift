@@ -194,30 +194,27 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         status.phase = decision.phase
         status.observedGeneration = generation
 
+        // Do the step; whatever happens, write what was observed, and let the step's own
+        // error (not a failed status write) decide the retry.
         var action = ReconcileAction.done
-        switch decision.step {
-        case .createClaim:
-            try await createClaim(volume)
-            status.pulledGeneration = nil
-        case .sync(let direction, let reason):
-            guard let source = volume.dataSource?.s3 else { break }
-            try await startSync(volume, direction: direction, reason: reason, source: source, status: &status)
-            if o.syncRequested { status.syncRequest = requested }
-            if o.scheduleDue { status.nextScheduledSync = schedule?.next(after: now) }
-        case .deleteClaim(let reason):
-            try await deleteClaim(volume, reason: reason)
-            status.pulledGeneration = nil
-        case .finish:
-            try await releaseClaim(volume, claim: claim)
-        case .waitForSync, .waitForConsumers:
-            break
-        case .steady(let recheck):
-            if let recheck { action = .requeue(after: recheck) }
+        var stepError: (any Error)?
+        do {
+            action = try await perform(decision.step, volume: volume, claim: claim, status: &status)
+            if case .sync = decision.step {
+                if o.syncRequested { status.syncRequest = requested }
+                if o.scheduleDue { status.nextScheduledSync = schedule?.next(after: now) }
+            }
+        } catch {
+            stepError = error
         }
         if let next = status.nextScheduledSync, action == .done {
             action = .requeue(after: .milliseconds(max(1000, Int64(next.timeIntervalSince(now) * 1000))))
         }
         setConditions(&status, decision: decision, claimExists: claim != nil, generation: generation)
+        if let stepError {
+            try? await write(volume, status, before: before)
+            throw stepError
+        }
         if deleting && decision.step == .finish { return .done }
         if deleting {
             // Anything but `.done` keeps the finalizer; Job and pod events wake us first.
@@ -231,6 +228,29 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
     }
 
     // MARK: - Steps
+
+    /// Does what the lifecycle decided; returns when to look again.
+    func perform(_ step: VolumeLifecycle.Step, volume: V, claim: PersistentVolumeClaim?,
+                 status: inout VolumeStatus) async throws -> ReconcileAction {
+        switch step {
+        case .createClaim:
+            try await createClaim(volume)
+            status.pulledGeneration = nil
+        case .sync(let direction, let reason):
+            guard let source = volume.dataSource?.s3 else { break }
+            try await startSync(volume, direction: direction, reason: reason, source: source, status: &status)
+        case .deleteClaim(let reason):
+            try await deleteClaim(volume, reason: reason)
+            status.pulledGeneration = nil
+        case .finish:
+            try await releaseClaim(volume, claim: claim)
+        case .waitForSync, .waitForConsumers:
+            break
+        case .steady(let recheck):
+            if let recheck { return .requeue(after: recheck) }
+        }
+        return .done
+    }
 
     func createClaim(_ volume: V) async throws {
         var metadata = ObjectMeta(name: volume.claimName, namespace: volume.namespace, labels: volume.childLabels)

@@ -25,7 +25,7 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
 
 extension JSONValue {
     /// Parses UTF-8 JSON text (RFC 8259): any value at the top, objects and arrays nested at
-    /// most `maxDepth` deep, duplicate keys keep the last value.
+    /// most `maxDepth` deep. Of duplicate keys the first wins, as in Foundation's JSONDecoder.
     public init(parsing data: Data, maxDepth: Int = 512) throws(JSONParseError) {
         let result: Result<JSONValue, JSONParseError> = data.withUnsafeBytes { raw in
             var parser = JSONParser(raw.bindMemory(to: UInt8.self), maxDepth: maxDepth)
@@ -135,7 +135,8 @@ struct JSONParser {
             guard bytes[index] == UInt8(ascii: ":") else { throw error(.unexpectedByte, "expected ':', found \(describe(bytes[index]))") }
             index += 1
             skipWhitespace()
-            object[key] = try parseValue()
+            let value = try parseValue()
+            if object[key] == nil { object[key] = value }
             skipWhitespace()
             guard index < bytes.count else { throw error(.unexpectedEnd, "expected ',' or '}'") }
             switch bytes[index] {

@@ -28,16 +28,18 @@ import Testing
         let libraries = try Self.ldd(World.binary)
         let direct = try Self.needed(World.binary)
         #expect(libraries.contains { $0.name.hasPrefix("libcurl.so") } && libraries.contains { $0.name.hasPrefix("libyaml-0.so") })
-        let problems = system.problems(libraries: libraries, direct: direct, installed: runtime.packages,
+        // dpkg -S is slow: each library's package is looked up once.
+        let owners = Dictionary(uniqueKeysWithValues: Set(libraries).compactMap { l in system.owner(of: l).map { (l, $0) } })
+        let problems = system.problems(libraries: libraries, owners: owners, direct: direct, installed: runtime.packages,
                                        staticSwift: file.build.contains("--static-swift-stdlib"))
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
 
         // The check has teeth: without libcurl4 in the Dockerfile, it fails.
-        let without = system.problems(libraries: libraries, direct: direct, installed: runtime.packages.filter { $0 != "libcurl4" },
+        let without = system.problems(libraries: libraries, owners: owners, direct: direct, installed: runtime.packages.filter { $0 != "libcurl4" },
                                       staticSwift: true)
         #expect(without.contains { $0.contains("libcurl.so.4") }, "\(without)")
         // And without the static Swift runtime, the toolchain's libraries are missing.
-        let dynamic = system.problems(libraries: libraries, direct: direct, installed: runtime.packages, staticSwift: false)
+        let dynamic = system.problems(libraries: libraries, owners: owners, direct: direct, installed: runtime.packages, staticSwift: false)
         #expect(dynamic.contains { $0.contains("libswiftCore.so") } || !libraries.contains { $0.name == "libswiftCore.so" })
     }
 
@@ -116,14 +118,21 @@ import Testing
     /// packages with their dependencies).
     struct SystemPackages {
         var base: Set<String> = []
+        /// Installed package -> the first alternative of each Depends and Pre-Depends entry.
+        var dependencies: [String: [String]] = [:]
 
         init() throws {
-            let list = try ImageTests.run("/usr/bin/dpkg-query", ["-W", "-f", "${Package} ${Priority} ${Essential}\n"])
-            let roots = Set(list.split(separator: "\n").compactMap { line -> String? in
-                let parts = line.split(separator: " ")
-                guard parts.count >= 2 else { return nil }
-                return parts[1] == "required" || parts.dropFirst(2).first == "yes" ? String(parts[0]) : nil
-            })
+            let list = try ImageTests.run("/usr/bin/dpkg-query", ["-W", "-f", "${Package}\t${Priority}\t${Essential}\t${Depends}, ${Pre-Depends}\n"])
+            var roots = Set<String>()
+            for line in list.split(separator: "\n") {
+                let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+                guard fields.count == 4 else { continue }
+                if fields[1] == "required" || fields[2] == "yes" { roots.insert(fields[0]) }
+                dependencies[fields[0], default: []] += fields[3].components(separatedBy: ",").compactMap { entry in
+                    let first = entry.components(separatedBy: "|")[0].trimmingCharacters(in: .whitespaces)
+                    return first.split(separator: " ").first?.split(separator: ":").first.map(String.init)
+                }
+            }
             base = closure(roots)
         }
 
@@ -151,18 +160,14 @@ import Testing
             var queue = Array(roots)
             while let package = queue.popLast() {
                 guard seen.insert(package).inserted else { continue }
-                let fields = (try? ImageTests.run("/usr/bin/dpkg-query", ["-W", "-f", "${Depends}, ${Pre-Depends}", package])) ?? ""
-                for dependency in fields.components(separatedBy: ",") {
-                    let first = dependency.components(separatedBy: "|")[0].trimmingCharacters(in: .whitespaces)
-                    guard let name = first.split(separator: " ").first?.split(separator: ":").first else { continue }
-                    queue.append(String(name))
-                }
+                queue += dependencies[package] ?? []
             }
             return seen
         }
 
         /// Each library that the runtime image would not have, with why.
-        func problems(libraries: [Library], direct: Set<String>, installed: [String], staticSwift: Bool) -> [String] {
+        func problems(libraries: [Library], owners: [Library: String], direct: Set<String>, installed: [String],
+                      staticSwift: Bool) -> [String] {
             let explicit = Set(installed).union(base)
             let available = closure(Set(installed)).union(base)
             var problems: [String] = []
@@ -184,7 +189,7 @@ import Testing
                     }
                     continue
                 }
-                guard let package = owner(of: library) else {
+                guard let package = owners[library] else {
                     problems.append("\(library.name) (\(path)): no Debian package owns it")
                     continue
                 }
