@@ -16,6 +16,7 @@
 #   bench/webhook.sh                                  # COUNT=1000 RATE=200 SECONDS=60
 #   BENCH_RATE=500 BENCH_SECONDS=30 bench/webhook.sh
 #   BENCH_NO_BUILD=1 bench/webhook.sh                 # reuse .build-webhook-release as it is
+#   BENCH_PERF=1 bench/webhook.sh                     # also perf-record the webhook (work/perf.data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -103,6 +104,9 @@ python3 bench/webhook/load.py 127.0.0.1 "$PORT" "$WORK/ca.crt" "$WORK/bodies" 20
 cpu() { awk '{print $14 + $15}' /proc/"$SERVER_PID"/stat; }  # utime + stime, clock ticks
 CPU0=$(cpu)
 log "load: $RATE/s for $SECONDS_ s over $THREADS connections"
+if [ "${BENCH_PERF:-0}" = 1 ]; then  # a CPU profile of the webhook during the load
+  perf record -F 499 -g -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep "$SECONDS_" >/dev/null 2>&1 &
+fi
 python3 bench/webhook/load.py 127.0.0.1 "$PORT" "$WORK/ca.crt" "$WORK/bodies" "$RATE" "$SECONDS_" "$THREADS" > "$WORK/result.json"
 CPU1=$(cpu)
 HWM=$(awk '/VmHWM/ {print $2}' /proc/"$SERVER_PID"/status)

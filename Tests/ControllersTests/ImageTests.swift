@@ -28,8 +28,7 @@ import Testing
         let libraries = try Self.ldd(World.binary)
         let direct = try Self.needed(World.binary)
         #expect(libraries.contains { $0.name.hasPrefix("libcurl.so") } && libraries.contains { $0.name.hasPrefix("libyaml-0.so") })
-        // dpkg -S is slow: each library's package is looked up once.
-        let owners = Dictionary(uniqueKeysWithValues: Set(libraries).compactMap { l in system.owner(of: l).map { (l, $0) } })
+        let owners = system.owners(of: libraries)
         let problems = system.problems(libraries: libraries, owners: owners, direct: direct, installed: runtime.packages,
                                        staticSwift: file.build.contains("--static-swift-stdlib"))
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
@@ -67,7 +66,7 @@ import Testing
         return Set(output.matches(of: pattern).compactMap { $0.output[1].substring.map(String.init) })
     }
 
-    static func run(_ tool: String, _ arguments: [String]) throws -> String {
+    static func run(_ tool: String, _ arguments: [String], anyStatus: Bool = false) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = arguments
@@ -77,7 +76,7 @@ import Testing
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return process.terminationStatus == 0 ? output : ""
+        return process.terminationStatus == 0 || anyStatus ? output : ""
     }
 
     /// The stages of the Dockerfile and the packages each `apt-get install`s.
@@ -136,21 +135,24 @@ import Testing
             base = closure(roots)
         }
 
-        func owner(of library: Library) -> String? {
-            guard let path = library.path else { return nil }
-            let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-            var candidates = [path, real]
-            for p in [path, real] {
-                if p.hasPrefix("/usr/") { candidates.append(String(p.dropFirst(4))) } else { candidates.append("/usr" + p) }
+        /// The package owning each library, from one `dpkg -S` over every spelling of each
+        /// path (with usrmerge, dpkg may know `/lib/...` or `/usr/lib/...`).
+        func owners(of libraries: [Library]) -> [Library: String] {
+            var spellings: [Library: [String]] = [:]
+            for library in Set(libraries) {
+                guard let path = library.path else { continue }
+                let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+                spellings[library] = [path, real].flatMap { [$0, $0.hasPrefix("/usr/") ? String($0.dropFirst(4)) : "/usr" + $0] }
             }
-            for candidate in candidates {
-                let output = (try? ImageTests.run("/usr/bin/dpkg", ["-S", candidate])) ?? ""
-                if let line = output.split(separator: "\n").first, let colon = line.range(of: ": ") {
-                    let package = line[..<colon.lowerBound].split(separator: ":").first.map(String.init)
-                    if let package { return package }
-                }
+            // dpkg -S exits 1 when some spelling is unknown; its output still lists the others.
+            let output = (try? ImageTests.run("/usr/bin/dpkg", ["-S"] + Array(Set(spellings.values.joined())), anyStatus: true)) ?? ""
+            var byPath: [String: String] = [:]
+            for line in output.split(separator: "\n") {
+                guard let colon = line.range(of: ": ") else { continue }
+                let packages = line[..<colon.lowerBound].components(separatedBy: ", ")
+                if let package = packages.first?.split(separator: ":").first { byPath[String(line[colon.upperBound...])] = String(package) }
             }
-            return nil
+            return spellings.compactMapValues { $0.lazy.compactMap { byPath[$0] }.first }
         }
 
         /// `roots` and everything they depend on (the first alternative of each dependency,
