@@ -117,12 +117,12 @@ public struct AdmissionHandler: Sendable {
         pod.metadata.namespace = namespace
         let config = source.config
         let identity = PodIdentity.of(creator: request.userInfo.username ?? "", annotations: pod.metadata.annotations, config: config)
-        let snapshot = source.mutationSnapshot(namespace: namespace, user: identity.user)
+        let snapshot = source.mutationSnapshot(namespace: namespace, identity: identity)
         let result = PodMutator.mutate(pod, identity: identity, snapshot: snapshot, settings: settings)
         var reply = ReviewReply.allow(uid: request.uid, warnings: result.warnings)
-        if !result.patch.isEmpty, let data = try? JSONEncoder().encode(result.patch) {
+        if !result.patch.isEmpty {
             reply.response.patchType = "JSONPatch"
-            reply.response.patch = data.base64EncodedString()
+            reply.response.patch = Data(JSONText.encode(result.patch).utf8).base64EncodedString()
         }
         logger.debug("pod mutated", metadata: [
             "pod": "\(namespace)/\(pod.metadata.name ?? pod.metadata.generateName ?? "")", "creator": "\(identity.creator)",

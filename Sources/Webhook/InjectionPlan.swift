@@ -90,9 +90,7 @@ enum InjectionPlan {
         }
 
         let groups = config.groups(of: user, reported: identity.groups)
-        let membershipOnly = config.levels.mapValues { level in
-            (level.read + level.write).allSatisfy { $0 == .members || $0 == .readWriteMembers }
-        }
+        let membershipOnly = config.levels.mapValues(\.grantsMembersOnly)
         let entitled = snapshot.sharedVolumes.compactMap { share -> (SharedVolume, Entitlement)? in
             // Most shares of a large namespace grant by membership only: skip non-members
             // before the full decision, which builds group sets per call.
@@ -103,7 +101,9 @@ enum InjectionPlan {
             let entitlement = config.entitlement(user: user, groups: groups, to: share)
             return entitlement > .none ? (share, entitlement) : nil
         }
-        for (share, entitlement) in entitled.sorted(by: { ($0.0.metadata.name ?? "") < ($1.0.metadata.name ?? "") }) {
+        // Sort by name without moving whole volumes around.
+        let order = entitled.indices.sorted { (entitled[$0].0.metadata.name ?? "") < (entitled[$1].0.metadata.name ?? "") }
+        for (share, entitlement) in order.map({ entitled[$0] }) {
             guard let name = share.metadata.name else { continue }
             if share.isTerminating {
                 skipped.append("shv/\(name): the SharedVolume is being deleted")

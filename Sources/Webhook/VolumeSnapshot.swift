@@ -30,9 +30,10 @@ public protocol VolumeSource: Sendable {
     /// True once every cache has its first full list; until then requests are refused.
     var isReady: Bool { get }
     var config: StowageConfig { get }
-    /// The volumes the mutator may inject for `user` in `namespace`: DataVolumes that could
-    /// attach to the user's pods (at least those), and every SharedVolume of the namespace.
-    func mutationSnapshot(namespace: String, user: String?) -> VolumeSnapshot
+    /// The volumes the mutator may inject for a pod of `identity` in `namespace`: at least
+    /// the DataVolumes that could attach to the user's pods and the SharedVolumes that could
+    /// grant the user access (more is fine: the mutator decides).
+    func mutationSnapshot(namespace: String, identity: PodIdentity) -> VolumeSnapshot
     /// The volumes whose claims a pod names (`dv-<name>`, `shv-<name>`), looked up by name.
     func validationSnapshot(namespace: String, dataVolumes: [String], sharedVolumes: [String]) -> VolumeSnapshot
 }
@@ -43,6 +44,14 @@ extension DataVolume {
     var dataInPlace: Bool { spec.source == nil || status?.phase?.dataInPlace == true }
 
     var isTerminating: Bool { metadata.deletionTimestamp != nil || status?.phase == .terminating }
+}
+
+extension AccessLevel {
+    /// True when only members of a share can match the level's rules (`members`,
+    /// `members:ReadWrite`), so a share of this level grants nothing to a non-member.
+    var grantsMembersOnly: Bool {
+        (read + write).allSatisfy { $0 == .members || $0 == .readWriteMembers }
+    }
 }
 
 extension SharedVolume {

@@ -26,6 +26,10 @@ public final class WebhookCaches: VolumeSource, Service {
     /// by `<namespace>/*` for those with a pod selector: the candidates for one user's pod
     /// without scanning every volume of a namespace.
     static let attachIndex = "attach"
+    /// Index of SharedVolumes by `<namespace>/level:<level>`, `<namespace>/user:<member>` and
+    /// `<namespace>/group:<member group>`: a user's candidates are the shares of levels that
+    /// can grant non-members plus the shares naming the user or one of their groups.
+    static let accessIndex = "access"
 
     /// Watches the volumes of all namespaces and the ConfigMap `configName` in
     /// `configNamespace` (the operator's namespace).
@@ -40,7 +44,15 @@ public final class WebhookCaches: VolumeSource, Service {
             if let selector = volume.spec.attachTo?.podSelector, !selector.isEmpty { keys.append("\(ns)/*") }
             return keys
         }])
-        sharedVolumes = Store<SharedVolume>()
+        sharedVolumes = Store<SharedVolume>(indexes: [Self.accessIndex: { share in
+            let ns = share.metadata.namespace ?? ""
+            var keys: Set<String> = ["\(ns)/level:\(share.spec.accessLevel)"]
+            for member in share.spec.members ?? [] {
+                if let user = member.user { keys.insert("\(ns)/user:\(user)") }
+                if let group = member.group { keys.insert("\(ns)/group:\(group)") }
+            }
+            return Array(keys)
+        }])
     }
 
     public var isReady: Bool { dataVolumes.isSynced && sharedVolumes.isSynced && configMaps.isSynced }
@@ -94,9 +106,9 @@ public final class WebhookCaches: VolumeSource, Service {
         }
     }
 
-    public func mutationSnapshot(namespace: String, user: String?) -> VolumeSnapshot {
+    public func mutationSnapshot(namespace: String, identity: PodIdentity) -> VolumeSnapshot {
         let config = configHolder.current
-        guard let user, !user.isEmpty else { return VolumeSnapshot(config: config) }
+        guard let user = identity.user, !user.isEmpty else { return VolumeSnapshot(config: config) }
         var candidates = dataVolumes.byIndex(Self.attachIndex, "\(namespace)/\(user)")
             + dataVolumes.byIndex(Self.attachIndex, "\(namespace)/*")
         if let home = UserName.homeName(for: user), !candidates.contains(where: { $0.metadata.name == home }),
@@ -105,8 +117,14 @@ public final class WebhookCaches: VolumeSource, Service {
         }
         var seen = Set<String>()
         candidates = candidates.filter { seen.insert($0.metadata.name ?? "").inserted }
-        return VolumeSnapshot(config: config, dataVolumes: candidates,
-                              sharedVolumes: sharedVolumes.byIndex(Store<SharedVolume>.namespaceIndex, namespace))
+
+        var keys = config.levels.filter { !$0.value.grantsMembersOnly }.map { "\(namespace)/level:\($0.key)" }
+        keys.append("\(namespace)/user:\(user)")
+        keys += config.groups(of: user, reported: identity.groups).map { "\(namespace)/group:\($0)" }
+        var seenShares = Set<String>()
+        let shares = keys.flatMap { sharedVolumes.byIndex(Self.accessIndex, $0) }
+            .filter { seenShares.insert($0.metadata.name ?? "").inserted }
+        return VolumeSnapshot(config: config, dataVolumes: candidates, sharedVolumes: shares)
     }
 
     public func validationSnapshot(namespace: String, dataVolumes names: [String], sharedVolumes shares: [String]) -> VolumeSnapshot {

@@ -115,3 +115,16 @@ struct AdmissionHandlerTests {
         #expect(try review(post("/validate-volumes", shareBody))["response"]?["status"]?["message"]?.stringValue?.contains("spec.accessLevel") == true)
     }
 }
+
+@Suite("JSONText")
+struct JSONTextTests {
+    @Test func patchTextDecodesToTheSameOperations() throws {
+        let patch: [JSONPatchOperation] = [
+            .add("/metadata/annotations/stowage.io~1user", "al\"ice\\\n\u{1}é"),
+            .remove("/metadata/annotations/x"),
+            .add("/spec/volumes", [["name": "v", "n": 3, "f": 1.5, "b": false, "z": nil, "a": []]]),
+        ]
+        let decoded = try JSONDecoder().decode([JSONPatchOperation].self, from: Data(JSONText.encode(patch).utf8))
+        #expect(decoded == patch)
+    }
+}

@@ -73,7 +73,7 @@ struct FixedSource: VolumeSource {
     var snapshot: VolumeSnapshot
     var isReady = true
     var config: StowageConfig { snapshot.config }
-    func mutationSnapshot(namespace: String, user: String?) -> VolumeSnapshot { snapshot }
+    func mutationSnapshot(namespace: String, identity: PodIdentity) -> VolumeSnapshot { snapshot }
     func validationSnapshot(namespace: String, dataVolumes: [String], sharedVolumes: [String]) -> VolumeSnapshot { snapshot }
 }
 

@@ -47,10 +47,12 @@ def objects(count):
                                        "credentialsSecretRef": {"name": "s3"}}}},
         })
     for i in range(count):
-        level = "public" if i % 10 == 0 else "private"
+        # A few public datasets (readable by everyone, so mounted into every notebook),
+        # the rest team or project shares granted to their members.
+        level = "public" if i % 100 == 0 else "private"
         members = [{"user": user((i * 7 + k) % count), "access": "ReadWrite" if k == 0 else "ReadOnly"} for k in range(3)]
         spec = {"size": "20Gi", "accessLevel": level, "members": members}
-        if i % 100 == 0:
+        if i % 200 == 0:
             spec["purpose"] = "software"
         items.append({
             "apiVersion": "stowage.io/v1alpha1", "kind": "SharedVolume",
@@ -135,7 +137,7 @@ def bodies(count, out, variants=200):
         with open(os.path.join(out, "mutate-%03d.json" % n), "w") as f:
             json.dump(review("m-%d" % n, "Pod", "", "v1", "pods", notebook_pod(u)), f)
         # What the validating webhook sees after mutation: the user's own claims, a share read-only.
-        claims = [("dv-home-" + u.replace("-", "-2d"), False), ("dv-data-%04d" % i, False), ("shv-share-%04d" % (i - i % 10), True)]
+        claims = [("dv-home-" + u.replace("-", "-2d"), False), ("dv-data-%04d" % i, False), ("shv-share-%04d" % (i - i % 100), True)]
         with open(os.path.join(out, "validate-%03d.json" % n), "w") as f:
             json.dump(review("v-%d" % n, "Pod", "", "v1", "pods", notebook_pod(u, claims)), f)
         dv = items[1 + i] if n < 20 else None
