@@ -189,7 +189,11 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         // before their use is done (a pull over unpushed work is never planned).
         var pulling = running == .pull
         if case .sync(.pull, _) = decision.step { pulling = true }
-        if !consumers.isEmpty && canSync && volume.accessMode.pushes && !pulling { status.pendingPush = true }
+        // A volume whose data was never pulled owes nothing yet (a new home mounted by the
+        // pod that made it must still get its first pull).
+        if !consumers.isEmpty && canSync && volume.accessMode.pushes && !pulling && o.claimExists && status.pulledGeneration != nil {
+            status.pendingPush = true
+        }
         status.consumers = consumers.isEmpty ? nil : consumers
         status.phase = decision.phase
         status.observedGeneration = generation

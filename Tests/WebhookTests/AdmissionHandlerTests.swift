@@ -122,7 +122,7 @@ struct JSONTextTests {
         let patch: [JSONPatchOperation] = [
             .add("/metadata/annotations/stowage.io~1user", "al\"ice\\\n\u{1}é"),
             .remove("/metadata/annotations/x"),
-            .add("/spec/volumes", [["name": "v", "n": 3, "f": 1.5, "b": false, "z": nil, "a": []]]),
+            .add("/spec/volumes", [["name": "v", "n": 3, "f": .number(1.5), "b": false, "z": nil, "a": []]]),
         ]
         let decoded = try JSONDecoder().decode([JSONPatchOperation].self, from: Data(JSONText.encode(patch).utf8))
         #expect(decoded == patch)
