@@ -6,6 +6,7 @@ import KubeRuntime
 import Logging
 import ServiceLifecycle
 import StowageAPI
+import Webhook
 
 /// `stowage operator`: the controllers (behind leader election), health and metrics, in one
 /// service group that drains on SIGTERM.
@@ -63,6 +64,18 @@ struct OperatorCommand: AsyncParsableCommand {
     @Option(help: "Burst of the client-side rate limit.")
     var kubeBurst = 100
 
+    @Option(help: "Port of the admission webhook (HTTPS); 0 turns the webhook off.")
+    var webhookPort = 0
+
+    @Option(help: "PEM certificate of the webhook, reloaded when it changes on disk.")
+    var tlsCert = "/etc/stowage/tls/tls.crt"
+
+    @Option(help: "PEM private key of the webhook.")
+    var tlsKey = "/etc/stowage/tls/tls.key"
+
+    @Option(help: "Kubernetes user of the operator, whose sync pods the webhook lets through (default: system:serviceaccount:<namespace>:stowage-operator).")
+    var operatorUser: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
@@ -92,9 +105,19 @@ struct OperatorCommand: AsyncParsableCommand {
 
         let elector = leaderElect
             ? LeaderElector(client: client, namespace: namespace, name: leaseName, identity: identity, logger: logger) : nil
-        let health = HealthServer(host: healthAddress, port: healthPort, registry: metrics, logger: logger)
+        // The webhook serves on every replica, leader or not, from caches of its own.
+        var webhook: WebhookRunner?
+        if webhookPort > 0 {
+            let settings = AdmissionSettings(operatorUsers: [operatorUser ?? "system:serviceaccount:\(namespace):stowage-operator"],
+                                             waitImage: settings.image, waitCommand: syncCommand)
+            webhook = try WebhookRunner(client: client, configNamespace: namespace, configMapName: configMap,
+                                        server: .init(certificatePath: tlsCert, keyPath: tlsKey, port: webhookPort),
+                                        settings: settings, metrics: metrics, logger: logger)
+        }
+        let health = HealthServer(host: healthAddress, port: healthPort, registry: metrics,
+                                  isReady: { [webhook] in webhook?.isReady ?? true }, logger: logger)
         let controllers = ControllersService(operation: operation, elector: elector)
-        let services: [any Service] = [health] + (elector.map { [$0] } ?? []) + [controllers]
+        let services: [any Service] = [health] + (webhook?.services ?? []) + (elector.map { [$0] } ?? []) + [controllers]
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: ["namespace": "\(namespace)", "watch": "\(watchNamespace ?? "all")",
