@@ -19,8 +19,8 @@ struct WaitCommand: ParsableCommand {
         discussion: "Exit codes: 0 the data is in place, 1 timed out, 64 invalid command line."
     )
 
-    @Option(help: "The volume's mount path.")
-    var path: String
+    @Option(help: "A volume's mount path; repeat it to wait for several volumes.")
+    var path: [String]
 
     @Option(help: "Seconds to wait before giving up (0 waits forever).")
     var timeout = 600
@@ -28,9 +28,18 @@ struct WaitCommand: ParsableCommand {
     @Option(help: "Seconds between re-checks when no inotify event arrives.")
     var recheck = 5
 
+    func validate() throws {
+        guard !path.isEmpty else { throw ValidationError("give at least one --path") }
+    }
+
     func run() throws {
-        let marker = path + "/.stowage/manifest.json"
         let deadline = timeout > 0 ? Date().addingTimeInterval(TimeInterval(timeout)) : Date.distantFuture
+        for path in path { try wait(for: path, until: deadline) }
+        FileHandle.standardError.write(Data("stowage wait: the data is in place\n".utf8))
+    }
+
+    private func wait(for path: String, until deadline: Date) throws {
+        let marker = path + "/.stowage/manifest.json"
         let watcher = InotifyWatcher(directories: [path, path + "/.stowage"])
         defer { watcher.close() }
         FileHandle.standardError.write(Data("stowage wait: waiting for \(marker)\n".utf8))
@@ -44,7 +53,6 @@ struct WaitCommand: ParsableCommand {
             // `.stowage` may have appeared since: watch it too.
             watcher.add(path + "/.stowage")
         }
-        FileHandle.standardError.write(Data("stowage wait: the data is in place\n".utf8))
     }
 }
 
