@@ -43,16 +43,7 @@ struct World {
         return World(env: env, client: client, namespace: namespace, bucket: bucket, s3: s3, kubelet: kubelet, root: root)
     }
 
-    /// Applies `crds/` once per process with kubectl, as an admin would, and waits until
-    /// both are served.
-    static func installCRDs(_ env: TestEnvironment) async throws {
-        try await CRDInstall.shared.run {
-            let crds = TestEnvironment.packageRoot + "/crds"
-            try runKubectl(env, ["apply", "--server-side", "--force-conflicts", "-k", crds])
-            try runKubectl(env, ["wait", "--for", "condition=established", "--timeout=60s",
-                                 "crd/datavolumes.stowage.io", "crd/sharedvolumes.stowage.io"])
-        }
-    }
+    static func installCRDs(_ env: TestEnvironment) async throws { try await env.installStowageCRDs() }
 
     func source(prefix: String) -> DataSource {
         DataSource(s3: S3Source(endpoint: env.s3Endpoint, region: "us-east-1", bucket: bucket, prefix: prefix,
@@ -124,36 +115,7 @@ struct World {
     }
 }
 
-/// Runs a body once per process; later callers wait for the first to finish.
-actor CRDInstall {
-    static let shared = CRDInstall()
-    private var done = false
-    func run(_ body: () async throws -> Void) async throws {
-        guard !done else { return }
-        try await body()
-        done = true
-    }
-}
-
-func runKubectl(_ env: TestEnvironment, _ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/kubectl")
-    process.arguments = ["--kubeconfig", env.kubeconfig] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw KubectlError(output: String(decoding: output, as: UTF8.self))
-    }
-}
-
-struct KubectlError: Error, CustomStringConvertible {
-    var output: String
-    var description: String { "kubectl failed: \(output)" }
-}
+func runKubectl(_ env: TestEnvironment, _ arguments: [String]) throws { try env.kubectl(arguments) }
 
 /// Polls `check` until it holds (for assertions only: the code under test never polls).
 func eventually(_ what: String, timeout: Duration = .seconds(60), _ check: () async throws -> Bool) async throws {

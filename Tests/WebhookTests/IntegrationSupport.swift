@@ -122,30 +122,10 @@ func curlPost(port: Int, path: String, body: String, tls: TLSMaterial) throws ->
     return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
 }
 
-func installCRDs(_ env: TestEnvironment) async throws {
-    try await CRDInstall.shared.run {
-        let crds = TestEnvironment.packageRoot + "/crds/"
-        try kubectl(env, ["apply", "--server-side", "--force-conflicts",
-                          "-f", crds + "datavolumes.yaml", "-f", crds + "sharedvolumes.yaml"])
-        try kubectl(env, ["wait", "--for", "condition=established", "--timeout=60s",
-                          "crd/datavolumes.stowage.io", "crd/sharedvolumes.stowage.io"])
-    }
-}
+func installCRDs(_ env: TestEnvironment) async throws { try await env.installStowageCRDs() }
 
 @discardableResult
-func kubectl(_ env: TestEnvironment, _ arguments: [String]) throws -> String {
-    try run("/usr/bin/kubectl", ["--kubeconfig", env.kubeconfig] + arguments)
-}
-
-actor CRDInstall {
-    static let shared = CRDInstall()
-    private var done = false
-    func run(_ body: () async throws -> Void) async throws {
-        guard !done else { return }
-        try await body()
-        done = true
-    }
-}
+func kubectl(_ env: TestEnvironment, _ arguments: [String]) throws -> String { try env.kubectl(arguments) }
 
 /// Polls `check` until it holds (for assertions only: the code under test never polls).
 func eventually(_ what: String, timeout: Duration = .seconds(30), _ check: () async throws -> Bool) async throws {
