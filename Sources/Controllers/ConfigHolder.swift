@@ -68,13 +68,12 @@ public final class ConfigHolder: Sendable {
     }
 
     /// Reads the ConfigMap once (before controllers start, so they never see an empty
-    /// configuration when there is a real one).
-    public func load(client: KubeClient, logger: Logger) async throws {
+    /// configuration when there is a real one), and reports it as the controller would:
+    /// the controller then sees this version as already taken.
+    public func load(client: KubeClient, events: EventRecorder, logger: Logger) async throws {
         do {
             let configMap = try await client.resource(ConfigMap.self, namespace: namespace).get(name)
-            if case .refused(let error) = take(configMap) {
-                logger.warning("access-level configuration refused; no levels in force", metadata: ["error": "\(error)"])
-            }
+            await report(take(configMap), of: configMap, events: events, logger: logger)
         } catch let error as KubeClientError where error.apiCode == .notFound {
             logger.info("no access-level ConfigMap; no levels defined", metadata: ["configmap": "\(namespace)/\(name)"])
         }
@@ -85,20 +84,27 @@ public final class ConfigHolder: Sendable {
         let holder = self
         return Controller<ConfigMap>(name: "config", client: client, namespace: namespace, workers: 1, logger: logger) { configMap in
             guard configMap.metadata.name == holder.name else { return .done }
-            switch holder.take(configMap) {
-            case .unchanged:
-                break
-            case .applied:
-                logger.info("access-level configuration applied", metadata: ["levels": "\(holder.current.levels.keys.sorted())"])
-                await events.record(configMap, type: .normal, reason: "ConfigApplied",
-                                    message: "access levels in force: \(holder.current.levels.keys.sorted().joined(separator: ", "))")
-                for listener in holder.listeners.withLock({ $0 }) { await listener() }
-            case .refused(let error):
-                logger.warning("access-level configuration refused; the previous one stays in force", metadata: ["error": "\(error)"])
-                await events.record(configMap, type: .warning, reason: "InvalidConfig",
-                                    message: "\(StowageConfig.configMapKey) \(error); the previous configuration stays in force")
-            }
+            await holder.report(holder.take(configMap), of: configMap, events: events, logger: logger)
             return .done
+        }
+    }
+
+    /// Logs and records an event for what taking a ConfigMap version did; listeners run
+    /// after every applied change.
+    private func report(_ outcome: Outcome, of configMap: ConfigMap, events: EventRecorder, logger: Logger) async {
+        switch outcome {
+        case .unchanged:
+            break
+        case .applied:
+            let levels = current.levels.keys.sorted()
+            logger.info("access-level configuration applied", metadata: ["levels": "\(levels)"])
+            await events.record(configMap, type: .normal, reason: "ConfigApplied",
+                                message: "access levels in force: \(levels.joined(separator: ", "))")
+            for listener in listeners.withLock({ $0 }) { await listener() }
+        case .refused(let error):
+            logger.warning("access-level configuration refused; the previous one stays in force", metadata: ["error": "\(error)"])
+            await events.record(configMap, type: .warning, reason: "InvalidConfig",
+                                message: "\(StowageConfig.configMapKey) \(error); the previous configuration stays in force")
         }
     }
 }

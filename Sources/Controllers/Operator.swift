@@ -14,11 +14,13 @@ public struct Operator: Sendable {
     let configController: Controller<ConfigMap>
     let homes: Controller<Pod>
     let client: KubeClient
+    let events: EventRecorder
     let logger: Logger
 
     public init(client: KubeClient, watchNamespace: String?, settings: SyncPodSettings, config: ConfigHolder,
                 events: EventRecorder, metrics: MetricsRegistry?, workers: Int = 4, logger: Logger) {
         self.client = client
+        self.events = events
         self.config = config
         self.logger = logger
         dataVolumes = VolumeReconciler(client: client, namespace: watchNamespace, settings: settings, config: config,
@@ -34,7 +36,7 @@ public struct Operator: Sendable {
 
     /// Loads the configuration, then runs every controller until cancelled.
     public func run() async throws {
-        try await config.load(client: client, logger: logger)
+        try await config.load(client: client, events: events, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await configController.run() }
             group.addTask { try await dataVolumes.controller.run() }
