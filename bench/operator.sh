@@ -6,10 +6,13 @@
 # Event, status Pending then Ready: 5 writes each), timed until every one is Ready, with the
 # operator's peak RSS (VmHWM). The floor, in the same run on the same apiserver: a bare
 # client (`stowage-bench dv-floor`) issuing the same 5 writes per DataVolume on COUNT other
-# DataVolumes, with the same QPS, burst and 4 concurrent workers.
+# DataVolumes, with the same QPS, burst and concurrency (the operator's --workers). Both are
+# timed the same way: from their start until a watch (`stowage-bench dv-wait`) has seen
+# every DataVolume Ready. The apiserver's request counters give each phase's requests.
 #
-#   bench/operator.sh                      # COUNT=1000, QPS=200, BURST=400
-#   BENCH_DATAVOLUMES=10000 bench/operator.sh
+#   bench/operator.sh                      # COUNT=1000, QPS=200, BURST=400, WORKERS=4
+#   BENCH_DATAVOLUMES=10000 BENCH_WORKERS=16 bench/operator.sh
+#   OPERATOR_ENV="VAR=1 perf record -o op.perf" ...   # wraps the operator (env's syntax)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -17,6 +20,7 @@ ROOT=$(pwd)
 COUNT=${BENCH_DATAVOLUMES:-1000}
 QPS=${BENCH_QPS:-200}
 BURST=${BENCH_BURST:-400}
+WORKERS=${BENCH_WORKERS:-4}
 ENV_DIR=$ROOT/.testenv/bench-operator
 WORK=$ENV_DIR/work
 BIN=${STOWAGE_RELEASE_DIR:-$ROOT/.build-release/release}
@@ -45,33 +49,71 @@ kubectl create namespace floor >&2
 kubectl create namespace operator >&2
 kubectl create namespace stowage-system >&2
 
+# The apiserver's request counters, to count what each phase asked of it.
+requests() { kubectl get --raw /metrics | grep '^apiserver_request_total{' > "$WORK/$1.metrics"; }
+
 log "floor: $COUNT DataVolumes, 5 writes each, qps $QPS burst $BURST"
 "$BIN/stowage-bench" dv-create floor "$COUNT" >&2
-/usr/bin/time -f '%e %M' -o "$WORK/floor.time" "$BIN/stowage-bench" dv-floor floor "$QPS" "$BURST" | tee "$WORK/floor.json" >&2
+requests floor-before
+# Timed like the operator: from the start until the same observer (a watch) sees all Ready.
+"$BIN/stowage-bench" dv-wait floor "$COUNT" > "$WORK/floor-wait.json" &
+wait_pid=$!
+sleep 1
+start=$(date +%s.%N)
+/usr/bin/time -f '%e %U %S %M' -o "$WORK/floor.time" "$BIN/stowage-bench" dv-floor floor "$QPS" "$BURST" "$WORKERS" | tee "$WORK/floor.json" >&2
+wait "$wait_pid"
+floor_end=$(date +%s.%N)
+floor_s=$(python3 -c "print($floor_end - $start)")
+requests floor-after
 
 log "operator: $COUNT DataVolumes, then a cold start"
 "$BIN/stowage-bench" dv-create operator "$COUNT" >&2
+requests operator-before
 start=$(date +%s.%N)
-"$BIN/stowage" operator --kubeconfig "$KUBECONFIG" --namespace stowage-system --watch-namespace operator \
-  --no-leader-elect --health-port 0 --kube-qps "$QPS" --kube-burst "$BURST" --log-level warning \
+env ${OPERATOR_ENV:-} "$BIN/stowage" operator --kubeconfig "$KUBECONFIG" --namespace stowage-system --watch-namespace operator \
+  --no-leader-elect --health-port 0 --kube-qps "$QPS" --kube-burst "$BURST" --workers "$WORKERS" --log-level "${OPERATOR_LOG_LEVEL:-warning}" \
   2> "$WORK/operator.log" &
 op_pid=$!
 "$BIN/stowage-bench" dv-wait operator "$COUNT" > "$WORK/wait.json"
 end=$(date +%s.%N)
 peak_kib=$(awk '/VmHWM/ {print $2}' "/proc/$op_pid/status")
+cpu_ticks=$(awk '{print $14 + $15}' "/proc/$op_pid/stat")
+cpu_s=$(python3 -c "import os; print($cpu_ticks / os.sysconf('SC_CLK_TCK'))")
+requests operator-after
 kill -TERM "$op_pid"; wait "$op_pid" || true; op_pid=
 
-python3 - "$WORK" "$COUNT" "$start" "$end" "$peak_kib" "$QPS" <<'PY' | tee "$WORK/results.md"
+python3 - "$WORK" "$COUNT" "$start" "$end" "$peak_kib" "$QPS" "$WORKERS" "$cpu_s" "$floor_s" <<'PY' | tee "$WORK/results.md"
 import json, sys
-work, count, start, end, peak, qps = sys.argv[1:]
-floor = json.load(open(f"{work}/floor.json"))["seconds"]
-floor_rss = int(open(f"{work}/floor.time").read().split()[-1])
+work, count, start, end, peak, qps, workers, op_cpu, floor = sys.argv[1:]
+floor = float(floor)
+_, user, sys_, floor_rss = open(f"{work}/floor.time").read().split()[-4:]
 op = float(end) - float(start)
-print(f"{int(count):,} DataVolumes without source, client rate limit {qps} QPS; cold start.\n")
-print("| what | seconds | writes/s | peak RSS MiB |")
-print("|---|---:|---:|---:|")
-print(f"| floor: bare client, same 5 writes per DataVolume | {floor:.1f} | {5 * int(count) / floor:.0f} | {floor_rss / 1024:.1f} |")
-print(f"| stowage operator: start to all Ready | {op:.1f} | {5 * int(count) / op:.0f} | {int(peak) / 1024:.1f} |")
+print(f"{int(count):,} DataVolumes without source, client rate limit {qps} QPS, {workers} workers; cold start.\n")
+print("| what | seconds | writes/s | CPU s | peak RSS MiB |")
+print("|---|---:|---:|---:|---:|")
+print(f"| floor: bare client, same 5 writes per DataVolume | {floor:.1f} | {5 * int(count) / floor:.0f} | {float(user) + float(sys_):.1f} | {int(floor_rss) / 1024:.1f} |")
+print(f"| stowage operator: start to all Ready | {op:.1f} | {5 * int(count) / op:.0f} | {float(op_cpu):.1f} | {int(peak) / 1024:.1f} |")
 print(f"\noperator / floor: {op / floor:.2f}x time")
+
+# Requests the apiserver served in each phase (everything but watches and the bench's own
+# polling lists), by verb, resource, subresource and response code.
+import re
+def counts(name):
+    out = {}
+    for line in open(f"{work}/{name}.metrics"):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+        if labels.get("verb") in ("WATCH", "LIST") or labels.get("resource") in ("leases", "endpoints", "namespaces", ""):
+            continue
+        key = (labels["verb"], labels["resource"] + ("/" + labels["subresource"] if labels.get("subresource") else ""), labels["code"])
+        out[key] = out.get(key, 0) + float(line.split()[-1])
+    return out
+print("\n| phase | verb | resource | code | requests |")
+print("|---|---|---|---|---:|")
+for phase in ("floor", "operator"):
+    before, after = counts(f"{phase}-before"), counts(f"{phase}-after")
+    for key in sorted(after):
+        n = after[key] - before.get(key, 0)
+        if n > 0:
+            print(f"| {phase} | {key[0]} | {key[1]} | {key[2]} | {n:.0f} |")
 PY
 log "results: $WORK/results.md"

@@ -45,6 +45,7 @@ public struct Operator: Sendable {
             try await group.next()
             group.cancelAll()
         }
+        await events.flush()
     }
 }
 

@@ -68,8 +68,9 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
 
     func reconcile(_ volume: V) async throws -> ReconcileAction {
         let api = client.resource(V.self, namespace: volume.namespace)
+        let store = controller.store
         return try await finalizer(api, name: StowageKeys.finalizer, object: volume,
-                                   apply: { try await self.pass($0) },
+                                   apply: { store.wrote($0); return try await self.pass($0) },
                                    cleanup: { try await self.pass($0) })
     }
 
@@ -99,7 +100,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
                 status.observedGeneration = generation
                 try await write(volume, status, before: before)
                 if before.conditions[type: ConditionType.valid]?.status != "False" {
-                    await events.record(volume, type: .warning, reason: ConditionReason.invalidSpec, message: message)
+                    events.post(volume, type: .warning, reason: ConditionReason.invalidSpec, message: message)
                 }
                 return .done
             }
@@ -260,9 +261,9 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         var metadata = ObjectMeta(name: volume.claimName, namespace: volume.namespace, labels: volume.childLabels)
         metadata.ownerReferences = [OwnerReference(controller: volume)]
         do {
-            _ = try await client.resource(PersistentVolumeClaim.self, namespace: volume.namespace)
-                .create(PersistentVolumeClaim(metadata: metadata, spec: volume.claimSpec))
-            await events.record(volume, type: .normal, reason: ConditionReason.claimCreated, message: "created claim \(volume.claimName)")
+            claims.wrote(try await client.resource(PersistentVolumeClaim.self, namespace: volume.namespace)
+                .create(PersistentVolumeClaim(metadata: metadata, spec: volume.claimSpec)))
+            events.post(volume, type: .normal, reason: ConditionReason.claimCreated, message: "created claim \(volume.claimName)")
         } catch let error as KubeClientError where error.apiCode == .alreadyExists {
             // A stale cache: the claim is there already.
         }
@@ -271,7 +272,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
     func deleteClaim(_ volume: V, reason: String) async throws {
         do {
             try await client.resource(PersistentVolumeClaim.self, namespace: volume.namespace).delete(volume.claimName)
-            await events.record(volume, type: .normal, reason: "ClaimReleased", message: "deleted claim \(volume.claimName): \(reason)")
+            events.post(volume, type: .normal, reason: "ClaimReleased", message: "deleted claim \(volume.claimName): \(reason)")
         } catch let error as KubeClientError where error.apiCode == .notFound {}
     }
 
@@ -284,7 +285,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             do {
                 _ = try await client.resource(PersistentVolumeClaim.self, namespace: volume.namespace)
                     .patch(volume.claimName, .merge, ["metadata": ["ownerReferences": nil, "labels": [V.ownerLabel: nil]]])
-                await events.record(volume, type: .normal, reason: "ClaimRetained", message: "kept claim \(volume.claimName) (reclaimPolicy Retain)")
+                events.post(volume, type: .normal, reason: "ClaimRetained", message: "kept claim \(volume.claimName) (reclaimPolicy Retain)")
             } catch let error as KubeClientError where error.apiCode == .notFound {}
         case .delete:
             try await deleteClaim(volume, reason: "the \(V.kind) was deleted (reclaimPolicy Delete)")
@@ -302,7 +303,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             generation: volume.metadata.generation ?? 1, reason: reason)
         do {
             _ = try await client.resource(Job.self, namespace: volume.namespace).create(SyncJob.build(request, settings: settings))
-            await events.record(volume, type: .normal, reason: "SyncStarted", message: "\(direction.rawValue) started: \(reason)")
+            events.post(volume, type: .normal, reason: "SyncStarted", message: "\(direction.rawValue) started: \(reason)")
         } catch let error as KubeClientError where error.apiCode == .alreadyExists {
             // Created by a pass whose status write was lost: it is the current Job.
         }
@@ -324,14 +325,14 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             status.pulledGeneration = generation ?? volume.metadata.generation
             status.idleSince = nil
             status.warning = record.changedInputs.map { "inputs changed since the previous sync: \($0.prefix(5).joined(separator: ", "))\($0.count > 5 ? ", ..." : "")" }
-            await events.record(volume, type: .normal, reason: ConditionReason.syncSucceeded, message: "pull succeeded: \(summary)")
+            events.post(volume, type: .normal, reason: ConditionReason.syncSucceeded, message: "pull succeeded: \(summary)")
         case (.succeeded, .push):
             if consumers == 0 { status.pendingPush = nil }
-            await events.record(volume, type: .normal, reason: ConditionReason.syncSucceeded, message: "push succeeded: \(summary)")
+            events.post(volume, type: .normal, reason: ConditionReason.syncSucceeded, message: "push succeeded: \(summary)")
         case (.failed, _):
             let guardRefused = exitCode == SyncJob.guardExitCode
             let reason = guardRefused ? ConditionReason.deleteGuard : ConditionReason.syncFailed
-            await events.record(volume, type: .warning, reason: reason,
+            events.post(volume, type: .warning, reason: reason,
                                 message: "\(record.direction.rawValue) failed\(exitCode.map { " (exit \($0))" } ?? ""): \(record.message ?? "no details")")
         }
     }
@@ -363,7 +364,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         guard status != before else { return }
         var updated = volume
         updated.status = status
-        _ = try await client.resource(V.self, namespace: volume.namespace).updateStatus(updated)
+        controller.store.wrote(try await client.resource(V.self, namespace: volume.namespace).updateStatus(updated))
     }
 }
 

@@ -27,6 +27,10 @@ public final class EventRecorder: Sendable {
     /// How long a remembered count is trusted before the Event is read again.
     let window: Duration
     private let seen = Mutex<[String: Seen]>([:])
+    private let pending = Mutex<(count: Int, flushers: [CheckedContinuation<Void, Never>])>((0, []))
+    /// Posted events not yet written beyond which `post` drops new ones (client-go's
+    /// broadcaster keeps a buffer of 1,000 and drops too).
+    public static var maxPending: Int { 1000 }
 
     private struct Seen {
         var count: Int
@@ -42,6 +46,43 @@ public final class EventRecorder: Sendable {
         self.logger = logger
     }
 
+    /// Records in the background and returns at once, as client-go's recorder does: a
+    /// reconcile pass never waits for commentary. `flush` waits for what is posted.
+    public func post<R: KubeResource>(_ object: R, type: EventType, reason: String, message: String) {
+        let admitted = pending.withLock { p in
+            guard p.count < Self.maxPending else { return false }
+            p.count += 1
+            return true
+        }
+        guard admitted else {
+            logger.warning("event dropped: too many events waiting to be written", metadata: ["event.reason": "\(reason)"])
+            return
+        }
+        Task {
+            await record(object, type: type, reason: reason, message: message)
+            let flushers = pending.withLock { p in
+                p.count -= 1
+                guard p.count == 0 else { return [CheckedContinuation<Void, Never>]() }
+                defer { p.flushers = [] }
+                return p.flushers
+            }
+            flushers.forEach { $0.resume() }
+        }
+    }
+
+    /// Returns once every posted event is written (or given up on).
+    public func flush() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let idle = pending.withLock { p in
+                if p.count == 0 { return true }
+                p.flushers.append(c)
+                return false
+            }
+            if idle { c.resume() }
+        }
+    }
+
+    /// Records and returns once the Event is written.
     public func record<R: KubeResource>(_ object: R, type: EventType, reason: String, message: String) async {
         let namespace = object.metadata.namespace ?? "default"
         let name = Self.eventName(for: object, type: type, reason: reason, message: message)

@@ -6,6 +6,13 @@ import Synchronization
 ///
 /// Indexes: by namespace and by owner UID always, plus any named index functions given at
 /// creation (an index function returns the values an object is filed under).
+///
+/// Read your own writes: a controller hands the object a write returned to `wrote`, so its
+/// next pass sees that version even before the watch delivers it (instead of a stale one
+/// whose status update would only earn a Conflict). A watch event older than what the store
+/// holds is then skipped. Kubernetes calls resourceVersions opaque; like client-go's
+/// MutationCache, this compares them as integers (etcd's revisions, which every apiserver
+/// backed by etcd gives) and, when either is not an integer, simply takes the newest event.
 public final class Store<R: KubeResource>: Sendable {
     public typealias IndexFunction = @Sendable (R) -> [String]
 
@@ -14,6 +21,9 @@ public final class Store<R: KubeResource>: Sendable {
         /// index name -> value -> keys
         var indexes: [String: [String: Set<String>]] = [:]
         var synced = false
+        /// resourceVersions of recently deleted objects, so that a write answered before
+        /// the deletion was seen cannot bring the object back.
+        var tombstones: [String: UInt64] = [:]
         var syncWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -69,6 +79,7 @@ public final class Store<R: KubeResource>: Sendable {
             let removed = s.objects.filter { fresh[$0.key] == nil }.map(\.value)
             s.objects = [:]
             s.indexes = [:]
+            s.tombstones = [:]
             for object in objects { insert(object, into: &s) }
             s.synced = true
             defer { s.syncWaiters = [] }
@@ -79,15 +90,41 @@ public final class Store<R: KubeResource>: Sendable {
     }
 
     func apply(_ object: R) {
+        state.withLock { s in update(object, in: &s) }
+    }
+
+    /// Takes the object a create, update or patch returned (see the type's comment).
+    public func wrote(_ object: R) {
         state.withLock { s in
-            if let old = s.objects[object.key] { remove(old, from: &s) }
-            insert(object, into: &s)
+            if let gone = s.tombstones[object.key], let version = object.metadata.resourceVersion.flatMap({ UInt64($0) }),
+               version <= gone { return }
+            update(object, in: &s)
         }
+    }
+
+    /// Replaces the stored version unless `object` is older.
+    private func update(_ object: R, in s: inout State) {
+        if let old = s.objects[object.key] {
+            if Self.isOlder(object, than: old) { return }
+            remove(old, from: &s)
+        }
+        insert(object, into: &s)
+    }
+
+    static func isOlder(_ a: R, than b: R) -> Bool {
+        guard let x = a.metadata.resourceVersion.flatMap({ UInt64($0) }),
+              let y = b.metadata.resourceVersion.flatMap({ UInt64($0) }) else { return false }
+        return x < y
     }
 
     func delete(_ object: R) {
         state.withLock { s in
             if let old = s.objects[object.key] { remove(old, from: &s) }
+            if let version = object.metadata.resourceVersion.flatMap({ UInt64($0) }) {
+                // Bounded: a write older than a forgotten deletion is a rare race anyway.
+                if s.tombstones.count >= 10_000 { s.tombstones = [:] }
+                s.tombstones[object.key] = version
+            }
         }
     }
 

@@ -36,6 +36,17 @@ import Testing
         #expect(after.count == 6)
     }
 
+    @Test func postedEventsAreWrittenByTheTimeFlushReturns() async throws {
+        let cluster = try await RuntimeTestCluster("events-post")
+        let object = try await cluster.resource(ConfigMap.self).create(ConfigMap(metadata: ObjectMeta(name: "subject")))
+        let recorder = EventRecorder(client: cluster.client, component: "stowage", instance: "test-1")
+        for i in 0..<20 { recorder.post(object, type: .normal, reason: "Step", message: "step \(i)") }
+        await recorder.flush()
+        let events = try await cluster.resource(Event.self).list().items.filter { $0.involvedObject.uid == object.metadata.uid }
+        #expect(Set(events.compactMap(\.message)) == Set((0..<20).map { "step \($0)" }))
+        await recorder.flush() // nothing pending: returns at once
+    }
+
     @Test func failuresAreNotThrown() async throws {
         let cluster = try await RuntimeTestCluster("events-fail")
         let recorder = EventRecorder(client: cluster.client, component: "stowage", instance: "test")

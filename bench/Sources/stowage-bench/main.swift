@@ -6,7 +6,7 @@
 //                                                        ADDED events are decoded
 //   stowage-bench dv-create NAMESPACE COUNT              create COUNT DataVolumes without source
 //   stowage-bench dv-wait NAMESPACE COUNT                return once COUNT DataVolumes are Ready
-//   stowage-bench dv-floor NAMESPACE QPS BURST           the operator's writes for each DataVolume
+//   stowage-bench dv-floor NAMESPACE QPS BURST [WORKERS] the operator's writes for each DataVolume
 //                                                        (finalizer, claim, event, two status
 //                                                        writes) by a bare client at QPS
 //
@@ -205,10 +205,11 @@ do {
         try await dvCreate(namespace: args[1], count: Int(args[2]) ?? 0)
     case "dv-wait" where args.count == 3:
         try await dvWait(namespace: args[1], count: Int(args[2]) ?? 0)
-    case "dv-floor" where args.count == 4:
-        try await dvFloor(namespace: args[1], qps: Double(args[2]) ?? 50, burst: Int(args[3]) ?? 100)
+    case "dv-floor" where args.count >= 4:
+        try await dvFloor(namespace: args[1], qps: Double(args[2]) ?? 50, burst: Int(args[3]) ?? 100,
+                          workers: args.count > 4 ? Int(args[4]) ?? 4 : 4)
     default:
-        fail("usage: stowage-bench create NAMESPACE COUNT [CONCURRENCY] | list | watch COUNT | dv-create NAMESPACE COUNT | dv-wait NAMESPACE COUNT | dv-floor NAMESPACE QPS BURST")
+        fail("usage: stowage-bench create NAMESPACE COUNT [CONCURRENCY] | list | watch COUNT | dv-create NAMESPACE COUNT | dv-wait NAMESPACE COUNT | dv-floor NAMESPACE QPS BURST [WORKERS]")
     }
 } catch {
     fail("\(error)")

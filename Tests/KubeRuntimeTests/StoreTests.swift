@@ -1,0 +1,53 @@
+import KubeModel
+import Testing
+@testable import KubeRuntime
+
+@Suite struct StoreTests {
+    func map(_ name: String, version: String, data: String = "") -> ConfigMap {
+        var metadata = ObjectMeta(name: name, namespace: "ns")
+        metadata.resourceVersion = version
+        return ConfigMap(metadata: metadata, data: ["v": data])
+    }
+
+    @Test func aWriteIsReadBackBeforeTheWatchCatchesUp() {
+        let store = Store<ConfigMap>()
+        store.replace([map("a", version: "10", data: "listed")])
+        store.wrote(map("a", version: "12", data: "written"))
+        #expect(store.get("ns/a")?.data?["v"] == "written")
+        // The watch delivers the events in between, then the write itself, then later ones.
+        store.apply(map("a", version: "11", data: "older"))
+        #expect(store.get("ns/a")?.data?["v"] == "written")
+        store.apply(map("a", version: "12", data: "written"))
+        store.apply(map("a", version: "13", data: "newer"))
+        #expect(store.get("ns/a")?.data?["v"] == "newer")
+        // A write answered before a newer event was seen does not go back in time.
+        store.wrote(map("a", version: "12", data: "written"))
+        #expect(store.get("ns/a")?.data?["v"] == "newer")
+    }
+
+    @Test func aWriteDoesNotBringBackADeletedObject() {
+        let store = Store<ConfigMap>()
+        store.apply(map("a", version: "5"))
+        store.delete(map("a", version: "7"))
+        store.wrote(map("a", version: "6"))
+        #expect(store.get("ns/a") == nil)
+        // Created again later: a newer version is taken.
+        store.wrote(map("a", version: "9", data: "again"))
+        #expect(store.get("ns/a")?.data?["v"] == "again")
+    }
+
+    @Test func versionsThatAreNotIntegersAreNotCompared() {
+        let store = Store<ConfigMap>()
+        store.apply(map("a", version: "b-2", data: "first"))
+        store.apply(map("a", version: "a-1", data: "second"))
+        #expect(store.get("ns/a")?.data?["v"] == "second", "the newest event wins")
+    }
+
+    @Test func indexesFollowTheWrittenVersion() {
+        let store = Store<ConfigMap>(indexes: ["v": { [$0.data?["v"] ?? ""] }])
+        store.apply(map("a", version: "1", data: "x"))
+        store.wrote(map("a", version: "2", data: "y"))
+        #expect(store.byIndex("v", "x").isEmpty)
+        #expect(store.byIndex("v", "y").map(\.key) == ["ns/a"])
+    }
+}
