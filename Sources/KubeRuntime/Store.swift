@@ -7,6 +7,10 @@ import Synchronization
 /// Indexes: by namespace and by owner UID always, plus any named index functions given at
 /// creation (an index function returns the values an object is filed under).
 ///
+/// The cache keeps objects without `metadata.managedFields` (controller-runtime's default
+/// transform does the same): they are often the largest part of an object and no controller
+/// reads them, and an update made from a cached object leaves them as the server has them.
+///
 /// Read your own writes: a controller hands the object a write returned to `wrote`, so its
 /// next pass sees that version even before the watch delivers it (instead of a stale one
 /// whose status update would only earn a Conflict). A watch event older than what the store
@@ -111,6 +115,18 @@ public final class Store<R: KubeResource>: Sendable {
         insert(object, into: &s)
     }
 
+    static func withoutManagedFields(_ object: R) -> R {
+        var object = object
+        object.metadata.managedFields = nil
+        if case .object(var root)? = object.original.json, case .object(var metadata)? = root["metadata"],
+           metadata["managedFields"] != nil {
+            metadata["managedFields"] = nil
+            root["metadata"] = .object(metadata)
+            object.original.json = .object(root)
+        }
+        return object
+    }
+
     static func isOlder(_ a: R, than b: R) -> Bool {
         guard let x = a.metadata.resourceVersion.flatMap({ UInt64($0) }),
               let y = b.metadata.resourceVersion.flatMap({ UInt64($0) }) else { return false }
@@ -130,7 +146,7 @@ public final class Store<R: KubeResource>: Sendable {
 
     private func insert(_ object: R, into s: inout State) {
         let key = object.key
-        s.objects[key] = object
+        s.objects[key] = Self.withoutManagedFields(object)
         for (name, function) in indexFunctions {
             for value in function(object) { s.indexes[name, default: [:]][value, default: []].insert(key) }
         }

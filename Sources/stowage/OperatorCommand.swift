@@ -76,6 +76,10 @@ struct OperatorCommand: AsyncParsableCommand {
     @Option(help: "Kubernetes user of the operator, whose sync pods the webhook lets through (default: system:serviceaccount:<namespace>:stowage-operator).")
     var operatorUser: String?
 
+    @Option(name: .customLong("job-controller-user"),
+            help: "User the Job controller creates pods as; the webhook lets through pods of Jobs it validated (repeatable; default: system:serviceaccount:kube-system:job-controller and system:kube-controller-manager).")
+    var jobControllerUsers: [String] = []
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
@@ -109,6 +113,7 @@ struct OperatorCommand: AsyncParsableCommand {
         var webhook: WebhookRunner?
         if webhookPort > 0 {
             let settings = AdmissionSettings(operatorUsers: [operatorUser ?? "system:serviceaccount:\(namespace):stowage-operator"],
+                                             jobControllerUsers: jobControllerUsers.isEmpty ? AdmissionSettings.defaultJobControllerUsers : jobControllerUsers,
                                              waitImage: settings.image, waitCommand: syncCommand)
             webhook = try WebhookRunner(client: client, configNamespace: namespace, configMapName: configMap,
                                         server: .init(certificatePath: tlsCert, keyPath: tlsKey, port: webhookPort),

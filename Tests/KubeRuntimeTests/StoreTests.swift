@@ -50,4 +50,18 @@ import Testing
         #expect(store.byIndex("v", "x").isEmpty)
         #expect(store.byIndex("v", "y").map(\.key) == ["ns/a"])
     }
+
+    @Test func managedFieldsAreNotKept() throws {
+        var object = map("a", version: "1", data: "x")
+        object.metadata.managedFields = [["manager": "kubectl", "operation": "Update"]]
+        object.original = Original(["metadata": ["name": "a", "namespace": "ns", "managedFields": [["manager": "kubectl"]]],
+                                    "data": ["v": "x"], "extra": "kept"])
+        let store = Store<ConfigMap>()
+        store.apply(object)
+        let cached = try #require(store.get("ns/a"))
+        #expect(cached.metadata.managedFields == nil)
+        #expect(cached.original.json?["metadata"]?["managedFields"] == nil)
+        #expect(cached.original.json?["metadata"]?["name"] == "a")
+        #expect(cached.original.json?["extra"] == "kept", "unknown fields survive")
+    }
 }
