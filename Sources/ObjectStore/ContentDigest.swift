@@ -82,7 +82,8 @@ public struct ContentDigest: Sendable, Hashable, Codable {
 
     /// Calls `body` with consecutive chunks (up to 1 MiB) of `length` bytes from `offset`.
     static func read(_ descriptor: Int32, offset: Int64, length: Int64, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let chunk = 1 << 20
+        // No bigger than the file: 16 transfers of small files need not hold 16 MiB.
+        let chunk = Int(max(1, min(Int64(1 << 20), length)))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }
         var done: Int64 = 0
