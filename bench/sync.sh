@@ -12,6 +12,8 @@
 #   bench/sync.sh                      # N=16, 10,000 x 16 KiB, 2 x 256 MiB
 #   BENCH_CONCURRENCY=32 BENCH_SMALL_FILES=1000 BENCH_LARGE_MIB=64 BENCH_TOOLS="stowage s5cmd" bench/sync.sh
 #   STOWAGE_BIN=/path/to/stowage bench/sync.sh   # skip the release build
+#   STOWAGE_BEFORE_BIN=/path/to/old/stowage BENCH_TOOLS="stowage-before stowage s5cmd" bench/sync.sh
+#                                      # an older build as one more tool: before/after in one run
 #
 # Output: a markdown table on stdout and in .testenv/bench-sync/work/results.md, raw rows in
 # results.tsv, each command's stdout/stderr in logs/.
@@ -28,6 +30,7 @@ TOOLS=${BENCH_TOOLS:-"stowage rclone s5cmd aws"}
 ENV_DIR=$ROOT/.testenv/bench-sync
 WORK=$ENV_DIR/work
 STOWAGE=${STOWAGE_BIN:-$ROOT/.build-release/release/stowage}
+STOWAGE_BEFORE=${STOWAGE_BEFORE_BIN:-}
 
 log() { printf '[bench-sync] %s\n' "$*" >&2; }
 
@@ -86,6 +89,8 @@ find "$WORK/data" -type f -exec touch -d '2 minutes ago' {} +
 cmd_for() { # tool, push|pull, bucket, dir
   local tool=$1 op=$2 bucket=$3 dir=$4
   case "$tool/$op" in
+    stowage-before/push) echo "$STOWAGE_BEFORE sync push s3://$bucket/data $dir --mode RW --endpoint $EP --concurrency $N --progress-interval 3600" ;;
+    stowage-before/pull) echo "$STOWAGE_BEFORE sync pull s3://$bucket/data $dir --mode RO --endpoint $EP --concurrency $N --progress-interval 3600" ;;
     stowage/push) echo "$STOWAGE sync push s3://$bucket/data $dir --mode RW --endpoint $EP --concurrency $N --progress-interval 3600" ;;
     stowage/pull) echo "$STOWAGE sync pull s3://$bucket/data $dir --mode RO --endpoint $EP --concurrency $N --progress-interval 3600" ;;
     rclone/push)  echo "rclone copy $dir bench:$bucket/data --transfers $N --checkers $N" ;;
@@ -97,6 +102,7 @@ cmd_for() { # tool, push|pull, bucket, dir
   esac
 }
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 RESULTS=$WORK/results.tsv
 printf 'case\ttool\tseconds\tpeak_rss_kib\texit\n' > "$RESULTS"
 
@@ -146,11 +152,12 @@ run_case() { # set (small|large), case letter
 
 run_case small a
 run_case large b
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------- report
-python3 - "$RESULTS" "$N" "$SMALL_FILES" "$LARGE_FILES" "$LARGE_MIB" <<'PY' | tee "$WORK/results.md"
+python3 - "$RESULTS" "$N" "$SMALL_FILES" "$LARGE_FILES" "$LARGE_MIB" "$LOAD_START" "$LOAD_END" <<'PY' | tee "$WORK/results.md"
 import csv, sys, platform, os
-path, n, small, large, mib = sys.argv[1:]
+path, n, small, large, mib, load_start, load_end = sys.argv[1:]
 rows = [r for r in csv.DictReader(open(path), delimiter="\t") if r["seconds"] != "verify"]
 bad = [r for r in csv.DictReader(open(path), delimiter="\t") if r["seconds"] == "verify"]
 cases = []
@@ -159,7 +166,8 @@ for r in rows:
 order = {"(a) push": 0, "(a) pull": 1, "(b) push": 2, "(b) pull": 3, "(c) no-change push": 4}
 cases.sort(key=lambda c: order.get(c, 9))
 print(f"N={n}; (a) {int(small):,} x 16 KiB; (b) {large} x {mib} MiB; (c) no-change push of (a). "
-      f"{os.cpu_count()} cores. Ratio = tool time / stowage time (above 1: stowage faster).\n")
+      f"{os.cpu_count()} cores. Ratio = tool time / stowage time (above 1: stowage faster). "
+      f"Load average (1, 5, 15 min) at start {load_start}, at end {load_end}.\n")
 print("| case | tool | wall s | ratio to stowage | peak RSS MiB | exit |")
 print("|---|---|---:|---:|---:|---:|")
 for c in cases:

@@ -9,7 +9,14 @@ enum LocalTree {
     struct Scan {
         var files: [LocalFile] = []
         var warnings: [String] = []
+        /// Partial downloads a killed run left (`partialPrefix`): never part of the volume.
+        var partials: [String] = []
     }
+
+    /// Downloads are written next to their destination under this name, then renamed: the
+    /// temporary file's inode is allocated in the destination directory (as rclone does),
+    /// not in one shared directory whose lock and inode group every download would share.
+    static let partialPrefix = ".stowage-partial."
 
     static func scan(root: String) throws -> Scan {
         var scan = Scan()
@@ -44,6 +51,8 @@ enum LocalTree {
             var st = stat()
             guard lstat(root + "/" + path, &st) == 0 else { continue } // vanished while scanning
             switch st.st_mode & S_IFMT {
+            case S_IFREG where name.hasPrefix(partialPrefix):
+                scan.partials.append(path)
             case S_IFREG:
                 scan.files.append(LocalFile(path: path, size: Int64(st.st_size), mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)))
             case S_IFDIR:

@@ -4,7 +4,8 @@ import ObjectStore
 /// Runs one sync between a volume directory and an S3 prefix: scan, list, plan, transfer
 /// with bounded concurrency, then delete, then write the manifest.
 ///
-/// Safety contract: downloads land in `.stowage/tmp`, are fsynced and renamed into place;
+/// Safety contract: downloads land in `.stowage/tmp`, are made durable (in batches, see
+/// `DownloadCommitter`) and only then renamed into place;
 /// uploads are whole or absent (multipart aborted on failure); deletions run only after
 /// every transfer succeeded; each finished transfer is journaled, so a killed run's work
 /// is not redone. Cancelling the calling task (SIGTERM in the CLI) stops new transfers,
@@ -92,6 +93,8 @@ public struct SyncEngine: Sendable {
         }
 
         try prepareStateDirectory()
+        // Leftovers of a killed run are partial downloads: never part of the volume.
+        for partial in scan.partials { unlink(root + "/" + partial) }
         let journal = try Journal(root: root)
         progress.planned(files: plan.uploads.count + plan.downloads.count,
                          bytes: plan.uploads.reduce(0) { $0 + $1.size } + plan.downloads.reduce(0) { $0 + $1.size })
@@ -157,6 +160,8 @@ public struct SyncEngine: Sendable {
 
     private enum Result: Sendable {
         case done(SyncDirection, ManifestEntry, warning: String?)
+        /// A download is in its temporary file, waiting to be committed.
+        case downloaded(DownloadCommitter.Item)
         case skipped(warning: String)
         case failed(String)
         case cancelled
@@ -164,7 +169,10 @@ public struct SyncEngine: Sendable {
 
     /// Runs uploads and downloads, `concurrency` at a time; one failure does not stop the
     /// others (so a run makes as much progress as it can), cancellation stops all.
+    /// Downloads are committed in batches (`DownloadCommitter`), also when cancelled: what
+    /// was downloaded before the stop is kept.
     private func transfer(_ plan: SyncPlan, journal: Journal) async -> Outcome {
+        let committer = DownloadCommitter(root: options.root, journal: journal)
         enum Job: Sendable { case up(LocalFile), down(RemoteFile) }
         // Large files first, so the long transfers overlap the many small ones.
         let jobs = (plan.uploads.map { Job.up($0) } + plan.downloads.map { Job.down($0) }).sorted { a, b in
@@ -181,7 +189,7 @@ public struct SyncEngine: Sendable {
                     do {
                         switch job {
                         case .up(let file): return try await upload(file, journal: journal)
-                        case .down(let file): return try await download(file, journal: journal)
+                        case .down(let file): return try await download(file)
                         }
                     } catch is CancellationError {
                         return .cancelled
@@ -198,6 +206,7 @@ public struct SyncEngine: Sendable {
                 case .done(let direction, let entry, let warning):
                     outcome.entries.append((direction, entry))
                     if let warning { outcome.warnings.append(warning) }
+                case .downloaded(let item): committer.add(item)
                 case .skipped(let warning): outcome.warnings.append(warning)
                 case .failed(let message): outcome.failures.append(message)
                 case .cancelled: outcome.cancelled = true
@@ -205,6 +214,9 @@ public struct SyncEngine: Sendable {
                 if Task.isCancelled { outcome.cancelled = true }
                 if next < jobs.count && !outcome.cancelled { add() }
             }
+            let committed = await committer.finish()
+            outcome.entries += committed.entries.map { (.pull, $0) }
+            outcome.failures += committed.failures
             return outcome
         }
     }
@@ -218,12 +230,21 @@ public struct SyncEngine: Sendable {
         }
         defer { close(fd) }
         let before = try Self.stat(fd, path)
-        let digest = try file.digest.flatMap { file.size == before.size && file.mtime == before.mtime ? $0 : nil }
-            ?? ContentDigest.of(descriptor: fd, length: before.size)
+        // One read of the file gives everything the upload needs: the digest for the
+        // manifest and metadata, and for a multipart upload each part's Content-MD5.
+        var parts: PartDigests?
+        let digest: ContentDigest
+        if let known = file.digest, file.size == before.size, file.mtime == before.mtime {
+            digest = known
+        } else if client.isMultipart(before.size) {
+            (digest, parts) = try ContentDigest.of(descriptor: fd, length: before.size, partSize: client.configuration.partSize)
+        } else {
+            digest = try ContentDigest.of(descriptor: fd, length: before.size)
+        }
         let key = options.keyPrefix + file.path
         let etag = try await client.upload(bucket: options.bucket, key: key, from: fd, length: before.size,
                                            metadata: [SyncMetadata.mtime: SyncMetadata.format(mtime: before.mtime), SyncMetadata.sha256: digest.sha256],
-                                           digest: digest)
+                                           digest: digest, parts: parts)
         let after = try Self.stat(fd, path)
         progress.finished(bytes: before.size)
         guard after == before else {
@@ -236,17 +257,22 @@ public struct SyncEngine: Sendable {
         return .done(.push, entry, warning: nil)
     }
 
-    private func download(_ file: RemoteFile, journal: Journal) async throws -> Result {
-        let temp = options.root + "/" + Manifest.temporary + "/" + UUID().uuidString
+    /// Downloads into a temporary file, hashed as it arrives and checked, with the mtime
+    /// set; the committer then makes it durable, puts it in place and journals it.
+    private func download(_ file: RemoteFile) async throws -> Result {
+        try LocalTree.prepareParent(root: options.root, path: file.path)
+        let parent = (file.path as NSString).deletingLastPathComponent
+        let temp = options.root + "/" + (parent.isEmpty ? "" : parent + "/") + LocalTree.partialPrefix + UUID().uuidString
         let fd = open(temp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SyncError(.localIO, "cannot create \(temp): \(String(cString: strerror(errno)))") }
-        var renamed = false
+        var handedOver = false
         defer {
             close(fd)
-            if !renamed { unlink(temp) }
+            if !handedOver { unlink(temp) }
         }
-        let info = try await client.download(bucket: options.bucket, key: file.key, to: fd, size: file.size, etag: file.etag)
-        let digest = try ContentDigest.of(descriptor: fd, length: info.size)
+        // Large files start their write-back as parts finish, so the commit's sync is short.
+        let (info, digest) = try await client.downloadWithDigest(bucket: options.bucket, key: file.key, to: fd, size: file.size, etag: file.etag,
+                                                                 writeBehind: file.size >= 8 << 20)
         if file.etagIsMD5 && digest.md5 != file.etag {
             throw SyncError(.transfersFailed, "downloaded content has MD5 \(digest.md5), the object's ETag is \(file.etag)")
         }
@@ -258,24 +284,13 @@ public struct SyncEngine: Sendable {
         // (1 << 30) - 2 is UTIME_OMIT (leave atime alone), a macro Swift does not import.
         var times = [timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2),
                      timespec(tv_sec: Int(mtime.quotientAndRemainder(dividingBy: 1_000_000_000).quotient), tv_nsec: Int(mtime % 1_000_000_000))]
-        guard futimens(fd, &times) == 0, fsync(fd) == 0 else {
+        guard futimens(fd, &times) == 0 else {
             throw SyncError(.localIO, "cannot finish \(file.path): \(String(cString: strerror(errno)))")
         }
-        try LocalTree.prepareParent(root: options.root, path: file.path)
-        let destination = options.root + "/" + file.path
-        var st = Foundation.stat()
-        if lstat(destination, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR {
-            throw SyncError(.localIO, "\(file.path) is a directory in the volume and a file in object storage")
-        }
-        guard rename(temp, destination) == 0 else {
-            throw SyncError(.localIO, "cannot move \(file.path) into place: \(String(cString: strerror(errno)))")
-        }
-        renamed = true
-        DurableFile.syncDirectory((destination as NSString).deletingLastPathComponent)
+        handedOver = true
         progress.finished(bytes: info.size)
         let entry = ManifestEntry(path: file.path, size: info.size, mtime: mtime, md5: digest.md5, sha256: digest.sha256, etag: file.etag)
-        journal.record(entry)
-        return .done(.pull, entry, warning: nil)
+        return .downloaded(DownloadCommitter.Item(temporary: temp, entry: entry))
     }
 
     /// Hashes, `concurrency` at a time, the local files that also exist remotely.

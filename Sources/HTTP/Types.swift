@@ -8,6 +8,11 @@ public struct HTTPRequest: Sendable {
     public var body: Body?
     /// Total time for the whole transfer; nil means the client's default (none for streams).
     public var timeout: Duration?
+    /// Bytes libcurl moves per read or write callback (its receive and upload buffers); nil
+    /// keeps libcurl's defaults (16 KiB and 64 KiB). Bulk transfers of large bodies set a
+    /// larger one: fewer callbacks and system calls per byte, at that much memory per
+    /// transfer in flight.
+    public var bufferSize: Int?
 
     public init(method: Method = .get, url: String, headers: HTTPHeaders = [:], body: Body? = nil, timeout: Duration? = nil) {
         self.method = method

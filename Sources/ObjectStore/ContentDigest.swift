@@ -40,31 +40,50 @@ public struct ContentDigest: Sendable, Hashable, Codable {
     /// Digest of `length` bytes of `descriptor` from `offset`, read in 1 MiB chunks with
     /// `pread` (so it never moves the descriptor's offset and never holds the file in memory).
     public static func of(descriptor: Int32, offset: Int64 = 0, length: Int64) throws -> ContentDigest {
-        var md5 = Insecure.MD5()
-        var sha = SHA256()
-        let chunk = 1 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
-        defer { buffer.deallocate() }
-        var done: Int64 = 0
-        while done < length {
-            let want = Int(min(Int64(chunk), length - done))
-            let n = pread(descriptor, buffer.baseAddress, want, off_t(offset + done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                throw S3Error(.init(rawValue: "ReadFailed"), n == 0 ? "file ended after \(done) of \(length) bytes" : String(cString: strerror(errno)), operation: "digest")
+        var hasher = Hasher()
+        try read(descriptor, offset: offset, length: length) { hasher.update($0) }
+        return hasher.finalize()
+    }
+
+    /// The digest of the whole file and the MD5 of each `partSize` part, in one read: what
+    /// a multipart upload needs (SHA-256 for the object's metadata, each part's
+    /// Content-MD5), without reading the file twice.
+    public static func of(descriptor: Int32, length: Int64, partSize: Int64) throws -> (ContentDigest, PartDigests) {
+        precondition(partSize > 0)
+        var hasher = Hasher()
+        var parts: [Data] = []
+        var part = Insecure.MD5()
+        var inPart: Int64 = 0
+        try read(descriptor, offset: 0, length: length) { chunk in
+            hasher.update(chunk)
+            var rest = chunk
+            while !rest.isEmpty {
+                let take = Int(min(Int64(rest.count), partSize - inPart))
+                part.update(bufferPointer: UnsafeRawBufferPointer(rebasing: rest[0..<take]))
+                inPart += Int64(take)
+                rest = UnsafeRawBufferPointer(rebasing: rest[take...])
+                if inPart == partSize {
+                    parts.append(Data(part.finalize()))
+                    part = Insecure.MD5()
+                    inPart = 0
+                }
             }
-            let slice = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-            md5.update(bufferPointer: slice)
-            sha.update(bufferPointer: slice)
-            done += Int64(n)
         }
-        return ContentDigest(md5: SigV4Signer.hex(md5.finalize()), sha256: SigV4Signer.hex(sha.finalize()))
+        if inPart > 0 || parts.isEmpty { parts.append(Data(part.finalize())) }
+        return (hasher.finalize(), PartDigests(partSize: partSize, length: length, md5: parts))
     }
 
     /// MD5 only (a multipart part's Content-MD5), cheaper than both.
     static func md5(descriptor: Int32, offset: Int64, length: Int64) throws -> Data {
         var md5 = Insecure.MD5()
-        let chunk = 1 << 20
+        try read(descriptor, offset: offset, length: length) { md5.update(bufferPointer: $0) }
+        return Data(md5.finalize())
+    }
+
+    /// Calls `body` with consecutive chunks (up to 1 MiB) of `length` bytes from `offset`.
+    static func read(_ descriptor: Int32, offset: Int64, length: Int64, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        // No bigger than the file: 16 transfers of small files need not hold 16 MiB.
+        let chunk = Int(max(1, min(Int64(1 << 20), length)))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }
         var done: Int64 = 0
@@ -75,9 +94,33 @@ public struct ContentDigest: Sendable, Hashable, Codable {
             guard n > 0 else {
                 throw S3Error(.init(rawValue: "ReadFailed"), n == 0 ? "file ended after \(done) of \(length) bytes" : String(cString: strerror(errno)), operation: "digest")
             }
-            md5.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             done += Int64(n)
         }
-        return Data(md5.finalize())
     }
+
+    /// MD5 and SHA-256 fed incrementally, e.g. as a download arrives.
+    public struct Hasher {
+        private var md5 = Insecure.MD5()
+        private var sha = SHA256()
+
+        public init() {}
+
+        public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+            md5.update(bufferPointer: bytes)
+            sha.update(bufferPointer: bytes)
+        }
+
+        public func finalize() -> ContentDigest {
+            ContentDigest(md5: SigV4Signer.hex(md5.finalize()), sha256: SigV4Signer.hex(sha.finalize()))
+        }
+    }
+}
+
+/// The MD5 of each part of a file as a multipart upload splits it (`partSize` bytes each,
+/// the last one shorter), computed in the same read as the file's `ContentDigest`.
+public struct PartDigests: Sendable, Hashable {
+    public var partSize: Int64
+    public var length: Int64
+    public var md5: [Data]
 }

@@ -2,10 +2,11 @@ import Foundation
 import HTTP
 
 extension S3Client {
-    /// Uploads in `partSize` parts, `partConcurrency` at a time, each with its Content-MD5.
+    /// Uploads in `partSize` parts, `partConcurrency` at a time, each with its Content-MD5
+    /// (from `parts` when the caller hashed the file already, else read per part).
     /// Any failure, cancellation included, aborts the upload so the server drops the parts:
     /// an object appears whole or not at all.
-    func multipartUpload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String], contentType: String) async throws -> String {
+    func multipartUpload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String], parts: PartDigests?, contentType: String) async throws -> String {
         var headers = [("Content-Type", contentType)]
         headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
         let created = try await send(Call(operation: "CreateMultipartUpload", method: .post, bucket: bucket, key: key, query: [("uploads", "")], headers: headers))
@@ -13,7 +14,7 @@ extension S3Client {
             throw S3Error(.invalidResponse, "CreateMultipartUpload answered without an UploadId", operation: "CreateMultipartUpload", bucket: bucket, key: key)
         }
         do {
-            let etags = try await uploadParts(bucket: bucket, key: key, uploadID: uploadID, from: descriptor, length: length)
+            let etags = try await uploadParts(bucket: bucket, key: key, uploadID: uploadID, from: descriptor, length: length, digests: parts)
             var xml = "<CompleteMultipartUpload>"
             for (index, etag) in etags.enumerated() {
                 xml += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\"\(etag)\"</ETag></Part>"
@@ -35,7 +36,7 @@ extension S3Client {
         }
     }
 
-    private func uploadParts(bucket: String, key: String, uploadID: String, from descriptor: Int32, length: Int64) async throws -> [String] {
+    private func uploadParts(bucket: String, key: String, uploadID: String, from descriptor: Int32, length: Int64, digests: PartDigests?) async throws -> [String] {
         let partSize = configuration.partSize
         let parts = Int((length + partSize - 1) / partSize)
         return try await withThrowingTaskGroup(of: (Int, String).self) { group in
@@ -45,12 +46,12 @@ extension S3Client {
                 let offset = Int64(part) * partSize
                 let size = min(partSize, length - offset)
                 group.addTask {
-                    let md5 = try ContentDigest.md5(descriptor: descriptor, offset: offset, length: size)
+                    let md5 = try digests?.md5[part] ?? ContentDigest.md5(descriptor: descriptor, offset: offset, length: size)
                     let call = Call(operation: "UploadPart", method: .put, bucket: bucket, key: key,
                                     query: [("partNumber", String(part + 1)), ("uploadId", uploadID)],
                                     headers: [("Content-MD5", md5.base64EncodedString())],
                                     body: .file(descriptor: descriptor, offset: offset, length: size),
-                                    payloadHash: SigV4Signer.unsignedPayload, isDataTransfer: true)
+                                    payloadHash: SigV4Signer.unsignedPayload, isDataTransfer: true, bufferSize: Self.bufferSize(for: size))
                     let response = try await self.send(call)
                     guard let etag = response.headers["ETag"] else {
                         throw S3Error(.invalidResponse, "UploadPart answered without an ETag", status: response.status, operation: "UploadPart", bucket: bucket, key: key)

@@ -59,47 +59,120 @@ extension S3Client {
     /// complete only when this returns.
     @discardableResult
     public func download(bucket: String, key: String, to descriptor: Int32, size: Int64? = nil, etag: String? = nil) async throws -> S3ObjectInfo {
+        try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: false, writeBehind: false).info
+    }
+
+    /// Downloads as `download` does and also returns the MD5 and SHA-256 of the bytes
+    /// written, computed while the transfer runs rather than by reading the file back
+    /// afterwards: a single GET is hashed from libcurl's buffers as each chunk is written;
+    /// parallel ranged parts are hashed in order by a task that follows the parts as they
+    /// complete (re-reading each finished part from the page cache), so hashing overlaps
+    /// the transfer and only the last parts in flight are hashed after it.
+    ///
+    /// With `writeBehind`, the kernel is asked to start writing each finished part to disk
+    /// at once (`sync_file_range`, Linux), so the caller's later fsync finds little left to
+    /// do. It changes nothing about durability: only the fsync does.
+    public func downloadWithDigest(bucket: String, key: String, to descriptor: Int32, size: Int64? = nil, etag: String? = nil, writeBehind: Bool = false) async throws -> (info: S3ObjectInfo, digest: ContentDigest) {
+        let result = try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: true, writeBehind: writeBehind)
+        return (result.info, result.digest!)
+    }
+
+    private func fetch(bucket: String, key: String, to descriptor: Int32, size: Int64?, etag: String?, hash: Bool, writeBehind: Bool) async throws -> (info: S3ObjectInfo, digest: ContentDigest?) {
         guard let size, size >= configuration.multipartThreshold, size > configuration.partSize else {
-            let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: etag.map { [("If-Match", "\"\($0)\"")] } ?? [], isDataTransfer: true)
-            let response = try await perform(call) { try await self.downloadAttempt($0, descriptor: descriptor, offset: 0) }
+            let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: etag.map { [("If-Match", "\"\($0)\"")] } ?? [],
+                            isDataTransfer: true, bufferSize: Self.bufferSize(for: size))
+            var digest: ContentDigest?
+            let response = try await perform(call) { request in
+                // A fresh hasher per attempt: a retry writes the file again from offset 0.
+                let hasher: StreamHasher? = hash ? StreamHasher() : nil
+                var observer: BodyObserver?
+                if let hasher { observer = { bytes in hasher.update(bytes) } }
+                let response = try await self.downloadAttempt(request, descriptor: descriptor, offset: 0, observer: observer)
+                digest = hasher?.finalize()
+                return response
+            }
             let info = Self.info(response.headers)
             try Self.checkLength(descriptor: descriptor, expected: info.size, bucket: bucket, key: key)
-            return info
+            if writeBehind { FileSystem.startWriteback(descriptor, offset: 0, length: info.size) }
+            return (info, digest)
         }
         let partSize = configuration.partSize
         let parts = Int((size + partSize - 1) / partSize)
-        let info = try await withThrowingTaskGroup(of: S3ObjectInfo?.self) { group in
+        enum Finished: Sendable {
+            case part(Int64, Int64, S3ObjectInfo?)
+            case digest(ContentDigest?)
+        }
+        let (info, digest) = try await withThrowingTaskGroup(of: Finished.self) { group in
             var next = 0
+            var completed = 0
             var first: S3ObjectInfo?
+            var digest: ContentDigest?
+            let (finishedRanges, finishedRange) = AsyncStream<(Int64, Int64)>.makeStream()
+            defer { finishedRange.finish() }
+            if hash || writeBehind {
+                group.addTask {
+                    .digest(try await Self.follow(finishedRanges, descriptor: descriptor, size: size, hash: hash, writeBehind: writeBehind))
+                }
+            }
             func add(_ part: Int) {
                 let start = Int64(part) * partSize
                 let end = min(start + partSize, size) - 1
                 var headers = [("Range", "bytes=\(start)-\(end)")]
                 if let etag { headers.append(("If-Match", "\"\(etag)\"")) }
-                let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: headers, isDataTransfer: true)
+                let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: headers,
+                                isDataTransfer: true, bufferSize: Self.bufferSize(for: end - start + 1))
                 group.addTask {
-                    let response = try await self.perform(call) { try await self.downloadAttempt($0, descriptor: descriptor, offset: start) }
+                    let response = try await self.perform(call) { try await self.downloadAttempt($0, descriptor: descriptor, offset: start, observer: nil) }
                     guard response.status == 206 else {
                         throw S3Error(.invalidResponse, "ranged GET answered \(response.status), not 206", status: response.status, operation: "GetObject", bucket: bucket, key: key)
                     }
-                    return part == 0 ? Self.info(response.headers) : nil
+                    return .part(start, end + 1, part == 0 ? Self.info(response.headers) : nil)
                 }
             }
             while next < min(parts, configuration.partConcurrency) { add(next); next += 1 }
             while let result = try await group.next() {
-                if let result { first = result }
+                switch result {
+                case .part(let start, let end, let info):
+                    if let info { first = info }
+                    finishedRange.yield((start, end))
+                    completed += 1
+                    if completed == parts { finishedRange.finish() }
+                case .digest(let value):
+                    digest = value
+                }
                 if next < parts { add(next); next += 1 }
             }
-            return first!
+            return (first!, digest)
         }
         try Self.checkLength(descriptor: descriptor, expected: size, bucket: bucket, key: key)
-        return S3ObjectInfo(size: size, etag: info.etag, lastModified: info.lastModified, metadata: info.metadata)
+        return (S3ObjectInfo(size: size, etag: info.etag, lastModified: info.lastModified, metadata: info.metadata), digest)
+    }
+
+    /// Follows the finished parts of a parallel download: hashes the file in order as far as
+    /// the parts are contiguous, and starts their write-back.
+    private static func follow(_ ranges: AsyncStream<(Int64, Int64)>, descriptor: Int32, size: Int64, hash: Bool, writeBehind: Bool) async throws -> ContentDigest? {
+        var hasher = ContentDigest.Hasher()
+        var waiting: [Int64: Int64] = [:]
+        var hashed: Int64 = 0
+        for await (start, end) in ranges {
+            if writeBehind { FileSystem.startWriteback(descriptor, offset: start, length: end - start) }
+            waiting[start] = end
+            while let end = waiting.removeValue(forKey: hashed) {
+                if hash { try ContentDigest.read(descriptor, offset: hashed, length: end - hashed) { hasher.update($0) } }
+                hashed = end
+            }
+        }
+        try Task.checkCancellation()
+        guard hashed == size else {
+            throw S3Error(.invalidResponse, "parts cover \(hashed) of \(size) bytes", operation: "GetObject")
+        }
+        return hash ? hasher.finalize() : nil
     }
 
     /// One GET attempt into the file; for an error answer, the error document the server
     /// wrote into the file is read back so `perform` can explain it.
-    private func downloadAttempt(_ request: HTTPRequest, descriptor: Int32, offset: Int64) async throws -> HTTPResponse {
-        var response = try await http.download(request, to: descriptor, offset: offset)
+    private func downloadAttempt(_ request: HTTPRequest, descriptor: Int32, offset: Int64, observer: BodyObserver?) async throws -> HTTPResponse {
+        var response = try await http.download(request, to: descriptor, offset: offset, observer: observer)
         if !(200..<300).contains(response.status) {
             var buffer = [UInt8](repeating: 0, count: 16 << 10)
             let n = pread(descriptor, &buffer, buffer.count, off_t(offset))
@@ -122,19 +195,28 @@ extension S3Client {
     /// in one PUT carrying Content-MD5 and a signed SHA-256 (the server refuses a body that
     /// does not match); files of at least `multipartThreshold` bytes go as a multipart
     /// upload that is aborted on any failure, so no partial object ever appears.
-    /// `digest`, if the caller has it, saves reading the file twice. Returns the ETag.
+    /// `digest`, if the caller has it, saves reading the file twice, and so do `parts` (from
+    /// `ContentDigest.of(descriptor:length:partSize:)` with this client's `partSize`) for a
+    /// multipart upload. Returns the ETag.
     @discardableResult
-    public func upload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String] = [:], digest: ContentDigest? = nil, contentType: String = "application/octet-stream") async throws -> String {
-        if length >= configuration.multipartThreshold && length > configuration.partSize {
-            return try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length, metadata: metadata, contentType: contentType)
+    public func upload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String] = [:], digest: ContentDigest? = nil, parts: PartDigests? = nil, contentType: String = "application/octet-stream") async throws -> String {
+        if isMultipart(length) {
+            let parts = parts.flatMap { $0.partSize == configuration.partSize && $0.length == length ? $0 : nil }
+            return try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length, metadata: metadata, parts: parts, contentType: contentType)
         }
         let digest = try digest ?? ContentDigest.of(descriptor: descriptor, length: length)
         var headers = [("Content-MD5", digest.md5Base64), ("Content-Type", contentType)]
         headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
         let call = Call(operation: "PutObject", method: .put, bucket: bucket, key: key, headers: headers,
-                        body: .file(descriptor: descriptor, offset: 0, length: length), payloadHash: digest.sha256, isDataTransfer: true)
+                        body: .file(descriptor: descriptor, offset: 0, length: length), payloadHash: digest.sha256, isDataTransfer: true,
+                        bufferSize: Self.bufferSize(for: length))
         let response = try await send(call)
         return Self.unquote(response.headers["ETag"] ?? digest.md5)
+    }
+
+    /// Whether `upload` sends `length` bytes as a multipart upload.
+    public func isMultipart(_ length: Int64) -> Bool {
+        length >= configuration.multipartThreshold && length > configuration.partSize
     }
 
     /// Uploads bytes held in memory (small objects, tests, markers).
@@ -209,4 +291,15 @@ extension S3Client {
         try await abortStaleUploads(bucket: bucket)
         _ = try await send(Call(operation: "DeleteBucket", method: .delete, bucket: bucket))
     }
+}
+
+/// Hashes a single GET's body as libcurl writes it (on the transfer thread); read once the
+/// transfer is over.
+/// Unchecked: `update` runs only on the one transfer thread while the transfer is in
+/// flight, and `finalize` only after it completed (the continuation orders the two).
+private final class StreamHasher: @unchecked Sendable {
+    private var hasher = ContentDigest.Hasher()
+
+    func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bytes) }
+    func finalize() -> ContentDigest { hasher.finalize() }
 }

@@ -39,6 +39,16 @@ public final class S3Client: Sendable {
         var payloadHash = SigV4Signer.emptyPayloadHash
         /// Data transfers have no total limit (the stall timeout guards them).
         var isDataTransfer = false
+        /// libcurl's buffer for this transfer (`HTTPRequest.bufferSize`); large bodies only.
+        var bufferSize: Int?
+    }
+
+    /// The buffer a data transfer of `bytes` gets: libcurl's default for small bodies (so
+    /// many small transfers in flight stay cheap), 1 MiB for large ones (16 to 64 times
+    /// fewer callbacks and system calls).
+    static func bufferSize(for bytes: Int64?) -> Int? {
+        guard let bytes, bytes >= 4 << 20 else { return nil }
+        return 1 << 20
     }
 
     /// Host and encoded path of an object (or bucket, or the service when both are nil).
@@ -59,8 +69,10 @@ public final class S3Client: Sendable {
         signer.sign(method: call.method.rawValue, path: path, query: call.query, headers: &headers, payloadHash: call.payloadHash, date: date)
         let query = SigV4Signer.canonicalQuery(call.query)
         let url = "\(scheme)://\(host)\(path)" + (query.isEmpty ? "" : "?" + query)
-        return HTTPRequest(method: call.method, url: url, headers: HTTPHeaders(headers), body: call.body,
-                           timeout: call.isDataTransfer ? nil : configuration.controlTimeout)
+        var request = HTTPRequest(method: call.method, url: url, headers: HTTPHeaders(headers), body: call.body,
+                                  timeout: call.isDataTransfer ? nil : configuration.controlTimeout)
+        request.bufferSize = call.bufferSize
+        return request
     }
 
     /// A pre-signed URL that lets anyone holding it `GET` the object until it expires.

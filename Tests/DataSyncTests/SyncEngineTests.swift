@@ -262,6 +262,35 @@ import Testing
         }
     }
 
+    /// Downloads are committed in batches (`DownloadCommitter.batchFiles`): a pull of more
+    /// files than one batch lands whole, with every file in the manifest; partial downloads
+    /// a killed run left next to their destination are never pushed and are removed by the
+    /// next run.
+    @Test func pullLargerThanACommitBatchAndLeftoverPartialsAreNeverSynced() async throws {
+        try await withBucket("batch") { b in
+            let src = scratch + "/src"
+            let count = DownloadCommitter.batchFiles + 37
+            for i in 0..<count { try write(src, "d\(i % 7)/f\(i).txt", "file \(i)") }
+            #expect(try await sync(.push, .RW, b, src).uploaded == count)
+
+            let dst = scratch + "/dst"
+            let pulled = try await sync(.pull, .RO, b, dst)
+            #expect(pulled.downloaded == count)
+            #expect(try tree(dst) == tree(src))
+            let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dst + "/.stowage/manifest.json"))) as? [String: Any]
+            #expect((manifest?["entries"] as? [Any])?.count == count)
+
+            // What a run killed mid-download leaves behind.
+            try write(dst, "d1/" + LocalTree.partialPrefix + "left-over", "half a file")
+            try write(src, "d2/" + LocalTree.partialPrefix + "left-over", "half a file")
+            #expect(try await sync(.push, .RW, b, src).uploaded == 0, "a partial download is never uploaded")
+            #expect(try await keys(b).allSatisfy { !$0.contains(LocalTree.partialPrefix) })
+            #expect(try await sync(.pull, .RO, b, dst).downloaded == 0)
+            #expect(!FileManager.default.fileExists(atPath: dst + "/d1/" + LocalTree.partialPrefix + "left-over"), "removed by the next run")
+            #expect(try tree(dst) == tree(src).filter { !$0.key.contains(LocalTree.partialPrefix) })
+        }
+    }
+
     @Test func wrongCredentialsMissingBucketAndUnreachableEndpointFailBeforeTouchingTheVolume() async throws {
         try await withBucket("errors") { b in
             let dir = scratch + "/vol"
