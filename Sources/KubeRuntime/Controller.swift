@@ -25,6 +25,8 @@ public final class Controller<R: KubeResource>: Sendable {
     let logger: Logger
     let metrics: ControllerMetrics?
     private let sources = Mutex<[@Sendable (Controller<R>) async throws -> Void]>([])
+    /// Waits for the first list of each watched kind.
+    private let syncs = Mutex<[@Sendable () async -> Void]>([])
 
     public init(name: String, client: KubeClient, namespace: String? = nil, labelSelector: String? = nil,
                 workers: Int = 2, metrics: MetricsRegistry? = nil, logger: Logger,
@@ -67,6 +69,7 @@ public final class Controller<R: KubeResource>: Sendable {
                                          map: @escaping @Sendable (C) -> [String]) -> Store<C> {
         let store = Store<C>(indexes: indexes)
         let restarts = metrics.map { m in { @Sendable (reason: String) in m.watchRestarted(kind: C.kind, reason: reason) } }
+        syncs.withLock { $0.append { await store.waitUntilSynced() } }
         sources.withLock { list in
             list.append { controller in
                 let watcher = Watcher(controller.client.resource(C.self, namespace: controller.namespace), store: store,
@@ -97,9 +100,10 @@ public final class Controller<R: KubeResource>: Sendable {
             }
             for source in extra { group.addTask { try await source(self) } }
             group.addTask { await queue.runTimers() }
-            // Workers start once the root cache is synced, so a first pass never sees an
-            // empty world.
+            // Workers start once every cache is synced, so a first pass never sees an
+            // empty world (a claim not listed yet would read as a claim that vanished).
             await store.waitUntilSynced()
+            for sync in syncs.withLock({ $0 }) { await sync() }
             for _ in 0..<workers { group.addTask { await self.work() } }
             do {
                 try await withTaskCancellationHandler {
