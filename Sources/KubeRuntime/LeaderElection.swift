@@ -101,10 +101,19 @@ public final class LeaderElector: Service, Sendable {
         var final = machine
         guard let released = final.release(now: Date()) else { return }
         do {
-            _ = try await update(released)
+            do {
+                _ = try await update(released)
+            } catch let error as KubeClientError where error.apiCode == .conflict {
+                // A renew the shutdown interrupted may still have landed, newer than the lease
+                // held here: release what the server has, if it still names this replica.
+                var current = try await leases.get(name)
+                guard current.spec?.holderIdentity == identity else { throw error }
+                current.spec = released.spec
+                _ = try await update(current)
+            }
             logger.info("lease released")
         } catch {
-            // A conflict means someone else holds it already; anything else leaves it to expire.
+            // Someone else holds it already, or the API is unreachable: it expires on its own.
             logger.info("lease not released; it expires on its own", metadata: ["error": "\(error)"])
         }
     }
