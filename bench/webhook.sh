@@ -8,7 +8,8 @@
 # reviews: 50 % mutate, 45 % validate pods, 5 % validate DataVolumes) and prints p50/p99/max
 # latency, the achieved rate and the webhook's peak RSS (VmHWM).
 #
-# The webhook runs as `stowage webhook` from a release build when that subcommand exists
+# The webhook runs as `stowage operator --webhook-port`, a replica that does not lead,
+# from a release build
 # (STOWAGE_BIN, default .build-release/release/stowage); until then it runs inside the
 # WebhookTests benchmark host (`swift test --filter BenchmarkHost`), built in release into
 # .build-webhook-release unless BENCH_DEBUG=1 reuses the debug build in .build-webhook.
@@ -66,10 +67,18 @@ kubectl create -f "$WORK/objects.json" > /dev/null
 python3 bench/webhook/fixtures.py bodies "$COUNT" "$WORK/bodies"
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-if [ -x "$STOWAGE_BIN" ] && "$STOWAGE_BIN" webhook --help >/dev/null 2>&1; then
-  MODE="stowage webhook (release)"
-  "$STOWAGE_BIN" webhook --kubeconfig "$WORK/kubeconfig" --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key" \
-    --port "$PORT" --namespace stowage-system > "$WORK/webhook.log" 2>&1 &
+if [ -x "$STOWAGE_BIN" ] && "$STOWAGE_BIN" operator --help 2>/dev/null | grep -q -- --webhook-port; then
+  MODE="stowage operator (release), a replica that does not lead: webhook only"
+  # Another replica holds the leader Lease for the whole run, so this one serves the
+  # webhook and runs no controllers, as every follower replica does.
+  kubectl apply -f - >/dev/null <<EOF
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: stowage-operator, namespace: stowage-system}
+spec: {holderIdentity: another-replica, leaseDurationSeconds: 3600, renewTime: "$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)"}
+EOF
+  "$STOWAGE_BIN" operator --kubeconfig "$WORK/kubeconfig" --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key" \
+    --webhook-port "$PORT" --namespace stowage-system --health-port 0 --log-level warning > "$WORK/webhook.log" 2>&1 &
   WEBHOOK_PID=$!
 else
   export STOWAGE_WEBHOOK_BENCH_DIR=$WORK STOWAGE_WEBHOOK_BENCH_PORT=$PORT STOWAGE_WEBHOOK_BENCH_CONFIG_NAMESPACE=stowage-system
