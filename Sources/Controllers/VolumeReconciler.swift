@@ -39,18 +39,18 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         controller = Controller<V>(name: V.plural, client: client, namespace: namespace, workers: workers,
                                    metrics: metrics, logger: logger) { volume in try await box.reconcile(volume) }
         let ownerLabel = V.ownerLabel
-        let claims = controller.owns(PersistentVolumeClaim.self, labelSelector: ownerLabel)
+        // Children and pods are only read, created, patched or deleted, never updated from
+        // the cache: their caches need not keep the JSON they were read as.
+        let claims = controller.owns(PersistentVolumeClaim.self, labelSelector: ownerLabel, keepsOriginal: false)
         self.claims = claims
-        jobs = controller.owns(Job.self, labelSelector: ownerLabel)
-        // Pods: consumers map to the volume whose claim they mount; sync pods map through
-        // their label.
+        jobs = controller.owns(Job.self, labelSelector: ownerLabel, keepsOriginal: false)
         // Pods map to the volume whose claim they mount: consumers and sync pods alike.
         pods = controller.watches(Pod.self, indexes: [
             Self.claimIndex: { pod in
                 (pod.spec?.volumes ?? []).compactMap { $0.persistentVolumeClaim.map { "\(pod.metadata.namespace ?? "")/\($0.claimName)" } }
             },
             Self.jobIndex: { pod in pod.metadata.labels?["job-name"].map { ["\(pod.metadata.namespace ?? "")/\($0)"] } ?? [] },
-        ]) { pod in
+        ], keepsOriginal: false) { pod in
             let ns = pod.metadata.namespace ?? ""
             return (pod.spec?.volumes ?? []).flatMap { volume -> [String] in
                 guard let claim = volume.persistentVolumeClaim?.claimName,

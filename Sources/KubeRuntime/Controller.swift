@@ -50,8 +50,9 @@ public final class Controller<R: KubeResource>: Sendable {
     /// kind). Returns the child cache, for the reconciler to read.
     @discardableResult
     public func owns<C: KubeResource>(_ type: C.Type, labelSelector: String? = nil,
-                                      indexes: [String: Store<C>.IndexFunction] = [:]) -> Store<C> {
-        watches(type, labelSelector: labelSelector, indexes: indexes) { child in
+                                      indexes: [String: Store<C>.IndexFunction] = [:],
+                                      keepsOriginal: Bool = true) -> Store<C> {
+        watches(type, labelSelector: labelSelector, indexes: indexes, keepsOriginal: keepsOriginal) { child in
             (child.metadata.ownerReferences ?? [])
                 .filter { $0.kind == R.kind && $0.apiVersion == R.apiVersion }
                 .map { ref in
@@ -66,8 +67,9 @@ public final class Controller<R: KubeResource>: Sendable {
     @discardableResult
     public func watches<C: KubeResource>(_ type: C.Type, labelSelector: String? = nil,
                                          indexes: [String: Store<C>.IndexFunction] = [:],
+                                         keepsOriginal: Bool = true,
                                          map: @escaping @Sendable (C) -> [String]) -> Store<C> {
-        let store = Store<C>(indexes: indexes)
+        let store = Store<C>(indexes: indexes, keepsOriginal: keepsOriginal)
         let restarts = metrics.map { m in { @Sendable (reason: String) in m.watchRestarted(kind: C.kind, reason: reason) } }
         syncs.withLock { $0.append { await store.waitUntilSynced() } }
         sources.withLock { list in

@@ -33,11 +33,16 @@ public final class Store<R: KubeResource>: Sendable {
 
     private let state = Mutex(State())
     private let indexFunctions: [String: IndexFunction]
+    private let keepsOriginal: Bool
 
     public static var namespaceIndex: String { "namespace" }
     public static var ownerIndex: String { "owner" }
 
-    public init(indexes: [String: IndexFunction] = [:]) {
+    /// `keepsOriginal: false` drops the JSON each object was read as (`original`), about half
+    /// of its memory, for kinds that are never updated from the cache (only read, created,
+    /// patched or deleted by name): an update from such a copy would strip unmodelled fields.
+    public init(indexes: [String: IndexFunction] = [:], keepsOriginal: Bool = true) {
+        self.keepsOriginal = keepsOriginal
         var all = indexes
         all[Self.namespaceIndex] = { [$0.metadata.namespace ?? ""] }
         all[Self.ownerIndex] = { ($0.metadata.ownerReferences ?? []).map(\.uid) }
@@ -146,7 +151,9 @@ public final class Store<R: KubeResource>: Sendable {
 
     private func insert(_ object: R, into s: inout State) {
         let key = object.key
-        s.objects[key] = Self.withoutManagedFields(object)
+        var trimmed = Self.withoutManagedFields(object)
+        if !keepsOriginal { trimmed.original = Original() }
+        s.objects[key] = trimmed
         for (name, function) in indexFunctions {
             for value in function(object) { s.indexes[name, default: [:]][value, default: []].insert(key) }
         }

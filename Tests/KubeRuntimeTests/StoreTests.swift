@@ -64,4 +64,16 @@ import Testing
         #expect(cached.original.json?["metadata"]?["name"] == "a")
         #expect(cached.original.json?["extra"] == "kept", "unknown fields survive")
     }
+
+    @Test func aStoreThatKeepsNoOriginalDropsItAndKeepsTheTypedObject() {
+        var object = map("a", version: "1", data: "x")
+        object.original = Original(["metadata": ["name": "a"], "data": ["v": "x"], "extra": "unmodelled"])
+        let lean = Store<ConfigMap>(keepsOriginal: false)
+        lean.apply(object)
+        #expect(lean.get("ns/a")?.original.json == nil)
+        #expect(lean.get("ns/a")?.data?["v"] == "x")
+        let full = Store<ConfigMap>()
+        full.apply(object)
+        #expect(full.get("ns/a")?.original.json?["extra"] == "unmodelled")
+    }
 }
