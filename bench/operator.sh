@@ -13,6 +13,7 @@
 #   bench/operator.sh                      # COUNT=1000, QPS=200, BURST=400, WORKERS=4
 #   BENCH_DATAVOLUMES=10000 BENCH_WORKERS=16 bench/operator.sh
 #   OPERATOR_ENV="VAR=1 perf record -o op.perf" ...   # wraps the operator (env's syntax)
+#   OPERATOR_LOG_LEVEL=info ...            # the operator logs each phase change (work/operator.log)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
