@@ -54,23 +54,36 @@ public struct HTTPLines: AsyncSequence, Sendable {
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var chunks: HTTPBody.AsyncIterator
-        var buffer = Data()
+        /// Bytes received and not yet returned start at `start`; no newline before `scanned`.
+        /// Returned lines are dropped before the buffer grows: a watch stays open for
+        /// minutes, and a buffer that kept them (as a `Data` slice does when appended to)
+        /// would grow by every event the watch ever delivered.
+        var buffer: [UInt8] = []
+        var start = 0
+        var scanned = 0
         var finished = false
 
         public mutating func next() async throws -> Data? {
             while true {
-                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = buffer[buffer.startIndex..<newline]
-                    buffer = buffer[(newline + 1)...]
-                    return Data(line)
+                if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = Data(buffer[start..<newline])
+                    start = newline + 1
+                    scanned = start
+                    return line
                 }
+                scanned = buffer.count
                 if finished {
-                    guard !buffer.isEmpty else { return nil }
-                    defer { buffer = Data() }
-                    return Data(buffer)
+                    guard start < buffer.count else { return nil }
+                    defer { (buffer, start, scanned) = ([], 0, 0) }
+                    return Data(buffer[start...])
                 }
                 if let chunk = try await chunks.next() {
-                    buffer.append(chunk)
+                    if start > 0 {
+                        buffer.removeSubrange(0..<start)
+                        scanned -= start
+                        start = 0
+                    }
+                    buffer.append(contentsOf: chunk)
                 } else {
                     finished = true
                 }
