@@ -101,13 +101,19 @@ public struct ResourceClient<R: KubeResource>: Sendable {
     }
 
     /// Every page of a list, and the resourceVersion to watch from.
-    public func listAll(_ options: ListOptions = ListOptions()) async throws -> (items: [R], resourceVersion: String) {
+    /// `each` is applied to the items of a page as it arrives: a cache that keeps a slimmer
+    /// form of each object never holds the whole list in full.
+    public func listAll(_ options: ListOptions = ListOptions(), each: (R) -> R = { $0 }) async throws
+        -> (items: [R], resourceVersion: String) {
         var options = options
         if options.limit == nil { options.limit = 500 }
         var items: [R] = []
         while true {
             let page = try await list(options)
-            items += page.items
+            if items.isEmpty, let more = page.metadata.remainingItemCount, more > 0, more < Int64(Int32.max) {
+                items.reserveCapacity(page.items.count + Int(more))
+            }
+            items += page.items.map(each)
             guard let next = page.metadata.continue, !next.isEmpty else {
                 return (items, page.metadata.resourceVersion ?? "")
             }

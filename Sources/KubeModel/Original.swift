@@ -3,9 +3,54 @@
 ///
 /// It never takes part in coding: the overloads below make synthesized `Codable` skip it,
 /// and the client fills it in after reading.
+///
+/// A cache keeps it `compacted()`: as JSON text, a fraction of the memory of a tree of
+/// dictionaries, parsed again only when an update needs it.
 public struct Original: Codable, Sendable, Hashable {
-    public var json: JSONValue?
-    public init(_ json: JSONValue? = nil) { self.json = json }
+    private enum Storage: Sendable {
+        case tree(JSONValue)
+        case text(String)
+    }
+
+    private var storage: Storage?
+
+    public init(_ json: JSONValue? = nil) { storage = json.map(Storage.tree) }
+
+    public var json: JSONValue? {
+        get {
+            switch storage {
+            case nil: nil
+            case .tree(let json): json
+            // Written by `JSONValue.text`, so it parses.
+            case .text(let text): try? JSONValue(parsing: Array(text.utf8))
+            }
+        }
+        set { storage = newValue.map(Storage.tree) }
+    }
+
+    /// True when kept as text (see `compacted`).
+    public var isCompact: Bool {
+        if case .text? = storage { return true }
+        return false
+    }
+
+    /// The same JSON, kept as text.
+    public func compacted() -> Original {
+        guard case .tree(let json)? = storage else { return self }
+        var copy = self
+        copy.storage = .text(json.text)
+        return copy
+    }
+
+    public init(from decoder: any Decoder) throws { self.init(try JSONValue(from: decoder)) }
+    public func encode(to encoder: any Encoder) throws { try json.encode(to: encoder) }
+
+    public static func == (a: Original, b: Original) -> Bool {
+        if case .text(let x)? = a.storage, case .text(let y)? = b.storage { return x == y }
+        return a.json == b.json
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(json) }
 }
 
 extension KeyedDecodingContainer {

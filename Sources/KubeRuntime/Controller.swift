@@ -157,10 +157,11 @@ public final class Controller<R: KubeResource>: Sendable {
 }
 
 extension WatcherEvent {
-    var objects: [R] {
+    /// Every object the event names, without copying a re-list's (possibly large) arrays.
+    var objects: FlattenSequence<[[R]]> {
         switch self {
-        case .relisted(let current, let removed): current + removed
-        case .applied(let o), .deleted(let o): [o]
+        case .relisted(let current, let removed): [current, removed].joined()
+        case .applied(let o), .deleted(let o): [[o]].joined()
         }
     }
 }

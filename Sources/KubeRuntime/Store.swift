@@ -10,6 +10,7 @@ import Synchronization
 /// The cache keeps objects without `metadata.managedFields` (controller-runtime's default
 /// transform does the same): they are often the largest part of an object and no controller
 /// reads them, and an update made from a cached object leaves them as the server has them.
+/// It keeps each object's `original` JSON as compact text (see `kept`).
 ///
 /// Read your own writes: a controller hands the object a write returned to `wrote`, so its
 /// next pass sees that version even before the watch delivers it (instead of a stale one
@@ -38,8 +39,8 @@ public final class Store<R: KubeResource>: Sendable {
     public static var namespaceIndex: String { "namespace" }
     public static var ownerIndex: String { "owner" }
 
-    /// `keepsOriginal: false` drops the JSON each object was read as (`original`), about half
-    /// of its memory, for kinds that are never updated from the cache (only read, created,
+    /// `keepsOriginal: false` drops the JSON each object was read as (`original`, otherwise
+    /// kept as compact text, about as large as the typed object), for kinds that are never updated from the cache (only read, created,
     /// patched or deleted by name): an update from such a copy would strip unmodelled fields.
     public init(indexes: [String: IndexFunction] = [:], keepsOriginal: Bool = true) {
         self.keepsOriginal = keepsOriginal
@@ -84,9 +85,9 @@ public final class Store<R: KubeResource>: Sendable {
     @discardableResult
     func replace(_ objects: [R]) -> [R] {
         let (removed, waiters) = state.withLock { s -> ([R], [CheckedContinuation<Void, Never>]) in
-            let fresh = Dictionary(objects.map { ($0.key, $0) }, uniquingKeysWith: { _, b in b })
-            let removed = s.objects.filter { fresh[$0.key] == nil }.map(\.value)
-            s.objects = [:]
+            let fresh = Set(objects.map(\.key))
+            let removed = s.objects.values.filter { !fresh.contains($0.key) }
+            s.objects = Dictionary(minimumCapacity: objects.count)
             s.indexes = [:]
             s.tombstones = [:]
             for object in objects { insert(object, into: &s) }
@@ -120,15 +121,22 @@ public final class Store<R: KubeResource>: Sendable {
         insert(object, into: &s)
     }
 
-    static func withoutManagedFields(_ object: R) -> R {
+    /// The object as the store keeps it: without `managedFields`, and its `original` as
+    /// compact text (or dropped, without `keepsOriginal`). Cheap for an object already kept so.
+    public func kept(_ object: R) -> R {
         var object = object
         object.metadata.managedFields = nil
-        if case .object(var root)? = object.original.json, case .object(var metadata)? = root["metadata"],
-           metadata["managedFields"] != nil {
+        guard keepsOriginal else {
+            object.original = Original()
+            return object
+        }
+        if !object.original.isCompact, case .object(var root)? = object.original.json,
+           case .object(var metadata)? = root["metadata"], metadata["managedFields"] != nil {
             metadata["managedFields"] = nil
             root["metadata"] = .object(metadata)
             object.original.json = .object(root)
         }
+        object.original = object.original.compacted()
         return object
     }
 
@@ -151,9 +159,7 @@ public final class Store<R: KubeResource>: Sendable {
 
     private func insert(_ object: R, into s: inout State) {
         let key = object.key
-        var trimmed = Self.withoutManagedFields(object)
-        if !keepsOriginal { trimmed.original = Original() }
-        s.objects[key] = trimmed
+        s.objects[key] = kept(object)
         for (name, function) in indexFunctions {
             for value in function(object) { s.indexes[name, default: [:]][value, default: []].insert(key) }
         }

@@ -44,7 +44,7 @@ public struct Watcher<R: KubeResource>: Sendable {
             case .list(let delay):
                 if delay > .zero { try await Task.sleep(for: delay) }
                 do {
-                    let (items, version) = try await resources.listAll(ListOptions(labelSelector: labelSelector))
+                    let (items, version) = try await resources.listAll(ListOptions(labelSelector: labelSelector), each: store.kept)
                     let removed = store.replace(items)
                     machine.resetBackoff()
                     action = machine.on(.listed(resourceVersion: version))

@@ -227,6 +227,31 @@ import Testing
         }
     }
 
+    // MARK: writing, and compact originals
+
+    @Test func writtenTextParsesBackToTheSameValue() throws {
+        let tree = try parse(Self.pod)
+        #expect(try parse(tree.text) == tree)
+        #expect((["b": 1, "a": [true, nil, 2.5]] as JSONValue).text == #"{"a":[true,null,2.5],"b":1}"#, "keys sorted")
+        #expect(JSONValue.string("q\"\\\n\u{1}é").text == #""q\"\\\n\u0001é""#)
+        for n in [0.1, -3, 1e-7, 1e15, 12345678901234567890, .greatestFiniteMagnitude] {
+            #expect(try parse(JSONValue.number(n).text) == .number(n), "\(n)")
+        }
+    }
+
+    @Test func aCompactedOriginalReadsAsTheSameJSON() throws {
+        let tree = try parse(Self.pod)
+        let original = Original(tree)
+        let compact = original.compacted()
+        #expect(!original.isCompact && compact.isCompact)
+        #expect(compact.json == tree)
+        #expect(compact == original && compact == compact.compacted())
+        #expect(compact != Original(["other": 1]).compacted())
+        var edited = compact
+        edited.json = ["replaced": true]
+        #expect(!edited.isCompact && edited.json == ["replaced": true])
+    }
+
     func parse(_ text: String) throws(JSONParseError) -> JSONValue { try JSONValue(parsing: Array(text.utf8)) }
 
     func isContainer(_ value: JSONValue) -> Bool {
