@@ -8,6 +8,9 @@
 #   (c) a no-change re-sync of (a): push the same tree again
 # Reports wall time, the ratio to stowage (tool time / stowage time: above 1 means stowage was
 # faster) and peak RSS (/usr/bin/time). Every pull is checked byte-identical with `diff -r`.
+# "Durable" adds the `sync` run right after the tool: stowage fsyncs what it pulls before
+# it reports success (a crash never leaves a half-written file under a final name), the
+# other tools leave their writes in the page cache, so a pull's durable time is the fair one.
 #
 #   bench/sync.sh                      # N=16, 10,000 x 16 KiB, 2 x 256 MiB
 #   BENCH_CONCURRENCY=32 BENCH_SMALL_FILES=1000 BENCH_LARGE_MIB=64 BENCH_TOOLS="stowage s5cmd" bench/sync.sh
@@ -104,7 +107,7 @@ cmd_for() { # tool, push|pull, bucket, dir
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 RESULTS=$WORK/results.tsv
-printf 'case\ttool\tseconds\tpeak_rss_kib\texit\n' > "$RESULTS"
+printf 'case\ttool\tseconds\tdurable_seconds\tpeak_rss_kib\texit\n' > "$RESULTS"
 
 timed() { # case label, tool, command...
   local label=$1 tool=$2; shift 2
@@ -114,11 +117,15 @@ timed() { # case label, tool, command...
   set +e
   ( timeout 1800 /usr/bin/time -f '%e %M' -o "$out/$tag.time" "$@" >"$out/$tag.stdout" 2>"$out/$tag.stderr" )
   local rc=$?
+  local flush_start flush_end
+  flush_start=$(date +%s.%N); sync; flush_end=$(date +%s.%N)
   set -e
   local secs=NaN rss=0
   [ -s "$out/$tag.time" ] && read -r secs rss < <(tail -1 "$out/$tag.time")
   [ "$rc" -eq 0 ] || { log "$label: $tool FAILED (exit $rc), see $out/$tag.stderr"; tail -5 "$out/$tag.stderr" >&2; }
-  printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$tool" "$secs" "$rss" "$rc" >> "$RESULTS"
+  local durable
+  durable=$(python3 -c "print(f'{$secs + $flush_end - $flush_start:.2f}')" 2>/dev/null || echo NaN)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$tool" "$secs" "$durable" "$rss" "$rc" >> "$RESULTS"
 }
 
 verify() { # label, tool, source, pulled
@@ -126,7 +133,7 @@ verify() { # label, tool, source, pulled
     log "$1: $2: pulled tree is identical"
   else
     log "$1: $2: pulled tree DIFFERS from the source"
-    printf '%s\t%s\tverify\t-\tdiffers\n' "$1" "$2" >> "$RESULTS"
+    printf '%s\t%s\tverify\t-\t-\tdiffers\n' "$1" "$2" >> "$RESULTS"
   fi
 }
 
@@ -168,14 +175,18 @@ cases.sort(key=lambda c: order.get(c, 9))
 print(f"N={n}; (a) {int(small):,} x 16 KiB; (b) {large} x {mib} MiB; (c) no-change push of (a). "
       f"{os.cpu_count()} cores. Ratio = tool time / stowage time (above 1: stowage faster). "
       f"Load average (1, 5, 15 min) at start {load_start}, at end {load_end}.\n")
-print("| case | tool | wall s | ratio to stowage | peak RSS MiB | exit |")
-print("|---|---|---:|---:|---:|---:|")
+print("| case | tool | wall s | ratio to stowage | durable s (+ sync) | durable ratio | peak RSS MiB | exit |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+def ratio(value, base):
+    return f"{value / base:.2f}" if base else "-"
 for c in cases:
-    base = next((float(r["seconds"]) for r in rows if r["case"] == c and r["tool"] == "stowage"), None)
+    stowage = next((r for r in rows if r["case"] == c and r["tool"] == "stowage"), None)
+    base = float(stowage["seconds"]) if stowage else None
+    durable_base = float(stowage["durable_seconds"]) if stowage else None
     for r in (r for r in rows if r["case"] == c):
-        s = float(r["seconds"])
-        ratio = f"{s / base:.2f}" if base else "-"
-        print(f"| {c} | {r['tool']} | {s:.2f} | {ratio} | {int(r['peak_rss_kib']) / 1024:.1f} | {r['exit']} |")
+        s, d = float(r["seconds"]), float(r["durable_seconds"])
+        print(f"| {c} | {r['tool']} | {s:.2f} | {ratio(s, base)} | {d:.2f} | {ratio(d, durable_base)} | "
+              f"{int(r['peak_rss_kib']) / 1024:.1f} | {r['exit']} |")
 for r in bad:
     print(f"\n**{r['case']} {r['tool']}: pulled tree differs from the source.**")
 PY

@@ -243,7 +243,8 @@ public struct SyncEngine: Sendable {
         }
         let key = options.keyPrefix + file.path
         let etag = try await client.upload(bucket: options.bucket, key: key, from: fd, length: before.size,
-                                           metadata: [SyncMetadata.mtime: SyncMetadata.format(mtime: before.mtime), SyncMetadata.sha256: digest.sha256],
+                                           metadata: [SyncMetadata.mtime: SyncMetadata.format(mtime: before.mtime),
+                                                      SyncMetadata.sha256: digest.sha256, SyncMetadata.md5: digest.md5],
                                            digest: digest, parts: parts)
         let after = try Self.stat(fd, path)
         progress.finished(bytes: before.size)
@@ -271,13 +272,25 @@ public struct SyncEngine: Sendable {
             if !handedOver { unlink(temp) }
         }
         // Large files start their write-back as parts finish, so the commit's sync is short.
-        let (info, digest) = try await client.downloadWithDigest(bucket: options.bucket, key: file.key, to: fd, size: file.size, etag: file.etag,
-                                                                 writeBehind: file.size >= 8 << 20)
-        if file.etagIsMD5 && digest.md5 != file.etag {
-            throw SyncError(.transfersFailed, "downloaded content has MD5 \(digest.md5), the object's ETag is \(file.etag)")
+        // A large object Stowage uploaded is hashed with SHA-256 only: its metadata's MD5 is
+        // then as good as computed (below), and MD5 is most of the CPU of a large pull.
+        let etagIsMD5 = file.etagIsMD5
+        let (info, computed) = try await client.downloadWithDigest(
+            bucket: options.bucket, key: file.key, to: fd, size: file.size, etag: file.etag, writeBehind: file.size >= 8 << 20,
+            md5: { head in etagIsMD5 || SyncMetadata.trustedMD5(head.metadata) == nil })
+        if etagIsMD5 && computed.md5 != file.etag {
+            throw SyncError(.transfersFailed, "downloaded content has MD5 \(computed.md5), the object's ETag is \(file.etag)")
         }
-        if let sha = info.metadata[SyncMetadata.sha256], sha != digest.sha256 {
-            throw SyncError(.transfersFailed, "downloaded content has SHA-256 \(digest.sha256), the object's metadata says \(sha)")
+        if let sha = info.metadata[SyncMetadata.sha256], sha != computed.sha256 {
+            throw SyncError(.transfersFailed, "downloaded content has SHA-256 \(computed.sha256), the object's metadata says \(sha)")
+        }
+        var digest = computed
+        if digest.md5.isEmpty {
+            // Not computed: the SHA-256 just matched the one uploaded with this MD5.
+            guard let md5 = SyncMetadata.trustedMD5(info.metadata) else {
+                throw SyncError(.transfersFailed, "\(file.path): no MD5 computed and none recorded")
+            }
+            digest.md5 = md5
         }
         let mtime = info.metadata[SyncMetadata.mtime].flatMap(SyncMetadata.parse(mtime:))
             ?? Int64(file.lastModified.timeIntervalSince1970) * 1_000_000_000

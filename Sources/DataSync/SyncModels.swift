@@ -63,6 +63,18 @@ public enum SyncMetadata {
     public static let mtime = "mtime"
     /// SHA-256 of the content in hex, which multipart ETags cannot provide.
     public static let sha256 = "sha256"
+    /// MD5 of the content in hex, recorded with `sha256` at upload. A download whose
+    /// SHA-256 matches takes the MD5 from here instead of computing it (see `trustedMD5`).
+    public static let md5 = "md5"
+
+    /// The MD5 an object's metadata vouches for: only with a SHA-256 beside it (which the
+    /// download checks, so the bytes are the ones both were computed from) and only if it
+    /// looks like an MD5.
+    public static func trustedMD5(_ metadata: [String: String]) -> String? {
+        guard metadata[sha256] != nil, let md5 = metadata[md5], md5.utf8.count == 32,
+              md5.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
+        return md5
+    }
 
     public static func format(mtime nanoseconds: Int64) -> String {
         let seconds = nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)

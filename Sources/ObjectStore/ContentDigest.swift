@@ -4,7 +4,7 @@ import Foundation
 /// MD5 and SHA-256 of some bytes: MD5 for S3's Content-MD5 and ETag checks, SHA-256 for
 /// the integrity manifest and signed payloads.
 public struct ContentDigest: Sendable, Hashable, Codable {
-    /// Lowercase hex.
+    /// Lowercase hex; empty only from a `Hasher` told to skip it.
     public var md5: String
     /// Lowercase hex.
     public var sha256: String
@@ -99,20 +99,22 @@ public struct ContentDigest: Sendable, Hashable, Codable {
         }
     }
 
-    /// MD5 and SHA-256 fed incrementally, e.g. as a download arrives.
+    /// MD5 and SHA-256 fed incrementally, e.g. as a download arrives. Without `md5`, only
+    /// SHA-256 is computed (MD5 is the slower of the two, about 600 MB/s against 1.4 GB/s on
+    /// x86 with SHA extensions) and the digest's `md5` is empty.
     public struct Hasher {
-        private var md5 = Insecure.MD5()
+        private var md5: Insecure.MD5?
         private var sha = SHA256()
 
-        public init() {}
+        public init(md5: Bool = true) { self.md5 = md5 ? Insecure.MD5() : nil }
 
         public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-            md5.update(bufferPointer: bytes)
+            md5?.update(bufferPointer: bytes)
             sha.update(bufferPointer: bytes)
         }
 
         public func finalize() -> ContentDigest {
-            ContentDigest(md5: SigV4Signer.hex(md5.finalize()), sha256: SigV4Signer.hex(sha.finalize()))
+            ContentDigest(md5: md5.map { SigV4Signer.hex($0.finalize()) } ?? "", sha256: SigV4Signer.hex(sha.finalize()))
         }
     }
 }

@@ -59,7 +59,7 @@ extension S3Client {
     /// complete only when this returns.
     @discardableResult
     public func download(bucket: String, key: String, to descriptor: Int32, size: Int64? = nil, etag: String? = nil) async throws -> S3ObjectInfo {
-        try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: false, writeBehind: false).info
+        try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: nil, writeBehind: false).info
     }
 
     /// Downloads as `download` does and also returns the MD5 and SHA-256 of the bytes
@@ -72,12 +72,21 @@ extension S3Client {
     /// With `writeBehind`, the kernel is asked to start writing each finished part to disk
     /// at once (`sync_file_range`, Linux), so the caller's later fsync finds little left to
     /// do. It changes nothing about durability: only the fsync does.
-    public func downloadWithDigest(bucket: String, key: String, to descriptor: Int32, size: Int64? = nil, etag: String? = nil, writeBehind: Bool = false) async throws -> (info: S3ObjectInfo, digest: ContentDigest) {
-        let result = try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: true, writeBehind: writeBehind)
+    ///
+    /// A download in parts asks `md5` with the object's head, before the first byte is
+    /// hashed, whether to compute the MD5 at all (when it does not, the digest's `md5` is
+    /// empty). A single GET always computes both: its ETag is usually the MD5 to check.
+    public func downloadWithDigest(bucket: String, key: String, to descriptor: Int32, size: Int64? = nil, etag: String? = nil, writeBehind: Bool = false,
+                                   md5: @escaping @Sendable (S3ObjectInfo) -> Bool = { _ in true }) async throws -> (info: S3ObjectInfo, digest: ContentDigest) {
+        let result = try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: md5, writeBehind: writeBehind)
         return (result.info, result.digest!)
     }
 
-    private func fetch(bucket: String, key: String, to descriptor: Int32, size: Int64?, etag: String?, hash: Bool, writeBehind: Bool) async throws -> (info: S3ObjectInfo, digest: ContentDigest?) {
+    /// `hash`: nil hashes nothing; otherwise both digests, or only SHA-256 for a download in
+    /// parts when it answers false for the object's head.
+    private func fetch(bucket: String, key: String, to descriptor: Int32, size: Int64?, etag: String?, hash md5: (@Sendable (S3ObjectInfo) -> Bool)?,
+                       writeBehind: Bool) async throws -> (info: S3ObjectInfo, digest: ContentDigest?) {
+        let hash = md5 != nil
         guard let size, size >= configuration.multipartThreshold, size > configuration.partSize else {
             let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: etag.map { [("If-Match", "\"\($0)\"")] } ?? [],
                             isDataTransfer: true, bufferSize: Self.bufferSize(for: size))
@@ -107,11 +116,11 @@ extension S3Client {
             var completed = 0
             var first: S3ObjectInfo?
             var digest: ContentDigest?
-            let (finishedRanges, finishedRange) = AsyncStream<(Int64, Int64)>.makeStream()
+            let (finishedRanges, finishedRange) = AsyncStream<FinishedPart>.makeStream()
             defer { finishedRange.finish() }
             if hash || writeBehind {
                 group.addTask {
-                    .digest(try await Self.follow(finishedRanges, descriptor: descriptor, size: size, hash: hash, writeBehind: writeBehind))
+                    .digest(try await Self.follow(finishedRanges, descriptor: descriptor, size: size, hash: md5, writeBehind: writeBehind))
                 }
             }
             func add(_ part: Int) {
@@ -134,7 +143,7 @@ extension S3Client {
                 switch result {
                 case .part(let start, let end, let info):
                     if let info { first = info }
-                    finishedRange.yield((start, end))
+                    finishedRange.yield(FinishedPart(start: start, end: end, head: info))
                     completed += 1
                     if completed == parts { finishedRange.finish() }
                 case .digest(let value):
@@ -148,17 +157,30 @@ extension S3Client {
         return (S3ObjectInfo(size: size, etag: info.etag, lastModified: info.lastModified, metadata: info.metadata), digest)
     }
 
+    struct FinishedPart: Sendable {
+        var start: Int64
+        var end: Int64
+        /// The object's head, from the first part's response.
+        var head: S3ObjectInfo?
+    }
+
     /// Follows the finished parts of a parallel download: hashes the file in order as far as
-    /// the parts are contiguous, and starts their write-back.
-    private static func follow(_ ranges: AsyncStream<(Int64, Int64)>, descriptor: Int32, size: Int64, hash: Bool, writeBehind: Bool) async throws -> ContentDigest? {
-        var hasher = ContentDigest.Hasher()
+    /// the parts are contiguous, and starts their write-back. Hashing starts at the first
+    /// part, so the head (which decides whether to compute the MD5) is known by then.
+    private static func follow(_ parts: AsyncStream<FinishedPart>, descriptor: Int32, size: Int64,
+                               hash md5: (@Sendable (S3ObjectInfo) -> Bool)?, writeBehind: Bool) async throws -> ContentDigest? {
+        var hasher: ContentDigest.Hasher?
         var waiting: [Int64: Int64] = [:]
         var hashed: Int64 = 0
-        for await (start, end) in ranges {
-            if writeBehind { FileSystem.startWriteback(descriptor, offset: start, length: end - start) }
-            waiting[start] = end
+        for await part in parts {
+            if writeBehind { FileSystem.startWriteback(descriptor, offset: part.start, length: part.end - part.start) }
+            if let md5, let head = part.head { hasher = ContentDigest.Hasher(md5: md5(head)) }
+            waiting[part.start] = part.end
             while let end = waiting.removeValue(forKey: hashed) {
-                if hash { try ContentDigest.read(descriptor, offset: hashed, length: end - hashed) { hasher.update($0) } }
+                if md5 != nil {
+                    if hasher == nil { hasher = ContentDigest.Hasher() }
+                    try ContentDigest.read(descriptor, offset: hashed, length: end - hashed) { hasher!.update($0) }
+                }
                 hashed = end
             }
         }
@@ -166,7 +188,7 @@ extension S3Client {
         guard hashed == size else {
             throw S3Error(.invalidResponse, "parts cover \(hashed) of \(size) bytes", operation: "GetObject")
         }
-        return hash ? hasher.finalize() : nil
+        return hasher?.finalize()
     }
 
     /// One GET attempt into the file; for an error answer, the error document the server

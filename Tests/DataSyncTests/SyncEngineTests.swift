@@ -233,6 +233,39 @@ import Testing
         }
     }
 
+    /// A large object Stowage pushed is pulled with SHA-256 only, its MD5 taken from the
+    /// metadata; an object whose bytes do not match that SHA-256 is refused, MD5 or not.
+    @Test func largePullsTrustTheRecordedMD5OnlyWhenTheSHA256Matches() async throws {
+        try await withBucket("trusted-md5") { b in
+            let src = scratch + "/md5-src"
+            try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+            try randomFile(src, "big.bin", size: 11 << 20)
+            _ = try await sync(.push, .RW, b, src)
+            let head = try #require(try await s3.headObject(bucket: b, key: "data/team one/big.bin"))
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: src + "/big.bin"))
+            let truth = ContentDigest.of(bytes)
+            #expect(head.metadata[SyncMetadata.md5] == truth.md5 && head.metadata[SyncMetadata.sha256] == truth.sha256)
+
+            let dst = scratch + "/md5-dst"
+            _ = try await sync(.pull, .RO, b, dst)
+            let manifest = try String(contentsOfFile: dst + "/.stowage/manifest.json", encoding: .utf8)
+            #expect(manifest.contains(truth.md5) && manifest.contains(truth.sha256))
+
+            // Other bytes under the same recorded digests (an object written by hand).
+            var forged = bytes
+            forged[forged.count / 2] ^= 0xFF
+            try forged.write(to: URL(fileURLWithPath: scratch + "/forged.bin"))
+            let fd = open(scratch + "/forged.bin", O_RDONLY)
+            defer { close(fd) }
+            _ = try await s3.upload(bucket: b, key: "data/team one/forged.bin", from: fd, length: Int64(forged.count),
+                                    metadata: [SyncMetadata.sha256: truth.sha256, SyncMetadata.md5: truth.md5])
+            await #expect { try await sync(.pull, .RO, b, dst) } throws: { error in
+                (error as? SyncError)?.code == .transfersFailed && "\(error)".contains("SHA-256")
+            }
+            #expect(!FileManager.default.fileExists(atPath: dst + "/forged.bin"))
+        }
+    }
+
     @Test func cancelledRunLeavesNoPartialFileAndTheNextRunFinishesTheRest() async throws {
         try await withBucket("resume") { b in
             let src = scratch + "/src"
