@@ -119,7 +119,7 @@ public final class KubeletHarness: Sendable {
                 let local = scratch + "/secret-" + volume.name
                 try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
                 for (key, value) in try await secretData(secretName) {
-                    FileManager.default.createFile(atPath: local + "/" + key, contents: value)
+                    _ = FileManager.default.createFile(atPath: local + "/" + key, contents: value)
                 }
                 mounts.append((mount.mountPath, local))
             }
@@ -176,7 +176,7 @@ public final class KubeletHarness: Sendable {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.environment = environment
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = output
         process.standardError = output
