@@ -106,7 +106,9 @@ public final class Controller<R: KubeResource>: Sendable {
             // empty world (a claim not listed yet would read as a claim that vanished).
             await store.waitUntilSynced()
             for sync in syncs.withLock({ $0 }) { await sync() }
-            for _ in 0..<workers { group.addTask { await self.work() } }
+            if !Task.isCancelled {
+                for _ in 0..<workers { group.addTask { await self.work() } }
+            }
             do {
                 try await withTaskCancellationHandler {
                     try await group.next()

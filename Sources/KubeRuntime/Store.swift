@@ -29,7 +29,8 @@ public final class Store<R: KubeResource>: Sendable {
         /// resourceVersions of recently deleted objects, so that a write answered before
         /// the deletion was seen cannot bring the object back.
         var tombstones: [String: UInt64] = [:]
-        var syncWaiters: [CheckedContinuation<Void, Never>] = []
+        var syncWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -67,15 +68,25 @@ public final class Store<R: KubeResource>: Sendable {
     /// True once the first full list is in.
     public var isSynced: Bool { state.withLock { $0.synced } }
 
-    /// Returns once the first full list is in.
+    /// Returns once the first full list is in, or when the waiting task is cancelled (an
+    /// operator told to stop must not wait for a list that may never come, e.g. when its
+    /// RBAC forbids it). Callers check `isSynced` or cancellation afterwards.
     public func waitUntilSynced() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { s in
-                if s.synced { return true }
-                s.syncWaiters.append(c)
-                return false
+        let id = state.withLock { s in
+            defer { s.nextWaiter += 1 }
+            return s.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { s in
+                    if s.synced || Task.isCancelled { return true }
+                    s.syncWaiters[id] = c
+                    return false
+                }
+                if ready { c.resume() }
             }
-            if ready { c.resume() }
+        } onCancel: {
+            state.withLock { $0.syncWaiters.removeValue(forKey: id) }?.resume()
         }
     }
 
@@ -84,7 +95,7 @@ public final class Store<R: KubeResource>: Sendable {
     /// Replaces everything with a fresh list; returns the objects that vanished.
     @discardableResult
     func replace(_ objects: [R]) -> [R] {
-        let (removed, waiters) = state.withLock { s -> ([R], [CheckedContinuation<Void, Never>]) in
+        let (removed, waiters) = state.withLock { s -> ([R], Dictionary<UInt64, CheckedContinuation<Void, Never>>.Values) in
             let fresh = Set(objects.map(\.key))
             let removed = s.objects.values.filter { !fresh.contains($0.key) }
             s.objects = Dictionary(minimumCapacity: objects.count)
@@ -92,8 +103,8 @@ public final class Store<R: KubeResource>: Sendable {
             s.tombstones = [:]
             for object in objects { insert(object, into: &s) }
             s.synced = true
-            defer { s.syncWaiters = [] }
-            return (removed, s.syncWaiters)
+            defer { s.syncWaiters = [:] }
+            return (removed, s.syncWaiters.values)
         }
         waiters.forEach { $0.resume() }
         return removed

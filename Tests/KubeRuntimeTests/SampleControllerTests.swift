@@ -154,5 +154,23 @@ func makeNamespace(_ client: KubeClient, _ prefix: String) async throws -> Strin
         #expect(used < 0.3, "an idle controller used \(used) s of CPU in 30 s")
         #expect(tally.count == reconciles, "nothing changed, so nothing was reconciled")
     }
-}
 
+    /// A controller whose caches can never list (its user may not read ConfigMaps) starts no
+    /// worker, and still stops at once when told to: shutdown never waits for a sync.
+    @Test func aControllerThatCannotListStopsWhenCancelled() async throws {
+        let env = try TestEnvironment.shared()
+        var connection = try KubeConfig.load(path: env.kubeconfig).connection()
+        connection.credentials = .token(env.unprivilegedToken)
+        let tally = Tally()
+        let controller = sampleController(client: KubeClient(connection: connection), namespace: "default", tally: tally)
+        let running = Task { try await controller.run() }
+        try await Task.sleep(for: .seconds(2))
+        running.cancel()
+        // Watched from outside, so a controller that never stops fails this test instead
+        // of hanging it.
+        let stopped = Tally()
+        Task { _ = await running.result; stopped.add() }
+        try await eventually("the controller stopped", timeout: .seconds(5)) { stopped.count == 1 }
+        #expect(tally.count == 0)
+    }
+}

@@ -76,4 +76,27 @@ import Testing
         full.apply(object)
         #expect(full.get("ns/a")?.original.json?["extra"] == "unmodelled")
     }
+
+    @Test func waitingForASyncThatNeverComesEndsWhenCancelled() async throws {
+        let store = Store<ConfigMap>()
+        let returned = Tally()
+        let waiter = Task { await store.waitUntilSynced(); returned.add() }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(returned.count == 0)
+        waiter.cancel()
+        try await until { returned.count == 1 }
+        #expect(!store.isSynced)
+
+        let later = Task { await store.waitUntilSynced(); returned.add() }
+        store.replace([])
+        try await until { returned.count == 2 }
+        #expect(store.isSynced)
+        _ = later
+    }
+
+    /// Polls for up to 5 s, so a wait that never returns fails the test instead of hanging it.
+    func until(_ check: () -> Bool) async throws {
+        for _ in 0..<500 where !check() { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(check())
+    }
 }
