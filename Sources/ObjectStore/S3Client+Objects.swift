@@ -169,17 +169,18 @@ extension S3Client {
     /// part, so the head (which decides whether to compute the MD5) is known by then.
     private static func follow(_ parts: AsyncStream<FinishedPart>, descriptor: Int32, size: Int64,
                                hash md5: (@Sendable (S3ObjectInfo) -> Bool)?, writeBehind: Bool) async throws -> ContentDigest? {
-        var hasher: ContentDigest.Hasher?
+        var hasher = md5.map { _ in ContentDigest.Hasher() }
         var waiting: [Int64: Int64] = [:]
         var hashed: Int64 = 0
         for await part in parts {
             if writeBehind { FileSystem.startWriteback(descriptor, offset: part.start, length: part.end - part.start) }
+            // Only the first part has the head, and nothing is hashed before it.
             if let md5, let head = part.head { hasher = ContentDigest.Hasher(md5: md5(head)) }
             waiting[part.start] = part.end
             while let end = waiting.removeValue(forKey: hashed) {
-                if md5 != nil {
-                    if hasher == nil { hasher = ContentDigest.Hasher() }
-                    try ContentDigest.read(descriptor, offset: hashed, length: end - hashed) { hasher!.update($0) }
+                if var running = hasher {
+                    try ContentDigest.read(descriptor, offset: hashed, length: end - hashed) { running.update($0) }
+                    hasher = running
                 }
                 hashed = end
             }
