@@ -19,13 +19,15 @@ let package = Package(
         // C at the edge: system libraries with static inline shims for variadic calls.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // CRC-32C with the CPU's CRC instruction: S3's per-part checksum (x-amz-checksum-crc32c).
+        .target(name: "CChecksum"),
 
         .target(name: "YAML", dependencies: ["CYAML"]),
         .target(name: "HTTP", dependencies: ["CCurl"]),
         .target(name: "KubeModel"),
         .target(name: "KubeClient", dependencies: ["HTTP", "YAML", "KubeModel"]),
         // S3 client (SigV4 over HTTP) and the sync engine the sync pods run.
-        .target(name: "ObjectStore", dependencies: ["HTTP", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ObjectStore", dependencies: ["HTTP", "CChecksum", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "DataSync", dependencies: ["ObjectStore", .product(name: "Crypto", package: "swift-crypto")]),
         // Controller machinery: watcher, cache, work queue, controllers, leader election,
         // events, finalizers, health and metrics.

@@ -97,6 +97,7 @@ public enum SyncJob {
         }
         if request.sync.effectiveVerify == .checksum { args.append("--checksum") }
         if source.pathStyle == false { args.append("--virtual-hosted") }
+        if let checksum = source.partChecksum { args += ["--part-checksum", checksum.rawValue] }
 
         var container = Container(name: "sync", image: settings.image, command: [settings.command], args: args)
         container.env = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map {

@@ -231,13 +231,14 @@ public struct SyncEngine: Sendable {
         defer { close(fd) }
         let before = try Self.stat(fd, path)
         // One read of the file gives everything the upload needs: the digest for the
-        // manifest and metadata, and for a multipart upload each part's Content-MD5.
+        // manifest and metadata, and for a multipart upload each part's checksum.
         var parts: PartDigests?
         let digest: ContentDigest
         if let known = file.digest, file.size == before.size, file.mtime == before.mtime {
             digest = known
         } else if client.isMultipart(before.size) {
-            (digest, parts) = try ContentDigest.of(descriptor: fd, length: before.size, partSize: client.configuration.partSize)
+            (digest, parts) = try ContentDigest.of(descriptor: fd, length: before.size, partSize: client.configuration.partSize,
+                                                  checksum: client.configuration.partChecksum)
         } else {
             digest = try ContentDigest.of(descriptor: fd, length: before.size)
         }

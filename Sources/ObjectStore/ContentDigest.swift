@@ -1,3 +1,4 @@
+import CChecksum
 import Crypto
 import Foundation
 
@@ -45,39 +46,34 @@ public struct ContentDigest: Sendable, Hashable, Codable {
         return hasher.finalize()
     }
 
-    /// The digest of the whole file and the MD5 of each `partSize` part, in one read: what
-    /// a multipart upload needs (SHA-256 for the object's metadata, each part's
-    /// Content-MD5), without reading the file twice.
-    public static func of(descriptor: Int32, length: Int64, partSize: Int64) throws -> (ContentDigest, PartDigests) {
+    /// The digest of the whole file and the `checksum` of each `partSize` part, in one
+    /// read: what a multipart upload needs (SHA-256 and MD5 for the object's metadata, each
+    /// part's checksum header). Hashing the parts in the same read as the whole file means
+    /// the server refuses a part whose bytes changed after they were hashed, so the metadata
+    /// always describes the bytes stored.
+    public static func of(descriptor: Int32, length: Int64, partSize: Int64, checksum: PartChecksum) throws -> (ContentDigest, PartDigests) {
         precondition(partSize > 0)
         var hasher = Hasher()
-        var parts: [Data] = []
-        var part = Insecure.MD5()
+        var parts: [String] = []
+        var part = PartChecksum.Hasher(checksum)
         var inPart: Int64 = 0
         try read(descriptor, offset: 0, length: length) { chunk in
             hasher.update(chunk)
             var rest = chunk
             while !rest.isEmpty {
                 let take = Int(min(Int64(rest.count), partSize - inPart))
-                part.update(bufferPointer: UnsafeRawBufferPointer(rebasing: rest[0..<take]))
+                part.update(UnsafeRawBufferPointer(rebasing: rest[0..<take]))
                 inPart += Int64(take)
                 rest = UnsafeRawBufferPointer(rebasing: rest[take...])
                 if inPart == partSize {
-                    parts.append(Data(part.finalize()))
-                    part = Insecure.MD5()
+                    parts.append(part.finalize())
+                    part = PartChecksum.Hasher(checksum)
                     inPart = 0
                 }
             }
         }
-        if inPart > 0 || parts.isEmpty { parts.append(Data(part.finalize())) }
-        return (hasher.finalize(), PartDigests(partSize: partSize, length: length, md5: parts))
-    }
-
-    /// MD5 only (a multipart part's Content-MD5), cheaper than both.
-    static func md5(descriptor: Int32, offset: Int64, length: Int64) throws -> Data {
-        var md5 = Insecure.MD5()
-        try read(descriptor, offset: offset, length: length) { md5.update(bufferPointer: $0) }
-        return Data(md5.finalize())
+        if inPart > 0 || parts.isEmpty { parts.append(part.finalize()) }
+        return (hasher.finalize(), PartDigests(partSize: partSize, length: length, checksum: checksum, values: parts))
     }
 
     /// Calls `body` with consecutive chunks (up to 1 MiB) of `length` bytes from `offset`.
@@ -119,10 +115,87 @@ public struct ContentDigest: Sendable, Hashable, Codable {
     }
 }
 
-/// The MD5 of each part of a file as a multipart upload splits it (`partSize` bytes each,
-/// the last one shorter), computed in the same read as the file's `ContentDigest`.
+/// The checksum of each part of a file as a multipart upload splits it (`partSize` bytes
+/// each, the last one shorter), computed in the same read as the file's `ContentDigest`.
 public struct PartDigests: Sendable, Hashable {
     public var partSize: Int64
     public var length: Int64
-    public var md5: [Data]
+    public var checksum: PartChecksum
+    /// Each part's checksum as its header carries it (base64).
+    public var values: [String]
+}
+
+/// What each part of a multipart upload carries for the server to check before it accepts
+/// the part.
+public enum PartChecksum: String, Sendable, Hashable, CaseIterable {
+    /// `x-amz-checksum-crc32c`, S3's flexible checksums (AWS, MinIO, Ceph RGW, SeaweedFS):
+    /// computed with the CPU's CRC instruction, about 40 times cheaper than MD5.
+    case crc32c
+    /// `Content-MD5`, for servers that do not know flexible checksums.
+    case md5
+
+    /// The part's request header.
+    var header: String {
+        switch self {
+        case .crc32c: "x-amz-checksum-crc32c"
+        case .md5: "Content-MD5"
+        }
+    }
+
+    /// CreateMultipartUpload's headers announcing the algorithm (S3 refuses part checksums
+    /// the upload did not announce).
+    var creationHeaders: [(String, String)] {
+        switch self {
+        case .crc32c: [("x-amz-checksum-algorithm", "CRC32C")]
+        case .md5: []
+        }
+    }
+
+    /// The element of CompleteMultipartUpload's `<Part>` that repeats the part's checksum.
+    var completionElement: String? {
+        switch self {
+        case .crc32c: "ChecksumCRC32C"
+        case .md5: nil
+        }
+    }
+
+    /// The checksum of `length` bytes of `descriptor` from `offset`, base64.
+    func of(descriptor: Int32, offset: Int64, length: Int64) throws -> String {
+        var hasher = Hasher(self)
+        try ContentDigest.read(descriptor, offset: offset, length: length) { hasher.update($0) }
+        return hasher.finalize()
+    }
+
+    /// One part's checksum, fed incrementally.
+    struct Hasher {
+        private enum State {
+            case crc32c(UInt32)
+            case md5(Insecure.MD5)
+        }
+        private var state: State
+
+        init(_ checksum: PartChecksum) {
+            switch checksum {
+            case .crc32c: state = .crc32c(0)
+            case .md5: state = .md5(Insecure.MD5())
+            }
+        }
+
+        mutating func update(_ bytes: UnsafeRawBufferPointer) {
+            switch state {
+            case .crc32c(let crc): state = .crc32c(stowage_crc32c(crc, bytes.baseAddress, bytes.count))
+            case .md5(var md5):
+                md5.update(bufferPointer: bytes)
+                state = .md5(md5)
+            }
+        }
+
+        /// Base64, as the header wants it.
+        func finalize() -> String {
+            switch state {
+            case .crc32c(let crc): withUnsafeBytes(of: crc.bigEndian) { Data($0).base64EncodedString() }
+            case .md5(let md5): Data(md5.finalize()).base64EncodedString()
+            }
+        }
+    }
 }

@@ -2,22 +2,25 @@ import Foundation
 import HTTP
 
 extension S3Client {
-    /// Uploads in `partSize` parts, `partConcurrency` at a time, each with its Content-MD5
-    /// (from `parts` when the caller hashed the file already, else read per part).
-    /// Any failure, cancellation included, aborts the upload so the server drops the parts:
-    /// an object appears whole or not at all.
+    /// Uploads in `partSize` parts, `partConcurrency` at a time, each with its checksum
+    /// (`configuration.partChecksum`; from `parts` when the caller hashed the file already,
+    /// else read per part). Any failure, cancellation included, aborts the upload so the
+    /// server drops the parts: an object appears whole or not at all.
     func multipartUpload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String], parts: PartDigests?, contentType: String) async throws -> String {
-        var headers = [("Content-Type", contentType)]
+        let checksum = configuration.partChecksum
+        var headers = [("Content-Type", contentType)] + checksum.creationHeaders
         headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
         let created = try await send(Call(operation: "CreateMultipartUpload", method: .post, bucket: bucket, key: key, query: [("uploads", "")], headers: headers))
         guard let uploadID = try XMLNode.parse(created.body)["UploadId"]?.text, !uploadID.isEmpty else {
             throw S3Error(.invalidResponse, "CreateMultipartUpload answered without an UploadId", operation: "CreateMultipartUpload", bucket: bucket, key: key)
         }
         do {
-            let etags = try await uploadParts(bucket: bucket, key: key, uploadID: uploadID, from: descriptor, length: length, digests: parts)
+            let uploaded = try await uploadParts(bucket: bucket, key: key, uploadID: uploadID, from: descriptor, length: length, digests: parts)
             var xml = "<CompleteMultipartUpload>"
-            for (index, etag) in etags.enumerated() {
-                xml += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\"\(etag)\"</ETag></Part>"
+            for (index, part) in uploaded.enumerated() {
+                xml += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\"\(part.etag)\"</ETag>"
+                if let element = checksum.completionElement { xml += "<\(element)>\(part.checksum)</\(element)>" }
+                xml += "</Part>"
             }
             xml += "</CompleteMultipartUpload>"
             let body = Data(xml.utf8)
@@ -36,35 +39,42 @@ extension S3Client {
         }
     }
 
-    private func uploadParts(bucket: String, key: String, uploadID: String, from descriptor: Int32, length: Int64, digests: PartDigests?) async throws -> [String] {
+    private struct UploadedPart: Sendable {
+        var etag: String
+        /// The checksum the part was sent with (base64), repeated in the completion.
+        var checksum: String
+    }
+
+    private func uploadParts(bucket: String, key: String, uploadID: String, from descriptor: Int32, length: Int64, digests: PartDigests?) async throws -> [UploadedPart] {
         let partSize = configuration.partSize
+        let checksum = configuration.partChecksum
         let parts = Int((length + partSize - 1) / partSize)
-        return try await withThrowingTaskGroup(of: (Int, String).self) { group in
-            var etags = [String](repeating: "", count: parts)
+        return try await withThrowingTaskGroup(of: (Int, UploadedPart).self) { group in
+            var uploaded = [UploadedPart](repeating: UploadedPart(etag: "", checksum: ""), count: parts)
             var next = 0
             func add(_ part: Int) {
                 let offset = Int64(part) * partSize
                 let size = min(partSize, length - offset)
                 group.addTask {
-                    let md5 = try digests?.md5[part] ?? ContentDigest.md5(descriptor: descriptor, offset: offset, length: size)
+                    let value = try digests?.values[part] ?? checksum.of(descriptor: descriptor, offset: offset, length: size)
                     let call = Call(operation: "UploadPart", method: .put, bucket: bucket, key: key,
                                     query: [("partNumber", String(part + 1)), ("uploadId", uploadID)],
-                                    headers: [("Content-MD5", md5.base64EncodedString())],
+                                    headers: [(checksum.header, value)],
                                     body: .file(descriptor: descriptor, offset: offset, length: size),
                                     payloadHash: SigV4Signer.unsignedPayload, isDataTransfer: true, bufferSize: Self.bufferSize(for: size))
                     let response = try await self.send(call)
                     guard let etag = response.headers["ETag"] else {
                         throw S3Error(.invalidResponse, "UploadPart answered without an ETag", status: response.status, operation: "UploadPart", bucket: bucket, key: key)
                     }
-                    return (part, Self.unquote(etag))
+                    return (part, UploadedPart(etag: Self.unquote(etag), checksum: value))
                 }
             }
             while next < min(parts, configuration.partConcurrency) { add(next); next += 1 }
-            while let (part, etag) = try await group.next() {
-                etags[part] = etag
+            while let (part, done) = try await group.next() {
+                uploaded[part] = done
                 if next < parts { add(next); next += 1 }
             }
-            return etags
+            return uploaded
         }
     }
 

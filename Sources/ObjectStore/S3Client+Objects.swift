@@ -215,16 +215,18 @@ extension S3Client {
     }
 
     /// Uploads `length` bytes of `descriptor` as `key` with user `metadata`. Small files go
-    /// in one PUT carrying Content-MD5 and a signed SHA-256 (the server refuses a body that
-    /// does not match); files of at least `multipartThreshold` bytes go as a multipart
-    /// upload that is aborted on any failure, so no partial object ever appears.
-    /// `digest`, if the caller has it, saves reading the file twice, and so do `parts` (from
-    /// `ContentDigest.of(descriptor:length:partSize:)` with this client's `partSize`) for a
-    /// multipart upload. Returns the ETag.
+    /// in one PUT carrying Content-MD5, which the server checks, and a signed SHA-256, which
+    /// AWS checks too; files of at least `multipartThreshold` bytes go as a multipart upload
+    /// whose parts carry `partChecksum`, aborted on any failure, so no partial object ever
+    /// appears. `digest`, if the caller has it, saves reading the file twice, and so do
+    /// `parts` (from `ContentDigest.of(descriptor:length:partSize:checksum:)` with this
+    /// client's `partSize` and `partChecksum`) for a multipart upload. Returns the ETag.
     @discardableResult
     public func upload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String] = [:], digest: ContentDigest? = nil, parts: PartDigests? = nil, contentType: String = "application/octet-stream") async throws -> String {
         if isMultipart(length) {
-            let parts = parts.flatMap { $0.partSize == configuration.partSize && $0.length == length ? $0 : nil }
+            let parts = parts.flatMap {
+                $0.partSize == configuration.partSize && $0.length == length && $0.checksum == configuration.partChecksum ? $0 : nil
+            }
             return try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length, metadata: metadata, parts: parts, contentType: contentType)
         }
         let digest = try digest ?? ContentDigest.of(descriptor: descriptor, length: length)

@@ -26,6 +26,9 @@ public struct S3Configuration: Sendable {
     public var partSize: Int64 = 16 << 20
     /// Parts of one object in flight at once.
     public var partConcurrency = 8
+    /// What each uploaded part carries for the server to verify: CRC-32C where the server
+    /// knows S3's flexible checksums, `.md5` (Content-MD5) for one that does not.
+    public var partChecksum: PartChecksum = .crc32c
     /// Attempts for a request that fails transiently (connection lost, 5xx, SlowDown).
     public var maxAttempts = 5
     /// First retry delay; each further retry doubles it, with jitter, up to `maxRetryDelay`.

@@ -27,10 +27,12 @@ public struct S3Source: Codable, Sendable, Hashable {
     public var caBundleSecretRef: SecretKeySelector?
     /// Path-style addressing (`endpoint/bucket/key`), which most non-AWS servers need.
     public var pathStyle: Bool?
+    /// What each uploaded part carries for the server to check; unset means CRC-32C.
+    public var partChecksum: S3PartChecksum?
 
     public init(endpoint: String, region: String? = nil, bucket: String, prefix: String? = nil,
                 credentialsSecretRef: LocalObjectReference, caBundleSecretRef: SecretKeySelector? = nil,
-                pathStyle: Bool? = nil) {
+                pathStyle: Bool? = nil, partChecksum: S3PartChecksum? = nil) {
         self.endpoint = endpoint
         self.region = region
         self.bucket = bucket
@@ -38,7 +40,16 @@ public struct S3Source: Codable, Sendable, Hashable {
         self.credentialsSecretRef = credentialsSecretRef
         self.caBundleSecretRef = caBundleSecretRef
         self.pathStyle = pathStyle
+        self.partChecksum = partChecksum
     }
+}
+
+/// The checksum on each part of a multipart upload (`stowage sync --part-checksum`).
+public enum S3PartChecksum: String, Codable, Sendable, Hashable, CaseIterable {
+    /// `x-amz-checksum-crc32c`: S3's flexible checksums, cheap to compute.
+    case crc32c
+    /// `Content-MD5`: for servers that do not know flexible checksums.
+    case md5
 }
 
 /// The sync mode of a volume with a source (the OVHcloud AI Training model).

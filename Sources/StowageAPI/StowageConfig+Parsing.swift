@@ -127,7 +127,7 @@ extension StowageConfig {
         let m = try Reader.mapping(node, path, allowed: ["s3"])
         guard let s3Node = m["s3"] else { throw ConfigError(node, path, "must set exactly one provider (s3)") }
         let p = path + ".s3"
-        let s3 = try Reader.mapping(s3Node, p, allowed: ["endpoint", "region", "bucket", "prefix", "credentialsSecretRef", "caBundleSecretRef", "pathStyle"])
+        let s3 = try Reader.mapping(s3Node, p, allowed: ["endpoint", "region", "bucket", "prefix", "credentialsSecretRef", "caBundleSecretRef", "pathStyle", "partChecksum"])
         func required(_ key: String) throws(ConfigError) -> YAMLNode {
             guard let n = s3[key] else { throw ConfigError(s3Node, p, "missing required key \"\(key)\"") }
             return n
@@ -143,6 +143,13 @@ extension StowageConfig {
         if let n = s3["region"] { source.region = try Reader.string(n, p + ".region") }
         if let n = s3["prefix"] { source.prefix = try Reader.string(n, p + ".prefix") }
         if let n = s3["pathStyle"] { source.pathStyle = try Reader.bool(n, p + ".pathStyle") }
+        if let n = s3["partChecksum"] {
+            let text = try Reader.string(n, p + ".partChecksum")
+            guard let checksum = S3PartChecksum(rawValue: text) else {
+                throw ConfigError(n, p + ".partChecksum", "unknown part checksum \"\(text)\" (expected crc32c or md5)")
+            }
+            source.partChecksum = checksum
+        }
         if let n = s3["caBundleSecretRef"] {
             let ca = try Reader.mapping(n, p + ".caBundleSecretRef", allowed: ["name", "key"])
             guard let name = ca["name"], let key = ca["key"] else {

@@ -113,6 +113,7 @@ struct SyncCommand: AsyncParsableCommand {
 
 extension SyncDirection: ExpressibleByArgument {}
 extension SyncMode: ExpressibleByArgument {}
+extension PartChecksum: ExpressibleByArgument {}
 
 /// Connection options shared by the commands that talk to S3.
 struct S3Options: ParsableArguments {
@@ -128,6 +129,9 @@ struct S3Options: ParsableArguments {
     @Flag(help: "Address buckets as BUCKET.endpoint instead of endpoint/BUCKET.")
     var virtualHosted = false
 
+    @Option(help: "Checksum each uploaded part carries: crc32c (S3 flexible checksums) or md5 (Content-MD5, for servers without them).")
+    var partChecksum: PartChecksum = .crc32c
+
     func client() throws -> S3Client {
         let environment = ProcessInfo.processInfo.environment
         guard let endpoint = endpoint ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"] else {
@@ -139,6 +143,7 @@ struct S3Options: ParsableArguments {
         var config = S3Configuration(endpoint: endpoint, region: region ?? S3Credentials.regionFromEnvironment() ?? "us-east-1",
                                      credentials: credentials, addressing: virtualHosted ? .virtualHosted : .path, caBundle: caBundle)
         config.transferThreads = 2
+        config.partChecksum = partChecksum
         return try S3Client(configuration: config)
     }
 }

@@ -1,3 +1,4 @@
+import CChecksum
 import Foundation
 import HTTP
 import KubeTesting
@@ -120,7 +121,7 @@ import Testing
     }
 
     /// Part counts at the edges (exactly N parts, N parts and one byte, one byte short):
-    /// the one-pass part digests feed the upload, and the parallel ranged download with its
+    /// the one-pass part checksums feed the upload, and the parallel ranged download with its
     /// in-order hashing assembles the same bytes and the same MD5 and SHA-256.
     @Test(arguments: [10 << 20, 10 << 20 + 1, 15 << 20 - 1])
     func partEdgesUploadWithOnePassDigestsAndDownloadWithDigest(size: Int) async throws {
@@ -128,12 +129,15 @@ import Testing
         try await withBucket(s3, "edges") { bucket in
             let source = try tempFile(size: size)
             defer { close(source.fd); unlink(source.path) }
-            let (digest, parts) = try ContentDigest.of(descriptor: source.fd, length: Int64(size), partSize: 5 << 20)
+            let (digest, parts) = try ContentDigest.of(descriptor: source.fd, length: Int64(size), partSize: 5 << 20, checksum: .crc32c)
             #expect(digest == ContentDigest.of(source.data))
-            #expect(parts.md5.count == (size + (5 << 20) - 1) / (5 << 20))
-            #expect(parts.md5.last?.base64EncodedString() == ContentDigest.of(Data(source.data.suffix(from: (parts.md5.count - 1) * (5 << 20)))).md5Base64)
+            #expect(parts.values.count == (size + (5 << 20) - 1) / (5 << 20))
+            let lastPart = Data(source.data.suffix(from: (parts.values.count - 1) * (5 << 20)))
+            #expect(parts.values.last == lastPart.withUnsafeBytes { bytes in
+                withUnsafeBytes(of: stowage_crc32c_portable(0, bytes.baseAddress, bytes.count).bigEndian) { Data($0).base64EncodedString() }
+            })
             let etag = try await s3.upload(bucket: bucket, key: "e.bin", from: source.fd, length: Int64(size), digest: digest, parts: parts)
-            #expect(etag.hasSuffix("-\(parts.md5.count)"), "\(etag)")
+            #expect(etag.hasSuffix("-\(parts.values.count)"), "\(etag)")
 
             let target = try tempFile(size: 0)
             defer { close(target.fd); unlink(target.path) }
@@ -141,6 +145,34 @@ import Testing
             #expect(info.size == Int64(size))
             #expect(got == digest)
             #expect(FileManager.default.contents(atPath: target.path) == source.data)
+        }
+    }
+
+    /// A file that changes between hashing and sending (the part checksums come from the
+    /// same read as the SHA-256 in the object's metadata) is refused part by part, with
+    /// either checksum: the upload is aborted and no object appears whose metadata
+    /// describes other bytes. Without hashed parts, each part is checksummed as it is sent.
+    @Test(arguments: PartChecksum.allCases)
+    func aPartChangedAfterHashingIsRefused(checksum: PartChecksum) async throws {
+        let s3 = try client { $0.multipartThreshold = 6 << 20; $0.partSize = 5 << 20; $0.partConcurrency = 2; $0.partChecksum = checksum }
+        try await withBucket(s3, "changed-\(checksum)") { bucket in
+            let size = 12 << 20
+            let source = try tempFile(size: size)
+            defer { close(source.fd); unlink(source.path) }
+            let (digest, parts) = try ContentDigest.of(descriptor: source.fd, length: Int64(size), partSize: 5 << 20, checksum: checksum)
+            var flipped = ~source.data[6 << 20]
+            #expect(pwrite(source.fd, &flipped, 1, off_t(6 << 20)) == 1)
+            await #expect { try await s3.upload(bucket: bucket, key: "c.bin", from: source.fd, length: Int64(size), digest: digest, parts: parts) }
+                throws: { ($0 as? S3Error)?.code == .badDigest }
+            #expect(try await s3.headObject(bucket: bucket, key: "c.bin") == nil)
+            #expect(try await s3.listMultipartUploads(bucket: bucket).isEmpty)
+
+            let etag = try await s3.upload(bucket: bucket, key: "c.bin", from: source.fd, length: Int64(size))
+            #expect(etag.hasSuffix("-3"), "\(etag)")
+            let target = try tempFile(size: 0)
+            defer { close(target.fd); unlink(target.path) }
+            try await s3.download(bucket: bucket, key: "c.bin", to: target.fd, size: Int64(size), etag: etag)
+            #expect(FileManager.default.contents(atPath: target.path) == FileManager.default.contents(atPath: source.path))
         }
     }
 

@@ -99,7 +99,7 @@ import Testing
             == "line 7, column 15: homes.source.s3.prefix: must contain {username}, or every user would share one home")
     }
 
-    @Test func homesSettingsAreValidated() {
+    @Test func homesSettingsAreValidated() throws {
         #expect(error("homes: {size: lots}\n")?.field == "homes.size")
         #expect(error("homes: {mountPath: home}\n")?.description == "line 1, column 20: homes.mountPath: must be an absolute path")
         #expect(error("homes: {access: RX}\n")?.description == "line 1, column 17: homes.access: unknown access \"RX\" (expected RO, RW or RWD)")
@@ -108,6 +108,12 @@ import Testing
         #expect(error(badBucket)?.description
             == "line 2, column 52: homes.source.s3.bucket: must be 3-63 characters long (\"B\" has 1)")
         #expect(error("homes: {source: {s3: {bucket: b}}}\n")?.message == "missing required key \"credentialsSecretRef\"")
+        func source(partChecksum: String) -> String {
+            "homes:\n  source: {s3: {endpoint: \"https://x.org\", bucket: bbb, prefix: \"{username}\", credentialsSecretRef: {name: c}, partChecksum: \(partChecksum)}}\n"
+        }
+        #expect(error(source(partChecksum: "sha1"))?.description
+            == "line 2, column 126: homes.source.s3.partChecksum: unknown part checksum \"sha1\" (expected crc32c or md5)")
+        #expect(try StowageConfig.parse(yaml: source(partChecksum: "md5")).homes.source?.s3?.partChecksum == .md5)
     }
 
     @Test func homeDataVolume() throws {
