@@ -246,9 +246,9 @@ public struct SyncEngine: Sendable {
         let etag = try await client.upload(bucket: options.bucket, key: key, from: fd, length: before.size,
                                            metadata: [SyncMetadata.mtime: SyncMetadata.format(mtime: before.mtime),
                                                       SyncMetadata.sha256: digest.sha256, SyncMetadata.md5: digest.md5],
-                                           digest: digest, parts: parts)
+                                           digest: digest, parts: parts, moved: { [progress] in progress.moved(bytes: $0) })
         let after = try Self.stat(fd, path)
-        progress.finished(bytes: before.size)
+        progress.finishedFile()
         guard after == before else {
             // The object may mix old and new bytes; leaving it out of the manifest makes
             // the next run upload it again.
@@ -278,7 +278,7 @@ public struct SyncEngine: Sendable {
         let etagIsMD5 = file.etagIsMD5
         let (info, computed) = try await client.downloadWithDigest(
             bucket: options.bucket, key: file.key, to: fd, size: file.size, etag: file.etag, writeBehind: file.size >= 8 << 20,
-            md5: { head in etagIsMD5 || SyncMetadata.trustedMD5(head.metadata) == nil })
+            md5: { head in etagIsMD5 || SyncMetadata.trustedMD5(head.metadata) == nil }, moved: { [progress] in progress.moved(bytes: $0) })
         if etagIsMD5 && computed.md5 != file.etag {
             throw SyncError(.transfersFailed, "downloaded content has MD5 \(computed.md5), the object's ETag is \(file.etag)")
         }
@@ -302,7 +302,7 @@ public struct SyncEngine: Sendable {
             throw SyncError(.localIO, "cannot finish \(file.path): \(String(cString: strerror(errno)))")
         }
         handedOver = true
-        progress.finished(bytes: info.size)
+        progress.finishedFile()
         let entry = ManifestEntry(path: file.path, size: info.size, mtime: mtime, md5: digest.md5, sha256: digest.sha256, etag: file.etag)
         return .downloaded(DownloadCommitter.Item(temporary: temp, entry: entry))
     }

@@ -19,8 +19,13 @@ public final class SyncProgress: Sendable {
         bytesTotalCounter.store(bytes, ordering: .relaxed)
     }
 
-    func finished(bytes: Int64) {
-        filesDoneCounter.add(1, ordering: .relaxed)
+    /// Bytes that reached their destination: every part of a large transfer as it
+    /// finishes, so a progress line moves during a 1 GiB file, not only after it.
+    func moved(bytes: Int64) {
         bytesDoneCounter.add(bytes, ordering: .relaxed)
+    }
+
+    func finishedFile() {
+        filesDoneCounter.add(1, ordering: .relaxed)
     }
 }

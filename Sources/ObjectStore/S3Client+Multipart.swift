@@ -6,7 +6,8 @@ extension S3Client {
     /// (`configuration.partChecksum`; from `parts` when the caller hashed the file already,
     /// else read per part). Any failure, cancellation included, aborts the upload so the
     /// server drops the parts: an object appears whole or not at all.
-    func multipartUpload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String], parts: PartDigests?, contentType: String) async throws -> String {
+    func multipartUpload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String], parts: PartDigests?, contentType: String,
+                         moved: TransferProgress?) async throws -> String {
         let checksum = configuration.partChecksum
         var headers = [("Content-Type", contentType)] + checksum.creationHeaders
         headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
@@ -15,7 +16,7 @@ extension S3Client {
             throw S3Error(.invalidResponse, "CreateMultipartUpload answered without an UploadId", operation: "CreateMultipartUpload", bucket: bucket, key: key)
         }
         do {
-            let uploaded = try await uploadParts(bucket: bucket, key: key, uploadID: uploadID, from: descriptor, length: length, digests: parts)
+            let uploaded = try await uploadParts(bucket: bucket, key: key, uploadID: uploadID, from: descriptor, length: length, digests: parts, moved: moved)
             var xml = "<CompleteMultipartUpload>"
             for (index, part) in uploaded.enumerated() {
                 xml += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\"\(part.etag)\"</ETag>"
@@ -45,7 +46,8 @@ extension S3Client {
         var checksum: String
     }
 
-    private func uploadParts(bucket: String, key: String, uploadID: String, from descriptor: Int32, length: Int64, digests: PartDigests?) async throws -> [UploadedPart] {
+    private func uploadParts(bucket: String, key: String, uploadID: String, from descriptor: Int32, length: Int64, digests: PartDigests?,
+                             moved: TransferProgress?) async throws -> [UploadedPart] {
         let partSize = configuration.partSize
         let checksum = configuration.partChecksum
         let parts = Int((length + partSize - 1) / partSize)
@@ -72,6 +74,7 @@ extension S3Client {
             while next < min(parts, configuration.partConcurrency) { add(next); next += 1 }
             while let (part, done) = try await group.next() {
                 uploaded[part] = done
+                moved?(min(partSize, length - Int64(part) * partSize))
                 if next < parts { add(next); next += 1 }
             }
             return uploaded

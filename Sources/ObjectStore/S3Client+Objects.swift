@@ -59,7 +59,7 @@ extension S3Client {
     /// complete only when this returns.
     @discardableResult
     public func download(bucket: String, key: String, to descriptor: Int32, size: Int64? = nil, etag: String? = nil) async throws -> S3ObjectInfo {
-        try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: nil, writeBehind: false).info
+        try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: nil, writeBehind: false, moved: nil).info
     }
 
     /// Downloads as `download` does and also returns the MD5 and SHA-256 of the bytes
@@ -76,16 +76,20 @@ extension S3Client {
     /// A download in parts asks `md5` with the object's head, before the first byte is
     /// hashed, whether to compute the MD5 at all (when it does not, the digest's `md5` is
     /// empty). A single GET always computes both: its ETag is usually the MD5 to check.
+    ///
+    /// `moved` is told the bytes of each part as it lands, or of the whole object once a
+    /// single GET completed: over a successful download, exactly the object's size.
     public func downloadWithDigest(bucket: String, key: String, to descriptor: Int32, size: Int64? = nil, etag: String? = nil, writeBehind: Bool = false,
-                                   md5: @escaping @Sendable (S3ObjectInfo) -> Bool = { _ in true }) async throws -> (info: S3ObjectInfo, digest: ContentDigest) {
-        let result = try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: md5, writeBehind: writeBehind)
+                                   md5: @escaping @Sendable (S3ObjectInfo) -> Bool = { _ in true },
+                                   moved: TransferProgress? = nil) async throws -> (info: S3ObjectInfo, digest: ContentDigest) {
+        let result = try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: md5, writeBehind: writeBehind, moved: moved)
         return (result.info, result.digest!)
     }
 
     /// `hash`: nil hashes nothing; otherwise both digests, or only SHA-256 for a download in
     /// parts when it answers false for the object's head.
     private func fetch(bucket: String, key: String, to descriptor: Int32, size: Int64?, etag: String?, hash md5: (@Sendable (S3ObjectInfo) -> Bool)?,
-                       writeBehind: Bool) async throws -> (info: S3ObjectInfo, digest: ContentDigest?) {
+                       writeBehind: Bool, moved: TransferProgress?) async throws -> (info: S3ObjectInfo, digest: ContentDigest?) {
         let hash = md5 != nil
         guard let size, size >= configuration.multipartThreshold, size > configuration.partSize else {
             let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: etag.map { [("If-Match", "\"\($0)\"")] } ?? [],
@@ -103,6 +107,7 @@ extension S3Client {
             let info = Self.info(response.headers)
             try Self.checkLength(descriptor: descriptor, expected: info.size, bucket: bucket, key: key)
             if writeBehind { FileSystem.startWriteback(descriptor, offset: 0, length: info.size) }
+            moved?(info.size)
             return (info, digest)
         }
         let partSize = configuration.partSize
@@ -143,6 +148,7 @@ extension S3Client {
                 switch result {
                 case .part(let start, let end, let info):
                     if let info { first = info }
+                    moved?(end - start)
                     finishedRange.yield(FinishedPart(start: start, end: end, head: info))
                     completed += 1
                     if completed == parts { finishedRange.finish() }
@@ -222,12 +228,15 @@ extension S3Client {
     /// `parts` (from `ContentDigest.of(descriptor:length:partSize:checksum:)` with this
     /// client's `partSize` and `partChecksum`) for a multipart upload. Returns the ETag.
     @discardableResult
-    public func upload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String] = [:], digest: ContentDigest? = nil, parts: PartDigests? = nil, contentType: String = "application/octet-stream") async throws -> String {
+    /// `moved` is told the bytes of each part as the server accepts it, or of the whole
+    /// file once a single PUT succeeded.
+    public func upload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String] = [:], digest: ContentDigest? = nil, parts: PartDigests? = nil,
+                       contentType: String = "application/octet-stream", moved: TransferProgress? = nil) async throws -> String {
         if isMultipart(length) {
             let parts = parts.flatMap {
                 $0.partSize == configuration.partSize && $0.length == length && $0.checksum == configuration.partChecksum ? $0 : nil
             }
-            return try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length, metadata: metadata, parts: parts, contentType: contentType)
+            return try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length, metadata: metadata, parts: parts, contentType: contentType, moved: moved)
         }
         let digest = try digest ?? ContentDigest.of(descriptor: descriptor, length: length)
         var headers = [("Content-MD5", digest.md5Base64), ("Content-Type", contentType)]
@@ -236,6 +245,7 @@ extension S3Client {
                         body: .file(descriptor: descriptor, offset: 0, length: length), payloadHash: digest.sha256, isDataTransfer: true,
                         bufferSize: Self.bufferSize(for: length))
         let response = try await send(call)
+        moved?(length)
         return Self.unquote(response.headers["ETag"] ?? digest.md5)
     }
 

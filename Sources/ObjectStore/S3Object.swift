@@ -81,3 +81,7 @@ enum S3Time {
         return Date(timeIntervalSince1970: Double(timegm(&parts)))
     }
 }
+
+/// Told the byte count of each piece of a transfer as it completes (a part, or a whole
+/// small object); called from the transferring task, never concurrently for one transfer.
+public typealias TransferProgress = @Sendable (Int64) -> Void

@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import KubeTesting
 @testable import ObjectStore
+import Synchronization
 import Testing
 
 /// The S3 client against the real SeaweedFS S3 gateway of the test environment; every
@@ -106,16 +107,24 @@ import Testing
             let size = 17 << 20 + 12345
             let source = try tempFile(size: size)
             defer { close(source.fd); unlink(source.path) }
-            let etag = try await s3.upload(bucket: bucket, key: "big/file.bin", from: source.fd, length: Int64(size), metadata: ["mtime": "7"])
+            let pieces = Mutex<[Int64]>([])
+            let expectedPieces: [Int64] = [2 << 20 + 12345, 5 << 20, 5 << 20, 5 << 20]
+            let etag = try await s3.upload(bucket: bucket, key: "big/file.bin", from: source.fd, length: Int64(size), metadata: ["mtime": "7"],
+                                           moved: { bytes in pieces.withLock { $0.append(bytes) } })
             #expect(etag.hasSuffix("-4"), "four parts make a multipart ETag, got \(etag)")
+            // Progress moves part by part, and adds up to the file.
+            #expect(pieces.withLock { $0.sorted() } == expectedPieces)
             let listed = try await s3.listObjects(bucket: bucket)
             #expect(listed.map(\.size) == [Int64(size)])
 
             let target = try tempFile(size: 0)
             defer { close(target.fd); unlink(target.path) }
-            let info = try await s3.download(bucket: bucket, key: "big/file.bin", to: target.fd, size: Int64(size), etag: listed[0].etag)
+            pieces.withLock { $0.removeAll() }
+            let (info, _) = try await s3.downloadWithDigest(bucket: bucket, key: "big/file.bin", to: target.fd, size: Int64(size), etag: listed[0].etag,
+                                                            moved: { bytes in pieces.withLock { $0.append(bytes) } })
             #expect(info.size == Int64(size))
             #expect(info.metadata["mtime"] == "7")
+            #expect(pieces.withLock { $0.sorted() } == expectedPieces)
             #expect(FileManager.default.contents(atPath: target.path) == source.data)
         }
     }
