@@ -7,7 +7,9 @@
 #   (b) LARGE_FILES files of LARGE_MIB MiB: push, then pull into an empty directory
 #   (c) a no-change re-sync of (a): push the same tree again
 # Reports wall time, the ratio to stowage (tool time / stowage time: above 1 means stowage was
-# faster) and peak RSS (/usr/bin/time). Every pull is checked byte-identical with `diff -r`.
+# faster), peak RSS (/usr/bin/time) and the S3 requests each command made (SeaweedFS's own
+# per-bucket counters, read from its metrics before and after; every tool has its own
+# bucket). Every pull is checked byte-identical with `diff -r`.
 # "Durable" adds the `sync` run right after the tool: stowage fsyncs what it pulls before
 # it reports success (a crash never leaves a half-written file under a final name), the
 # other tools leave their writes in the page cache, so a pull's durable time is the fair one.
@@ -107,12 +109,38 @@ cmd_for() { # tool, push|pull, bucket, dir
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 RESULTS=$WORK/results.tsv
-printf 'case\ttool\tseconds\tdurable_seconds\tpeak_rss_kib\texit\n' > "$RESULTS"
+printf 'case\ttool\tseconds\tdurable_seconds\tpeak_rss_kib\texit\trequests\n' > "$RESULTS"
 
-timed() { # case label, tool, command...
-  local label=$1 tool=$2; shift 2
+# "GET=2 PUT=10001": the S3 requests SeaweedFS counted for one bucket so far, by type.
+requests() { # bucket
+  curl -sf "$STOWAGE_TEST_S3_METRICS" | python3 -c '
+import re, sys
+counts = {}
+for line in sys.stdin:
+    m = re.match(r"SeaweedFS_s3_request_total\{(.*)\} (\S+)", line)
+    if not m: continue
+    labels = dict(re.findall(r"(\w+)=\"([^\"]*)\"", m.group(1)))
+    if labels.get("bucket") == sys.argv[1]:
+        counts[labels["type"]] = counts.get(labels["type"], 0) + int(float(m.group(2)))
+print(" ".join(f"{k}={v}" for k, v in sorted(counts.items())))' "$1"
+}
+
+# The requests made between two `requests` snapshots: "GET=2 PUT=10000".
+request_delta() { # before, after
+  python3 -c '
+import sys
+def parse(text): return {k: int(v) for k, v in (item.split("=") for item in text.split())}
+before, after = parse(sys.argv[1]), parse(sys.argv[2])
+delta = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+print(" ".join(f"{k}={v}" for k, v in sorted(delta.items())) or "-")' "$1" "$2"
+}
+
+timed() { # case label, tool, bucket, command...
+  local label=$1 tool=$2 bucket=$3; shift 3
   local tag=${label// /_}.$tool out=$WORK/logs
   sync  # the previous run's dirty pages are not this run's cost
+  local before_requests
+  before_requests=$(requests "$bucket")
   log "$label: $tool: $*"
   set +e
   ( timeout 1800 /usr/bin/time -f '%e %M' -o "$out/$tag.time" "$@" >"$out/$tag.stdout" 2>"$out/$tag.stderr" )
@@ -120,12 +148,14 @@ timed() { # case label, tool, command...
   local flush_start flush_end
   flush_start=$(date +%s.%N); sync; flush_end=$(date +%s.%N)
   set -e
+  local made
+  made=$(request_delta "$before_requests" "$(requests "$bucket")")
   local secs=NaN rss=0
   [ -s "$out/$tag.time" ] && read -r secs rss < <(tail -1 "$out/$tag.time")
   [ "$rc" -eq 0 ] || { log "$label: $tool FAILED (exit $rc), see $out/$tag.stderr"; tail -5 "$out/$tag.stderr" >&2; }
   local durable
   durable=$(python3 -c "print(f'{$secs + $flush_end - $flush_start:.2f}')" 2>/dev/null || echo NaN)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$tool" "$secs" "$durable" "$rss" "$rc" >> "$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$tool" "$secs" "$durable" "$rss" "$rc" "$made" >> "$RESULTS"
 }
 
 verify() { # label, tool, source, pulled
@@ -133,7 +163,7 @@ verify() { # label, tool, source, pulled
     log "$1: $2: pulled tree is identical"
   else
     log "$1: $2: pulled tree DIFFERS from the source"
-    printf '%s\t%s\tverify\t-\t-\tdiffers\n' "$1" "$2" >> "$RESULTS"
+    printf '%s\t%s\tverify\t-\t-\tdiffers\t-\n' "$1" "$2" >> "$RESULTS"
   fi
 }
 
@@ -145,13 +175,13 @@ run_case() { # set (small|large), case letter
     src=$WORK/src-$set-$tool; dst=$WORK/dst-$set-$tool
     rm -rf "$src" "$dst"; cp -al "$WORK/data/$set" "$src"; mkdir -p "$dst"
     # shellcheck disable=SC2046
-    timed "($letter) push" "$tool" $(cmd_for "$tool" push "$bucket" "$src")
+    timed "($letter) push" "$tool" "$bucket" $(cmd_for "$tool" push "$bucket" "$src")
     # shellcheck disable=SC2046
-    timed "($letter) pull" "$tool" $(cmd_for "$tool" pull "$bucket" "$dst")
+    timed "($letter) pull" "$tool" "$bucket" $(cmd_for "$tool" pull "$bucket" "$dst")
     verify "($letter) pull" "$tool" "$WORK/data/$set" "$dst"
     if [ "$letter" = a ]; then
       # shellcheck disable=SC2046
-      timed "(c) no-change push" "$tool" $(cmd_for "$tool" push "$bucket" "$src")
+      timed "(c) no-change push" "$tool" "$bucket" $(cmd_for "$tool" push "$bucket" "$src")
     fi
     rm -rf "$dst"
   done
@@ -175,8 +205,12 @@ cases.sort(key=lambda c: order.get(c, 9))
 print(f"N={n}; (a) {int(small):,} x 16 KiB; (b) {large} x {mib} MiB; (c) no-change push of (a). "
       f"{os.cpu_count()} cores. Ratio = tool time / stowage time (above 1: stowage faster). "
       f"Load average (1, 5, 15 min) at start {load_start}, at end {load_end}.\n")
-print("| case | tool | wall s | ratio to stowage | durable s (+ sync) | durable ratio | peak RSS MiB | exit |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
+print("| case | tool | wall s | ratio to stowage | durable s (+ sync) | durable ratio | peak RSS MiB | S3 requests | exit |")
+print("|---|---|---:|---:|---:|---:|---:|---|---:|")
+def requests(text):
+    counts = dict(item.split("=") for item in text.split()) if text not in ("", "-") else {}
+    total = sum(int(v) for v in counts.values())
+    return f"{total:,} ({', '.join(f'{k} {int(v):,}' for k, v in sorted(counts.items()))})" if counts else "-"
 def ratio(value, base):
     return f"{value / base:.2f}" if base else "-"
 for c in cases:
@@ -186,7 +220,7 @@ for c in cases:
     for r in (r for r in rows if r["case"] == c):
         s, d = float(r["seconds"]), float(r["durable_seconds"])
         print(f"| {c} | {r['tool']} | {s:.2f} | {ratio(s, base)} | {d:.2f} | {ratio(d, durable_base)} | "
-              f"{int(r['peak_rss_kib']) / 1024:.1f} | {r['exit']} |")
+              f"{int(r['peak_rss_kib']) / 1024:.1f} | {requests(r['requests'])} | {r['exit']} |")
 for r in bad:
     print(f"\n**{r['case']} {r['tool']}: pulled tree differs from the source.**")
 PY
