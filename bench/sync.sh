@@ -14,7 +14,7 @@
 # it reports success (a crash never leaves a half-written file under a final name), the
 # other tools leave their writes in the page cache, so a pull's durable time is the fair one.
 #
-#   bench/sync.sh                      # N=16, 10,000 x 16 KiB, 2 x 256 MiB
+#   bench/sync.sh                      # issue 5 sizes: N=16, 10,000 x 16 KiB, 2 x 1 GiB
 #   BENCH_CONCURRENCY=32 BENCH_SMALL_FILES=1000 BENCH_LARGE_MIB=64 BENCH_TOOLS="stowage s5cmd" bench/sync.sh
 #   STOWAGE_BIN=/path/to/stowage bench/sync.sh   # skip the release build
 #   STOWAGE_BEFORE_BIN=/path/to/old/stowage BENCH_TOOLS="stowage-before stowage s5cmd" bench/sync.sh
@@ -30,7 +30,7 @@ ROOT=$(pwd)
 N=${BENCH_CONCURRENCY:-16}
 SMALL_FILES=${BENCH_SMALL_FILES:-10000}
 LARGE_FILES=${BENCH_LARGE_FILES:-2}
-LARGE_MIB=${BENCH_LARGE_MIB:-256}
+LARGE_MIB=${BENCH_LARGE_MIB:-1024}
 TOOLS=${BENCH_TOOLS:-"stowage rclone s5cmd aws"}
 ENV_DIR=$ROOT/.testenv/bench-sync
 WORK=$ENV_DIR/work
