@@ -326,6 +326,21 @@ extension S3Client {
         try await abortStaleUploads(bucket: bucket)
         _ = try await send(Call(operation: "DeleteBucket", method: .delete, bucket: bucket))
     }
+
+    /// Runs `body` with a new bucket named `prefix-<random>` and deletes the bucket and its
+    /// contents afterwards, failed or not (SeaweedFS gives every bucket volumes of its own,
+    /// and a test server has few): for tests and benchmarks.
+    public func withTemporaryBucket(_ prefix: String, _ body: (String) async throws -> Void) async throws {
+        let bucket = "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"
+        try await createBucket(bucket)
+        do {
+            try await body(bucket)
+        } catch {
+            try? await deleteBucketAndContents(bucket)
+            throw error
+        }
+        try await deleteBucketAndContents(bucket)
+    }
 }
 
 /// Hashes a single GET's body as libcurl writes it (on the transfer thread); read once the

@@ -21,13 +21,7 @@ import Testing
     }
 
     func withBucket(_ name: String, _ body: (String) async throws -> Void) async throws {
-        let bucket = "cli-\(name)-\(UInt32.random(in: 0...UInt32.max))"
-        try await s3.createBucket(bucket)
-        do { try await body(bucket) } catch {
-            try? await s3.deleteBucketAndContents(bucket)
-            throw error
-        }
-        try await s3.deleteBucketAndContents(bucket)
+        try await s3.withTemporaryBucket("cli-\(name)", body)
     }
 
     func start(_ arguments: [String], secret: String? = nil) throws -> (Process, Pipe, Pipe) {

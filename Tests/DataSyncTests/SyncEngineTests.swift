@@ -24,18 +24,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
     }
 
-    /// Runs `body` with a new bucket and deletes the bucket afterwards, failed or not:
-    /// SeaweedFS gives every bucket its own volumes, and the test server has few.
     func withBucket(_ name: String, _ body: (String) async throws -> Void) async throws {
-        let bucket = "ds-\(name)-\(UInt32.random(in: 0...UInt32.max))"
-        try await s3.createBucket(bucket)
-        do {
-            try await body(bucket)
-        } catch {
-            try? await s3.deleteBucketAndContents(bucket)
-            throw error
-        }
-        try await s3.deleteBucketAndContents(bucket)
+        try await s3.withTemporaryBucket("ds-\(name)", body)
     }
 
     func sync(_ direction: SyncDirection, _ mode: SyncMode, _ bucket: String, _ dir: String, prefix: String = "data/team one",

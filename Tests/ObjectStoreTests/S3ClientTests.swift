@@ -20,18 +20,8 @@ import Testing
         return try S3Client(configuration: config)
     }
 
-    /// Runs `body` with a new bucket and deletes the bucket afterwards, failed or not:
-    /// SeaweedFS gives every bucket its own volumes, and the test server has few.
     func withBucket(_ s3: S3Client, _ name: String, _ body: (String) async throws -> Void) async throws {
-        let bucket = "os-\(name)-\(UInt32.random(in: 0...UInt32.max))"
-        try await s3.createBucket(bucket)
-        do {
-            try await body(bucket)
-        } catch {
-            try? await s3.deleteBucketAndContents(bucket)
-            throw error
-        }
-        try await s3.deleteBucketAndContents(bucket)
+        try await s3.withTemporaryBucket("os-\(name)", body)
     }
 
     /// A temporary file of `size` pseudo-random bytes, open for reading and writing.
