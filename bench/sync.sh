@@ -52,7 +52,7 @@ rm -rf "$ENV_DIR"
 scripts/testenv up "$ENV_DIR"
 # The generated data, the pulled copies and SeaweedFS's volumes come to about 6 GiB per tool
 # at the default sizes: only the results and logs outlive the run.
-trap 'scripts/testenv down "$ENV_DIR"; rm -rf "$WORK/data" "$WORK"/src-* "$WORK"/dst-* "$ENV_DIR/s3data"' EXIT
+trap 'scripts/testenv down "$ENV_DIR" || true; set +f; rm -rf "$WORK/data" "$WORK"/src-* "$WORK"/dst-* "$ENV_DIR/s3data"' EXIT
 # shellcheck disable=SC1091
 source "$ENV_DIR/env"
 export PATH="$STOWAGE_TESTENV_BIN:$PATH"
