@@ -156,7 +156,8 @@ public struct PartDigests: Sendable, Hashable {
 /// the part.
 public enum PartChecksum: String, Sendable, Hashable, CaseIterable {
     /// `x-amz-checksum-crc32c`, S3's flexible checksums (AWS, MinIO, Ceph RGW, SeaweedFS):
-    /// computed with the CPU's CRC instruction, about 40 times cheaper than MD5.
+    /// computed with the CPU's CRC instruction, about a tenth of MD5's cost (perf of a large
+    /// push here: 3.5 % of its CPU in CRC-32C, 45 % in MD5 over the same bytes).
     case crc32c
     /// `Content-MD5`, for servers that do not know flexible checksums.
     case md5

@@ -227,9 +227,9 @@ extension S3Client {
     /// appears. `digest`, if the caller has it, saves reading the file twice, and so do
     /// `parts` (from `ContentDigest.of(descriptor:length:partSize:checksum:)` with this
     /// client's `partSize` and `partChecksum`) for a multipart upload. Returns the ETag.
-    @discardableResult
     /// `moved` is told the bytes of each part as the server accepts it, or of the whole
     /// file once a single PUT succeeded.
+    @discardableResult
     public func upload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String] = [:], digest: ContentDigest? = nil, parts: PartDigests? = nil,
                        contentType: String = "application/octet-stream", moved: TransferProgress? = nil) async throws -> String {
         if isMultipart(length) {
