@@ -237,10 +237,10 @@ public struct SyncEngine: Sendable {
         if let known = file.digest, file.size == before.size, file.mtime == before.mtime {
             digest = known
         } else if client.isMultipart(before.size) {
-            (digest, parts) = try ContentDigest.of(descriptor: fd, length: before.size, partSize: client.configuration.partSize,
-                                                  checksum: client.configuration.partChecksum)
+            (digest, parts) = try await ContentDigest.of(file: fd, length: before.size, partSize: client.configuration.partSize,
+                                                        checksum: client.configuration.partChecksum)
         } else {
-            digest = try ContentDigest.of(descriptor: fd, length: before.size)
+            digest = try await ContentDigest.of(file: fd, length: before.size)
         }
         let key = options.keyPrefix + file.path
         let etag = try await client.upload(bucket: options.bucket, key: key, from: fd, length: before.size,
@@ -322,7 +322,7 @@ public struct SyncEngine: Sendable {
                     let fd = open(root + "/" + snapshot[index].path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
                     guard fd >= 0 else { return (index, nil) }
                     defer { close(fd) }
-                    return (index, try ContentDigest.of(descriptor: fd, length: snapshot[index].size))
+                    return (index, try await ContentDigest.of(file: fd, length: snapshot[index].size))
                 }
             }
             while next < min(indices.count, max(1, options.concurrency)) { add() }

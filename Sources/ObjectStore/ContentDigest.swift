@@ -38,44 +38,6 @@ public struct ContentDigest: Sendable, Hashable, Codable {
         ContentDigest(md5: SigV4Signer.hex(Insecure.MD5.hash(data: data)), sha256: SigV4Signer.hex(SHA256.hash(data: data)))
     }
 
-    /// Digest of `length` bytes of `descriptor` from `offset`, read in 1 MiB chunks with
-    /// `pread` (so it never moves the descriptor's offset and never holds the file in memory).
-    public static func of(descriptor: Int32, offset: Int64 = 0, length: Int64) throws -> ContentDigest {
-        var hasher = Hasher()
-        try read(descriptor, offset: offset, length: length) { hasher.update($0) }
-        return hasher.finalize()
-    }
-
-    /// The digest of the whole file and the `checksum` of each `partSize` part, in one
-    /// read: what a multipart upload needs (SHA-256 and MD5 for the object's metadata, each
-    /// part's checksum header). Hashing the parts in the same read as the whole file means
-    /// the server refuses a part whose bytes changed after they were hashed, so the metadata
-    /// always describes the bytes stored.
-    public static func of(descriptor: Int32, length: Int64, partSize: Int64, checksum: PartChecksum) throws -> (ContentDigest, PartDigests) {
-        precondition(partSize > 0)
-        var hasher = Hasher()
-        var parts: [String] = []
-        var part = PartChecksum.Hasher(checksum)
-        var inPart: Int64 = 0
-        try read(descriptor, offset: 0, length: length) { chunk in
-            hasher.update(chunk)
-            var rest = chunk
-            while !rest.isEmpty {
-                let take = Int(min(Int64(rest.count), partSize - inPart))
-                part.update(UnsafeRawBufferPointer(rebasing: rest[0..<take]))
-                inPart += Int64(take)
-                rest = UnsafeRawBufferPointer(rebasing: rest[take...])
-                if inPart == partSize {
-                    parts.append(part.finalize())
-                    part = PartChecksum.Hasher(checksum)
-                    inPart = 0
-                }
-            }
-        }
-        if inPart > 0 || parts.isEmpty { parts.append(part.finalize()) }
-        return (hasher.finalize(), PartDigests(partSize: partSize, length: length, checksum: checksum, values: parts))
-    }
-
     /// Calls `body` with consecutive chunks (up to 1 MiB) of `length` bytes from `offset`.
     static func read(_ descriptor: Int32, offset: Int64, length: Int64, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         // No bigger than the file: 16 transfers of small files need not hold 16 MiB.
@@ -86,13 +48,23 @@ public struct ContentDigest: Sendable, Hashable, Codable {
         var done: Int64 = 0
         while done < length {
             let want = Int(min(Int64(chunk), length - done))
-            let n = pread(descriptor, buffer.baseAddress, want, off_t(offset + done))
+            let n = try readChunk(descriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: offset + done, done: done, of: length)
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            done += Int64(n)
+        }
+    }
+
+    /// One `pread` into `buffer` (retried on EINTR); the bytes read, at least one. A file
+    /// that ends early or cannot be read is an error saying how far the read of `length`
+    /// bytes had come (`done`).
+    static func readChunk(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, done: Int64, of length: Int64) throws -> Int {
+        while true {
+            let n = pread(descriptor, buffer.baseAddress, buffer.count, off_t(offset))
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else {
                 throw S3Error(.init(rawValue: "ReadFailed"), n == 0 ? "file ended after \(done) of \(length) bytes" : String(cString: strerror(errno)), operation: "digest")
             }
-            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            done += Int64(n)
+            return n
         }
     }
 
@@ -123,7 +95,7 @@ public struct ContentDigest: Sendable, Hashable, Codable {
 /// of a 2 GiB pull 56 to 77 MiB). So a large buffer is a mapping of its own, page-aligned and
 /// returned to the system when released; a small one (a small file's size) comes from malloc,
 /// 64-byte aligned.
-private struct ReadBuffer {
+struct ReadBuffer {
     let bytes: UnsafeMutableRawBufferPointer
     private let mapped: Bool
 

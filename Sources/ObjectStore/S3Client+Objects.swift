@@ -238,7 +238,8 @@ extension S3Client {
             }
             return try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length, metadata: metadata, parts: parts, contentType: contentType, moved: moved)
         }
-        let digest = try digest ?? ContentDigest.of(descriptor: descriptor, length: length)
+        let known = digest
+        let digest = if let known { known } else { try await ContentDigest.of(file: descriptor, length: length) }
         var headers = [("Content-MD5", digest.md5Base64), ("Content-Type", contentType)]
         headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
         let call = Call(operation: "PutObject", method: .put, bucket: bucket, key: key, headers: headers,

@@ -62,22 +62,39 @@ import Testing
     }
 
     /// One read gives the whole-file digest and each part's checksum, at part counts on
-    /// and around the edges, equal to checksumming each part on its own.
-    @Test(arguments: [1, 4096, 4096 * 3, 4096 * 3 + 1, 4096 * 4 - 1])
-    func onePassPartChecksumsMatchEachPartAlone(size: Int) throws {
+    /// and around the edges, equal to checksumming each part on its own; from 8 MiB on, the
+    /// read is shared by two threads, with parts that straddle its 256 KiB slots.
+    @Test(arguments: [(1, 4096), (4096, 4096), (4096 * 3, 4096), (4096 * 3 + 1, 4096), (4096 * 4 - 1, 4096),
+                      (8 << 20, 1 << 20), ((8 << 20) + 12345, (1 << 20) + 7), ((9 << 20) + (256 << 10), 3 << 20)])
+    func onePassPartChecksumsMatchEachPartAlone(size: Int, partSize: Int) async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("parts-\(UUID().uuidString)").path
-        let data = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) })
+        // No period: chunks hashed out of order would change the digest.
+        let data = Self.noise(size)
         FileManager.default.createFile(atPath: path, contents: data)
         let fd = open(path, O_RDONLY)
         defer { close(fd); unlink(path) }
+        #expect(try await ContentDigest.of(file: fd, length: Int64(size)) == ContentDigest.of(data))
         for checksum in PartChecksum.allCases {
-            let (digest, parts) = try ContentDigest.of(descriptor: fd, length: Int64(size), partSize: 4096, checksum: checksum)
+            let (digest, parts) = try await ContentDigest.of(file: fd, length: Int64(size), partSize: Int64(partSize), checksum: checksum)
             #expect(digest == ContentDigest.of(data))
-            #expect(parts.values.count == (size + 4095) / 4096)
+            #expect(parts.values.count == (size + partSize - 1) / partSize)
             for (index, value) in parts.values.enumerated() {
-                let length = min(4096, size - index * 4096)
-                #expect(try value == checksum.of(descriptor: fd, offset: Int64(index * 4096), length: Int64(length)), "\(checksum) part \(index)")
+                let length = min(partSize, size - index * partSize)
+                #expect(try value == checksum.of(descriptor: fd, offset: Int64(index * partSize), length: Int64(length)), "\(checksum) part \(index)")
             }
         }
+    }
+
+    /// `count` bytes of xorshift64 output.
+    static func noise(_ count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> Data {
+        var state = seed
+        var bytes = [UInt8](repeating: 0, count: count)
+        for index in 0..<count {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            bytes[index] = UInt8(truncatingIfNeeded: state)
+        }
+        return Data(bytes)
     }
 }

@@ -128,7 +128,7 @@ import Testing
         try await withBucket(s3, "edges") { bucket in
             let source = try tempFile(size: size)
             defer { close(source.fd); unlink(source.path) }
-            let (digest, parts) = try ContentDigest.of(descriptor: source.fd, length: Int64(size), partSize: 5 << 20, checksum: .crc32c)
+            let (digest, parts) = try await ContentDigest.of(file: source.fd, length: Int64(size), partSize: 5 << 20, checksum: .crc32c)
             #expect(digest == ContentDigest.of(source.data))
             #expect(parts.values.count == (size + (5 << 20) - 1) / (5 << 20))
             let lastPart = Data(source.data.suffix(from: (parts.values.count - 1) * (5 << 20)))
@@ -158,7 +158,7 @@ import Testing
             let size = 12 << 20
             let source = try tempFile(size: size)
             defer { close(source.fd); unlink(source.path) }
-            let (digest, parts) = try ContentDigest.of(descriptor: source.fd, length: Int64(size), partSize: 5 << 20, checksum: checksum)
+            let (digest, parts) = try await ContentDigest.of(file: source.fd, length: Int64(size), partSize: 5 << 20, checksum: checksum)
             var flipped = ~source.data[6 << 20]
             #expect(pwrite(source.fd, &flipped, 1, off_t(6 << 20)) == 1)
             await #expect { try await s3.upload(bucket: bucket, key: "c.bin", from: source.fd, length: Int64(size), digest: digest, parts: parts) }
