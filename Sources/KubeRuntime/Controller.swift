@@ -24,14 +24,18 @@ public final class Controller<R: KubeResource>: Sendable {
     let reconciler: Reconciler
     let logger: Logger
     let metrics: ControllerMetrics?
+    let cacheSyncTimeout: Duration
     private let sources = Mutex<[@Sendable (Controller<R>) async throws -> Void]>([])
-    /// Waits for the first list of each watched kind.
-    private let syncs = Mutex<[@Sendable () async -> Void]>([])
+    /// The caches of the kinds it watches besides the root, with their label selectors.
+    private let caches = Mutex<[(cache: any SyncedCache, labelSelector: String?)]>([])
 
+    /// `cacheSyncTimeout`: how long `run` waits for the first list of every watched kind
+    /// before it fails with `CacheSyncTimeout` (controller-runtime's default, 2 minutes).
     public init(name: String, client: KubeClient, namespace: String? = nil, labelSelector: String? = nil,
-                workers: Int = 2, metrics: MetricsRegistry? = nil, logger: Logger,
+                workers: Int = 2, metrics: MetricsRegistry? = nil, cacheSyncTimeout: Duration = .seconds(120), logger: Logger,
                 reconcile: @escaping Reconciler) {
         self.name = name
+        self.cacheSyncTimeout = cacheSyncTimeout
         self.client = client
         self.namespace = namespace
         self.labelSelector = labelSelector
@@ -71,7 +75,7 @@ public final class Controller<R: KubeResource>: Sendable {
                                          map: @escaping @Sendable (C) -> [String]) -> Store<C> {
         let store = Store<C>(indexes: indexes, keepsOriginal: keepsOriginal)
         let restarts = metrics.map { m in { @Sendable (reason: String) in m.watchRestarted(kind: C.kind, reason: reason) } }
-        syncs.withLock { $0.append { await store.waitUntilSynced() } }
+        caches.withLock { $0.append((store, labelSelector)) }
         sources.withLock { list in
             list.append { controller in
                 let watcher = Watcher(controller.client.resource(C.self, namespace: controller.namespace), store: store,
@@ -87,6 +91,9 @@ public final class Controller<R: KubeResource>: Sendable {
     }
 
     /// Watches, reconciles, and returns when cancelled, after in-flight reconciles finish.
+    /// Throws `CacheSyncTimeout` when a watched kind cannot be listed within
+    /// `cacheSyncTimeout` (typically RBAC that forbids it): a process that exits saying so
+    /// is easier to notice and fix than one that waits, ready to do nothing, forever.
     public func run() async throws {
         let restarts = metrics.map { m in { @Sendable (reason: String) in m.watchRestarted(kind: R.kind, reason: reason) } }
         let root = Watcher(client.resource(R.self, namespace: namespace), store: store, labelSelector: labelSelector,
@@ -104,8 +111,17 @@ public final class Controller<R: KubeResource>: Sendable {
             group.addTask { await queue.runTimers() }
             // Workers start once every cache is synced, so a first pass never sees an
             // empty world (a claim not listed yet would read as a claim that vanished).
-            await store.waitUntilSynced()
-            for sync in syncs.withLock({ $0 }) { await sync() }
+            let caches = [(store, labelSelector)] + self.caches.withLock { $0 }
+            if await !Self.waitForSync(of: caches.map(\.cache), timeout: cacheSyncTimeout), !Task.isCancelled {
+                await queue.shutDown()
+                group.cancelAll()
+                let unsynced = caches.filter { !$0.cache.isSynced }
+                let error = CacheSyncTimeout(controller: name, timeout: cacheSyncTimeout, unsynced: unsynced.map {
+                    .init(kind: $0.cache.kind, labelSelector: $0.labelSelector, listFailure: $0.cache.listFailure)
+                })
+                logger.error("\(error)")
+                throw error
+            }
             if !Task.isCancelled {
                 for _ in 0..<workers { group.addTask { await self.work() } }
             }
@@ -124,6 +140,23 @@ public final class Controller<R: KubeResource>: Sendable {
             group.cancelAll()
         }
         logger.info("stopped")
+    }
+
+    /// True once every cache has its first list; false after `timeout` or when cancelled.
+    private static func waitForSync(of caches: [any SyncedCache], timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for cache in caches { await cache.waitUntilSynced() }
+                return caches.allSatisfy(\.isSynced)
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let synced = await group.next() ?? false
+            group.cancelAll()
+            return synced
+        }
     }
 
     private func work() async {
@@ -194,5 +227,27 @@ struct ControllerMetrics: Sendable {
     func watchRestarted(kind: String, reason: String) {
         registry.counter("stowage_watch_restarts_total", help: "Watches restarted, by kind and reason.",
                          labels: ["controller": controller, "kind": kind, "reason": reason]).increment()
+    }
+}
+
+/// A controller's caches did not get their first list in time: the kinds that are missing,
+/// each with why its last list failed (e.g. Forbidden) when one did.
+public struct CacheSyncTimeout: Error, CustomStringConvertible {
+    public struct Cache: Sendable {
+        public var kind: String
+        public var labelSelector: String?
+        public var listFailure: String?
+    }
+
+    public var controller: String
+    public var timeout: Duration
+    public var unsynced: [Cache]
+
+    public var description: String {
+        let caches = unsynced.map { cache in
+            let selector = cache.labelSelector.map { " \($0)" } ?? ""
+            return "\(cache.kind)\(selector) (\(cache.listFailure.map { "last list failed: \($0)" } ?? "no list answered yet"))"
+        }
+        return "controller \(controller): caches not synced after \(timeout.components.seconds) s: \(caches.joined(separator: "; "))"
     }
 }

@@ -26,6 +26,8 @@ public final class Store<R: KubeResource>: Sendable {
         /// index name -> value -> keys
         var indexes: [String: [String: Set<String>]] = [:]
         var synced = false
+        /// Why the last list failed, until one succeeds (for "why is this cache not synced").
+        var listFailure: String?
         /// resourceVersions of recently deleted objects, so that a write answered before
         /// the deletion was seen cannot bring the object back.
         var tombstones: [String: UInt64] = [:]
@@ -68,6 +70,11 @@ public final class Store<R: KubeResource>: Sendable {
     /// True once the first full list is in.
     public var isSynced: Bool { state.withLock { $0.synced } }
 
+    /// Why the watcher's last list failed, or nil once a list succeeded.
+    public var listFailure: String? { state.withLock { $0.listFailure } }
+
+    func listFailed(_ reason: String) { state.withLock { $0.listFailure = reason } }
+
     /// Returns once the first full list is in, or when the waiting task is cancelled (an
     /// operator told to stop must not wait for a list that may never come, e.g. when its
     /// RBAC forbids it). Callers check `isSynced` or cancellation afterwards.
@@ -103,6 +110,7 @@ public final class Store<R: KubeResource>: Sendable {
             s.tombstones = [:]
             for object in objects { insert(object, into: &s) }
             s.synced = true
+            s.listFailure = nil
             defer { s.syncWaiters = [:] }
             return (removed, s.syncWaiters.values)
         }
@@ -186,4 +194,16 @@ public final class Store<R: KubeResource>: Sendable {
             }
         }
     }
+}
+
+/// A cache a controller waits on before its workers start.
+protocol SyncedCache: Sendable {
+    var kind: String { get }
+    var isSynced: Bool { get }
+    var listFailure: String? { get }
+    func waitUntilSynced() async
+}
+
+extension Store: SyncedCache {
+    var kind: String { R.kind }
 }

@@ -54,6 +54,7 @@ public struct Watcher<R: KubeResource>: Sendable {
                     throw CancellationError()
                 } catch {
                     log.warning("list failed; retrying", metadata: ["error": "\(error)"])
+                    store.listFailed("\(error)")
                     restarts?("list-failed")
                     action = machine.on(.listFailed)
                 }

@@ -15,12 +15,13 @@ final class Tally: Sendable {
 
 /// A sample controller: a ConfigMap labelled `sample=root` owns a derived ConfigMap
 /// `<name>-child` carrying the same data.
-func sampleController(client: KubeClient, namespace: String, metrics: MetricsRegistry? = nil, tally: Tally) -> Controller<ConfigMap> {
+func sampleController(client: KubeClient, namespace: String, metrics: MetricsRegistry? = nil, cacheSyncTimeout: Duration = .seconds(120),
+                      tally: Tally) -> Controller<ConfigMap> {
     var logger = Logger(label: "sample")
     logger.logLevel = .error
     let children = Mutex<Store<ConfigMap>?>(nil)
     let controller = Controller<ConfigMap>(name: "sample", client: client, namespace: namespace, labelSelector: "sample=root",
-                                           workers: 2, metrics: metrics, logger: logger) { root in
+                                           workers: 2, metrics: metrics, cacheSyncTimeout: cacheSyncTimeout, logger: logger) { root in
         tally.add()
         let name = (root.metadata.name ?? "") + "-child"
         let api = client.resource(ConfigMap.self, namespace: root.metadata.namespace)
@@ -171,6 +172,25 @@ func makeNamespace(_ client: KubeClient, _ prefix: String) async throws -> Strin
         let stopped = Tally()
         Task { _ = await running.result; stopped.add() }
         try await eventually("the controller stopped", timeout: .seconds(5)) { stopped.count == 1 }
+        #expect(tally.count == 0)
+    }
+
+    /// The same controller with a short cache-sync timeout fails instead of waiting, and its
+    /// error names the kind it could not list and the API's reason, for the admin to fix.
+    @Test func aControllerThatCannotListFailsAfterItsCacheSyncTimeoutSayingWhy() async throws {
+        let env = try TestEnvironment.shared()
+        var connection = try KubeConfig.load(path: env.kubeconfig).connection()
+        connection.credentials = .token(env.unprivilegedToken)
+        let tally = Tally()
+        let controller = sampleController(client: KubeClient(connection: connection), namespace: "default",
+                                          cacheSyncTimeout: .seconds(2), tally: tally)
+        let started = ContinuousClock.now
+        let error = await #expect(throws: CacheSyncTimeout.self) { try await controller.run() }
+        #expect(ContinuousClock.now - started < .seconds(30))
+        #expect(error?.unsynced.map(\.labelSelector) == ["sample=root", "sample=child"])
+        let message = "\(error.map { "\($0)" } ?? "")"
+        #expect(message.hasPrefix("controller sample: caches not synced after 2 s: ConfigMap sample=root (last list failed: "), "\(message)")
+        #expect(message.lowercased().contains("forbidden"), "\(message)")
         #expect(tally.count == 0)
     }
 }
