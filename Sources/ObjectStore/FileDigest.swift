@@ -40,14 +40,7 @@ extension ContentDigest {
             }
             return (hasher.finalize(), parts?.finalize())
         }
-        let job = TwoThreadHashing(descriptor: descriptor, length: length, parts: parts)
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                Thread.detachNewThread { continuation.resume(with: Result { try job.run() }) }
-            }
-        } onCancel: {
-            job.cancel()
-        }
+        return try await FileHashing(descriptor: descriptor, md5: true, parts: parts).finish(length: length)
     }
 }
 
@@ -89,19 +82,23 @@ struct PartHashing {
     }
 }
 
-/// One read of a file shared by two threads: the thread calling `run` reads each chunk into
-/// a ring of four 256 KiB slots and computes SHA-256 and the part checksums over it; a
-/// second thread computes MD5 over the same slot. A slot is read into again only after the
-/// MD5 thread has released it, so both hashes (and the part checksums) always describe the
-/// same bytes, even when the file changes while it is read.
-private final class TwoThreadHashing: @unchecked Sendable {
+/// Hashes a file on threads of its own, never on Swift's cooperative pool, reading it once
+/// from the start as far as the caller lets it: all of it at once for an upload, or part by
+/// part as a parallel download makes the front of the file final (`advance(to:)`).
+///
+/// The reading thread reads each chunk into a ring of four 256 KiB slots and computes
+/// SHA-256 and the part checksums over it; with `md5`, a second thread computes MD5 over the
+/// same slot. A slot is read into again only after the MD5 thread has released it, so both
+/// hashes (and the part checksums) always describe the same bytes, even when the file
+/// changes while it is read.
+final class FileHashing: @unchecked Sendable {
     private static let slotSize = 256 << 10
     private static let slotCount = 4
 
     private let descriptor: Int32
-    private let length: Int64
+    private let md5: Bool
     private var parts: PartHashing?
-    private let buffer = ReadBuffer(count: slotSize * slotCount)
+    private let buffer: ReadBuffer
     /// Bytes in each slot; 0 tells the MD5 thread to stop. Written by the reading thread
     /// before `filled` is signalled, read by the MD5 thread after it waited on `filled`.
     private let lengths = UnsafeMutableBufferPointer<Int>.allocate(capacity: slotCount)
@@ -110,15 +107,23 @@ private final class TwoThreadHashing: @unchecked Sendable {
     /// is freed with a value below its initial one, which this one's can end at.
     private let free = DispatchSemaphore(value: 0)
     private let md5Finished = DispatchSemaphore(value: 0)
-    private var md5: Insecure.MD5.Digest?
-    private let cancellation = NSLock()
-    private var cancelled = false
+    private var md5Digest: Insecure.MD5.Digest?
 
-    init(descriptor: Int32, length: Int64, parts: PartHashing?) {
+    /// What the caller and the reading thread share, under `condition`.
+    private let condition = NSCondition()
+    private var readable: Int64 = 0
+    private var length: Int64?
+    private var cancelled = false
+    private var outcome: Result<(ContentDigest, PartDigests?), any Error>?
+    private var waiter: CheckedContinuation<(ContentDigest, PartDigests?), any Error>?
+
+    init(descriptor: Int32, md5: Bool, parts: PartHashing? = nil) {
         self.descriptor = descriptor
-        self.length = length
+        self.md5 = md5
         self.parts = parts
+        buffer = ReadBuffer(count: Self.slotSize * (md5 ? Self.slotCount : 1))
         for _ in 0..<Self.slotCount { free.signal() }
+        Thread.detachNewThread { self.read() }
     }
 
     deinit {
@@ -126,38 +131,96 @@ private final class TwoThreadHashing: @unchecked Sendable {
         lengths.deallocate()
     }
 
-    func cancel() { cancellation.withLock { cancelled = true } }
+    /// The bytes before `offset` are final and may be hashed.
+    func advance(to offset: Int64) {
+        condition.withLock {
+            readable = max(readable, offset)
+            condition.signal()
+        }
+    }
 
-    func run() throws -> (ContentDigest, PartDigests?) {
-        Thread.detachNewThread { self.hashMD5() }
+    /// Stops the hashing within a chunk; `finish` then throws `CancellationError`.
+    func cancel() {
+        condition.withLock {
+            cancelled = true
+            condition.signal()
+        }
+    }
+
+    /// The digest of the file's first `length` bytes (all of them final by now), and its
+    /// part checksums when it was given `parts`. Cancelling the calling task cancels the
+    /// hashing.
+    func finish(length: Int64) async throws -> (ContentDigest, PartDigests?) {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let done = condition.withLock {
+                    self.length = length
+                    readable = max(readable, length)
+                    condition.signal()
+                    if outcome == nil { waiter = continuation }
+                    return outcome
+                }
+                if let done { continuation.resume(with: done) }
+            }
+        } onCancel: {
+            cancel()
+        }
+    }
+
+    /// The reading thread.
+    private func read() {
+        if md5 { Thread.detachNewThread { self.hashMD5() } }
         var sha = SHA256()
         var done: Int64 = 0
         var index = 0
         var failure: (any Error)?
         while true {
-            free.wait()
+            if md5 { free.wait() }
             var count = 0
-            if done < length {
-                do { count = try read(into: index, at: done) } catch { failure = error }
+            do {
+                if let limit = try waitForBytes(after: done) { count = try read(into: index, at: done, upTo: limit) }
+            } catch {
+                failure = error
             }
-            lengths[index] = count
-            filled.signal()
+            if md5 {
+                lengths[index] = count
+                filled.signal()
+            }
             guard count > 0 else { break }
             let chunk = UnsafeRawBufferPointer(slot(index, count))
             sha.update(bufferPointer: chunk)
             parts?.update(chunk)
             done += Int64(count)
-            index = (index + 1) % Self.slotCount
+            if md5 { index = (index + 1) % Self.slotCount }
         }
-        md5Finished.wait()
-        if let failure { throw failure }
-        return (ContentDigest(md5: SigV4Signer.hex(md5!), sha256: SigV4Signer.hex(sha.finalize())), parts?.finalize())
+        if md5 { md5Finished.wait() }
+        let result: Result<(ContentDigest, PartDigests?), any Error> = if let failure { .failure(failure) } else {
+            .success((ContentDigest(md5: md5Digest.map { SigV4Signer.hex($0) } ?? "", sha256: SigV4Signer.hex(sha.finalize())), parts?.finalize()))
+        }
+        let waiter = condition.withLock {
+            defer { self.waiter = nil }
+            outcome = result
+            return self.waiter
+        }
+        waiter?.resume(with: result)
     }
 
-    private func read(into index: Int, at offset: Int64) throws -> Int {
-        if cancellation.withLock({ cancelled }) { throw CancellationError() }
-        let want = Int(min(Int64(Self.slotSize), length - offset))
-        return try ContentDigest.readChunk(descriptor, into: slot(index, want), at: offset, done: offset, of: length)
+    /// How far the file may be read, once that is beyond `done`; nil once `done` is the
+    /// whole length.
+    private func waitForBytes(after done: Int64) throws -> Int64? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if cancelled { throw CancellationError() }
+            if readable > done { return readable }
+            if let length, done >= length { return nil }
+            condition.wait()
+        }
+    }
+
+    private func read(into index: Int, at offset: Int64, upTo limit: Int64) throws -> Int {
+        let want = Int(min(Int64(Self.slotSize), limit - offset))
+        return try ContentDigest.readChunk(descriptor, into: slot(index, want), at: offset, done: offset, of: limit)
     }
 
     private func hashMD5() {
@@ -171,7 +234,7 @@ private final class TwoThreadHashing: @unchecked Sendable {
             free.signal()
             index = (index + 1) % Self.slotCount
         }
-        self.md5 = md5.finalize()
+        md5Digest = md5.finalize()
         md5Finished.signal()
     }
 

@@ -65,9 +65,10 @@ extension S3Client {
     /// Downloads as `download` does and also returns the MD5 and SHA-256 of the bytes
     /// written, computed while the transfer runs rather than by reading the file back
     /// afterwards: a single GET is hashed from libcurl's buffers as each chunk is written;
-    /// parallel ranged parts are hashed in order by a task that follows the parts as they
-    /// complete (re-reading each finished part from the page cache), so hashing overlaps
-    /// the transfer and only the last parts in flight are hashed after it.
+    /// parallel ranged parts are hashed in order by threads that follow the parts as they
+    /// complete (re-reading each finished part from the page cache; MD5 and SHA-256 on one
+    /// thread each), so hashing overlaps the transfer and only the last parts in flight are
+    /// hashed after it.
     ///
     /// With `writeBehind`, the kernel is asked to start writing each finished part to disk
     /// at once (`sync_file_range`, Linux), so the caller's later fsync finds little left to
@@ -171,31 +172,29 @@ extension S3Client {
     }
 
     /// Follows the finished parts of a parallel download: hashes the file in order as far as
-    /// the parts are contiguous, and starts their write-back. Hashing starts at the first
-    /// part, so the head (which decides whether to compute the MD5) is known by then.
+    /// the parts are contiguous (on threads of its own, `FileHashing`), and starts their
+    /// write-back. Hashing starts at the first part, so the head (which decides whether to
+    /// compute the MD5) is known by then.
     private static func follow(_ parts: AsyncStream<FinishedPart>, descriptor: Int32, size: Int64,
                                hash md5: (@Sendable (S3ObjectInfo) -> Bool)?, writeBehind: Bool) async throws -> ContentDigest? {
-        var hasher = md5.map { _ in ContentDigest.Hasher() }
+        var hashing: FileHashing?
+        // Ends the hashing threads when the download fails; a no-op after `finish`.
+        defer { hashing?.cancel() }
         var waiting: [Int64: Int64] = [:]
         var hashed: Int64 = 0
         for await part in parts {
             if writeBehind { FileSystem.startWriteback(descriptor, offset: part.start, length: part.end - part.start) }
             // Only the first part has the head, and nothing is hashed before it.
-            if let md5, let head = part.head { hasher = ContentDigest.Hasher(md5: md5(head)) }
+            if let md5, let head = part.head { hashing = FileHashing(descriptor: descriptor, md5: md5(head)) }
             waiting[part.start] = part.end
-            while let end = waiting.removeValue(forKey: hashed) {
-                if var running = hasher {
-                    try ContentDigest.read(descriptor, offset: hashed, length: end - hashed) { running.update($0) }
-                    hasher = running
-                }
-                hashed = end
-            }
+            while let end = waiting.removeValue(forKey: hashed) { hashed = end }
+            hashing?.advance(to: hashed)
         }
         try Task.checkCancellation()
         guard hashed == size else {
             throw S3Error(.invalidResponse, "parts cover \(hashed) of \(size) bytes", operation: "GetObject")
         }
-        return hasher?.finalize()
+        return try await hashing?.finish(length: size).0
     }
 
     /// One GET attempt into the file; for an error answer, the error document the server

@@ -40,4 +40,40 @@ import Testing
             #expect(error?.message == "file ended after \(size) of \(size + 4096) bytes")
         }
     }
+
+    /// A parallel download's hashing reads only what `advance` made final. The file has its
+    /// full size from the start (as when a later part lands first) and is filled piece by
+    /// piece: a read ahead would hash zeros.
+    @Test(arguments: [true, false])
+    func hashingFollowsAFileAsItIsWritten(md5: Bool) async throws {
+        let data = ChecksumTests.noise((9 << 20) + 777)
+        try await withFile(size: Int64(data.count)) { fd in
+            let hashing = FileHashing(descriptor: fd, md5: md5)
+            var written = 0
+            for piece in [1 << 20, (3 << 20) + 5, (5 << 20) + 772] {
+                let n = data[written..<written + piece].withUnsafeBytes { pwrite(fd, $0.baseAddress, piece, off_t(written)) }
+                try #require(n == piece)
+                written += piece
+                hashing.advance(to: Int64(written))
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let (digest, parts) = try await hashing.finish(length: Int64(data.count))
+            let expected = ContentDigest.of(data)
+            #expect(digest.sha256 == expected.sha256)
+            #expect(digest.md5 == (md5 ? expected.md5 : ""))
+            #expect(parts == nil)
+        }
+    }
+
+    /// A hashing left waiting for bytes that will not come (its download failed) ends when
+    /// cancelled.
+    @Test func aHashingWaitingForBytesEndsWhenCancelled() async throws {
+        try await withFile(size: 1 << 20) { fd in
+            let hashing = FileHashing(descriptor: fd, md5: true)
+            hashing.advance(to: 1 << 20)
+            try await Task.sleep(for: .milliseconds(100))
+            hashing.cancel()
+            await #expect(throws: CancellationError.self) { _ = try await hashing.finish(length: 2 << 20) }
+        }
+    }
 }
