@@ -17,19 +17,21 @@ public struct Operator: Sendable {
     let events: EventRecorder
     let logger: Logger
 
+    /// `cacheSyncTimeout`: how long each controller waits for the first lists of its caches
+    /// before `run` fails naming the kinds it could not list.
     public init(client: KubeClient, watchNamespace: String?, settings: SyncPodSettings, config: ConfigHolder,
-                events: EventRecorder, metrics: MetricsRegistry?, workers: Int = 4, logger: Logger) {
+                events: EventRecorder, metrics: MetricsRegistry?, workers: Int = 4, cacheSyncTimeout: Duration = .seconds(120), logger: Logger) {
         self.client = client
         self.events = events
         self.config = config
         self.logger = logger
         dataVolumes = VolumeReconciler(client: client, namespace: watchNamespace, settings: settings, config: config,
-                                       events: events, metrics: metrics, logger: logger, workers: workers)
+                                       events: events, metrics: metrics, logger: logger, workers: workers, cacheSyncTimeout: cacheSyncTimeout)
         sharedVolumes = VolumeReconciler(client: client, namespace: watchNamespace, settings: settings, config: config,
-                                         events: events, metrics: metrics, logger: logger, workers: workers)
-        configController = config.controller(client: client, events: events, logger: logger)
+                                         events: events, metrics: metrics, logger: logger, workers: workers, cacheSyncTimeout: cacheSyncTimeout)
+        configController = config.controller(client: client, events: events, cacheSyncTimeout: cacheSyncTimeout, logger: logger)
         homes = HomeController.make(client: client, namespace: watchNamespace, config: config,
-                                    dataVolumes: dataVolumes.controller.store, logger: logger)
+                                    dataVolumes: dataVolumes.controller.store, cacheSyncTimeout: cacheSyncTimeout, logger: logger)
         let shares = sharedVolumes
         config.onChange { await shares.requeueAll() }
     }
@@ -57,8 +59,8 @@ public struct Operator: Sendable {
 /// it still takes the entitlement the validating webhook checks.
 enum HomeController {
     static func make(client: KubeClient, namespace: String?, config: ConfigHolder,
-                     dataVolumes: Store<DataVolume>, logger: Logger) -> Controller<Pod> {
-        Controller<Pod>(name: "homes", client: client, namespace: namespace, workers: 2, logger: logger) { pod in
+                     dataVolumes: Store<DataVolume>, cacheSyncTimeout: Duration, logger: Logger) -> Controller<Pod> {
+        Controller<Pod>(name: "homes", client: client, namespace: namespace, workers: 2, cacheSyncTimeout: cacheSyncTimeout, logger: logger) { pod in
             let homes = config.current.homes
             guard homes.enabled, pod.metadata.deletionTimestamp == nil,
                   let user = pod.metadata.annotations?[StowageKeys.user], let ns = pod.metadata.namespace,

@@ -28,7 +28,8 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
     static var jobIndex: String { "job-name" }
 
     public init(client: KubeClient, namespace: String?, settings: SyncPodSettings, config: ConfigHolder,
-                events: EventRecorder, metrics: MetricsRegistry?, logger: Logger, workers: Int = 4) {
+                events: EventRecorder, metrics: MetricsRegistry?, logger: Logger, workers: Int = 4,
+                cacheSyncTimeout: Duration = .seconds(120)) {
         self.client = client
         self.settings = settings
         self.config = config
@@ -37,7 +38,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         // `reconcile` is bound after every stored property is set.
         let box = ReconcilerBox<V>()
         controller = Controller<V>(name: V.plural, client: client, namespace: namespace, workers: workers,
-                                   metrics: metrics, logger: logger) { volume in try await box.reconcile(volume) }
+                                   metrics: metrics, cacheSyncTimeout: cacheSyncTimeout, logger: logger) { volume in try await box.reconcile(volume) }
         let ownerLabel = V.ownerLabel
         // Children and pods are only read, created, patched or deleted, never updated from
         // the cache: their caches need not keep the JSON they were read as.

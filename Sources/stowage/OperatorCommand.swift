@@ -58,6 +58,9 @@ struct OperatorCommand: AsyncParsableCommand {
     @Option(help: "Reconcile workers per controller.")
     var workers = 4
 
+    @Option(help: "Seconds each controller waits for the first list of every kind it watches; past it, the operator exits naming the kinds it could not list (RBAC, usually).")
+    var cacheSyncTimeout = 120
+
     @Option(help: "Client-side rate limit on API requests per second (token bucket).")
     var kubeQPS: Double = 50
 
@@ -83,6 +86,11 @@ struct OperatorCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
+    func validate() throws {
+        guard cacheSyncTimeout >= 1 else { throw ValidationError("--cache-sync-timeout must be at least 1 (seconds)") }
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+    }
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "stowage.operator")
@@ -105,7 +113,7 @@ struct OperatorCommand: AsyncParsableCommand {
         let events = EventRecorder(client: client, component: "stowage-operator", instance: identity, logger: logger)
         let config = ConfigHolder(namespace: namespace, name: configMap)
         let operation = Operator(client: client, watchNamespace: watchNamespace, settings: settings, config: config,
-                                 events: events, metrics: metrics, workers: workers, logger: logger)
+                                 events: events, metrics: metrics, workers: workers, cacheSyncTimeout: .seconds(cacheSyncTimeout), logger: logger)
 
         let elector = leaderElect
             ? LeaderElector(client: client, namespace: namespace, name: leaseName, identity: identity, logger: logger) : nil
