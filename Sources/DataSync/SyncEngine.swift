@@ -273,13 +273,16 @@ public struct SyncEngine: Sendable {
             if !handedOver { unlink(temp) }
         }
         // Large files start their write-back as parts finish, so the commit's sync is short.
-        // A large object Stowage uploaded is hashed with SHA-256 only: its metadata's MD5 is
-        // then as good as computed (below), and MD5 is most of the CPU of a large pull.
-        let etagIsMD5 = file.etagIsMD5
+        // An object Stowage uploaded is hashed with SHA-256 only: its metadata's MD5 is then
+        // as good as computed (below), and MD5 is most of the CPU of a pull. Unless the
+        // object's ETag is an MD5 that disagrees with it: then the MD5 is computed and
+        // checked against the ETag.
+        let (etag, etagIsMD5) = (file.etag, file.etagIsMD5)
         let (info, computed) = try await client.downloadWithDigest(
             bucket: options.bucket, key: file.key, to: fd, size: file.size, etag: file.etag, writeBehind: file.size >= 8 << 20,
-            md5: { head in etagIsMD5 || SyncMetadata.trustedMD5(head.metadata) == nil }, moved: { [progress] in progress.moved(bytes: $0) })
-        if etagIsMD5 && computed.md5 != file.etag {
+            md5: { head in SyncMetadata.trustedMD5(head.metadata).map { etagIsMD5 && $0 != etag } ?? true },
+            moved: { [progress] in progress.moved(bytes: $0) })
+        if etagIsMD5 && !computed.md5.isEmpty && computed.md5 != file.etag {
             throw SyncError(.transfersFailed, "downloaded content has MD5 \(computed.md5), the object's ETag is \(file.etag)")
         }
         if let sha = info.metadata[SyncMetadata.sha256], sha != computed.sha256 {

@@ -15,8 +15,10 @@ extension ContentDigest {
     /// and computes SHA-256; the other computes MD5 over the same buffers, so a large file
     /// hashes at MD5's speed alone instead of MD5's and SHA-256's added up. Cancelling the
     /// calling task stops the read within 256 KiB and throws `CancellationError`.
-    public static func of(file descriptor: Int32, length: Int64) async throws -> ContentDigest {
-        try await hash(descriptor, length: length, parts: nil).0
+    ///
+    /// Without `md5`, only SHA-256 is computed and the digest's `md5` is empty.
+    public static func of(file descriptor: Int32, length: Int64, md5: Bool = true) async throws -> ContentDigest {
+        try await hash(descriptor, length: length, md5: md5, parts: nil).0
     }
 
     /// The digest of the whole file and the `checksum` of each `partSize` part, in one read:
@@ -26,13 +28,13 @@ extension ContentDigest {
     /// always describes the bytes stored. Threads and cancellation as in `of(file:length:)`.
     public static func of(file descriptor: Int32, length: Int64, partSize: Int64, checksum: PartChecksum) async throws -> (ContentDigest, PartDigests) {
         precondition(partSize > 0)
-        let (digest, parts) = try await hash(descriptor, length: length, parts: PartHashing(partSize: partSize, length: length, checksum: checksum))
+        let (digest, parts) = try await hash(descriptor, length: length, md5: true, parts: PartHashing(partSize: partSize, length: length, checksum: checksum))
         return (digest, parts!)
     }
 
-    private static func hash(_ descriptor: Int32, length: Int64, parts: PartHashing?) async throws -> (ContentDigest, PartDigests?) {
+    private static func hash(_ descriptor: Int32, length: Int64, md5: Bool, parts: PartHashing?) async throws -> (ContentDigest, PartDigests?) {
         guard length >= twoThreadMinimum else {
-            var hasher = Hasher()
+            var hasher = Hasher(md5: md5)
             var parts = parts
             try read(descriptor, offset: 0, length: length) { chunk in
                 hasher.update(chunk)
@@ -40,7 +42,7 @@ extension ContentDigest {
             }
             return (hasher.finalize(), parts?.finalize())
         }
-        return try await FileHashing(descriptor: descriptor, md5: true, parts: parts).finish(length: length)
+        return try await FileHashing(descriptor: descriptor, md5: md5, parts: parts).finish(length: length)
     }
 }
 

@@ -63,20 +63,18 @@ extension S3Client {
     }
 
     /// Downloads as `download` does and also returns the MD5 and SHA-256 of the bytes
-    /// written, computed while the transfer runs rather than by reading the file back
-    /// afterwards: a single GET is hashed from libcurl's buffers as each chunk is written;
-    /// parallel ranged parts are hashed in order by threads that follow the parts as they
-    /// complete (re-reading each finished part from the page cache; MD5 and SHA-256 on one
-    /// thread each), so hashing overlaps the transfer and only the last parts in flight are
-    /// hashed after it.
+    /// written, read back from the page cache: a single GET's file once it is complete;
+    /// parallel ranged parts in order by threads that follow the parts as they complete
+    /// (MD5 and SHA-256 on one thread each), so hashing overlaps the transfer and only the
+    /// last parts in flight are hashed after it. Hashing never runs on libcurl's transfer
+    /// threads, which keep moving other transfers' bytes meanwhile.
     ///
     /// With `writeBehind`, the kernel is asked to start writing each finished part to disk
     /// at once (`sync_file_range`, Linux), so the caller's later fsync finds little left to
     /// do. It changes nothing about durability: only the fsync does.
     ///
-    /// A download in parts asks `md5` with the object's head, before the first byte is
-    /// hashed, whether to compute the MD5 at all (when it does not, the digest's `md5` is
-    /// empty). A single GET always computes both: its ETag is usually the MD5 to check.
+    /// `md5` is asked with the object's head, before the first byte is hashed, whether to
+    /// compute the MD5 at all (when it does not, the digest's `md5` is empty).
     ///
     /// `moved` is told the bytes of each part as it lands, or of the whole object once a
     /// single GET completed: over a successful download, exactly the object's size.
@@ -87,27 +85,20 @@ extension S3Client {
         return (result.info, result.digest!)
     }
 
-    /// `hash`: nil hashes nothing; otherwise both digests, or only SHA-256 for a download in
-    /// parts when it answers false for the object's head.
+    /// `hash`: nil hashes nothing; otherwise both digests, or only SHA-256 when it answers
+    /// false for the object's head.
     private func fetch(bucket: String, key: String, to descriptor: Int32, size: Int64?, etag: String?, hash md5: (@Sendable (S3ObjectInfo) -> Bool)?,
                        writeBehind: Bool, moved: TransferProgress?) async throws -> (info: S3ObjectInfo, digest: ContentDigest?) {
         let hash = md5 != nil
         guard let size, size >= configuration.multipartThreshold, size > configuration.partSize else {
             let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: etag.map { [("If-Match", "\"\($0)\"")] } ?? [],
                             isDataTransfer: true, bufferSize: Self.bufferSize(for: size))
-            var digest: ContentDigest?
-            let response = try await perform(call) { request in
-                // A fresh hasher per attempt: a retry writes the file again from offset 0.
-                let hasher: StreamHasher? = hash ? StreamHasher() : nil
-                var observer: BodyObserver?
-                if let hasher { observer = { bytes in hasher.update(bytes) } }
-                let response = try await self.downloadAttempt(request, descriptor: descriptor, offset: 0, observer: observer)
-                digest = hasher?.finalize()
-                return response
-            }
+            let response = try await perform(call) { try await self.downloadAttempt($0, descriptor: descriptor, offset: 0, observer: nil) }
             let info = Self.info(response.headers)
             try Self.checkLength(descriptor: descriptor, expected: info.size, bucket: bucket, key: key)
             if writeBehind { FileSystem.startWriteback(descriptor, offset: 0, length: info.size) }
+            var digest: ContentDigest?
+            if let md5 { digest = try await ContentDigest.of(file: descriptor, length: info.size, md5: md5(info)) }
             moved?(info.size)
             return (info, digest)
         }
@@ -341,15 +332,4 @@ extension S3Client {
         }
         try await deleteBucketAndContents(bucket)
     }
-}
-
-/// Hashes a single GET's body as libcurl writes it (on the transfer thread); read once the
-/// transfer is over.
-/// Unchecked: `update` runs only on the one transfer thread while the transfer is in
-/// flight, and `finalize` only after it completed (the continuation orders the two).
-private final class StreamHasher: @unchecked Sendable {
-    private var hasher = ContentDigest.Hasher()
-
-    func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bytes) }
-    func finalize() -> ContentDigest { hasher.finalize() }
 }

@@ -223,13 +223,15 @@ import Testing
         }
     }
 
-    /// A large object Stowage pushed is pulled with SHA-256 only, its MD5 taken from the
-    /// metadata; an object whose bytes do not match that SHA-256 is refused, MD5 or not.
-    @Test func largePullsTrustTheRecordedMD5OnlyWhenTheSHA256Matches() async throws {
+    /// An object Stowage pushed, in parts (11 MiB) or whole (300 KiB, one GET), is pulled
+    /// with SHA-256 only, its MD5 taken from the metadata; an object whose bytes do not
+    /// match that SHA-256 is refused, MD5 or not.
+    @Test(arguments: [11 << 20, 300 << 10])
+    func pullsTrustTheRecordedMD5OnlyWhenTheSHA256Matches(size: Int) async throws {
         try await withBucket("trusted-md5") { b in
             let src = scratch + "/md5-src"
             try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
-            try randomFile(src, "big.bin", size: 11 << 20)
+            try randomFile(src, "big.bin", size: size)
             _ = try await sync(.push, .RW, b, src)
             let head = try #require(try await s3.headObject(bucket: b, key: "data/team one/big.bin"))
             let bytes = try Data(contentsOf: URL(fileURLWithPath: src + "/big.bin"))

@@ -175,18 +175,28 @@ import Testing
         }
     }
 
-    @Test func singleGetIsHashedAsItArrives() async throws {
+    /// A single GET is hashed once complete, both hashes or, when `md5` says so for the
+    /// object's head, SHA-256 alone; on both hashing paths (inline under 8 MiB, threads of
+    /// its own from 8 MiB).
+    @Test(arguments: [(5 << 20) + 3, (9 << 20) + 5])
+    func singleGetIsHashedWithTheMD5OnlyWhenAsked(size: Int) async throws {
         let s3 = try client()
         try await withBucket(s3, "hash") { bucket in
-            let source = try tempFile(size: 5 << 20 + 3)
+            let source = try tempFile(size: size)
             defer { close(source.fd); unlink(source.path) }
-            let etag = try await s3.upload(bucket: bucket, key: "s.bin", from: source.fd, length: Int64(source.data.count))
-            let target = try tempFile(size: 0)
-            defer { close(target.fd); unlink(target.path) }
-            let (_, digest) = try await s3.downloadWithDigest(bucket: bucket, key: "s.bin", to: target.fd, size: Int64(source.data.count), etag: etag)
-            #expect(digest == ContentDigest.of(source.data))
-            #expect(digest.md5 == etag)
-            #expect(FileManager.default.contents(atPath: target.path) == source.data)
+            let etag = try await s3.upload(bucket: bucket, key: "s.bin", from: source.fd, length: Int64(source.data.count), metadata: ["k": "v"])
+            let truth = ContentDigest.of(source.data)
+            for md5 in [true, false] {
+                let target = try tempFile(size: 0)
+                defer { close(target.fd); unlink(target.path) }
+                let asked = Mutex(0)
+                let (_, digest) = try await s3.downloadWithDigest(bucket: bucket, key: "s.bin", to: target.fd, size: Int64(source.data.count), etag: etag,
+                                                                  md5: { head in asked.withLock { $0 += 1 }; return md5 && head.metadata["k"] == "v" })
+                #expect(asked.withLock { $0 } == 1)
+                #expect(digest.sha256 == truth.sha256)
+                #expect(digest.md5 == (md5 ? etag : ""))
+                #expect(FileManager.default.contents(atPath: target.path) == source.data)
+            }
         }
     }
 
