@@ -35,11 +35,10 @@ public final class HTTPClient: Sendable {
     /// Sends `request` and writes the response body to `descriptor` starting at `offset`
     /// (written on the transfer thread, so bulk downloads never cross into Swift tasks).
     /// The returned response has an empty `body`. On a non-2xx status the error body is
-    /// written the same way; check `status` before trusting the file. `observer` sees every
-    /// chunk once it is written, in order (it also sees an error body).
-    public func download(_ request: HTTPRequest, to descriptor: Int32, offset: Int64 = 0, observer: BodyObserver? = nil) async throws -> HTTPResponse {
+    /// written the same way; check `status` before trusting the file.
+    public func download(_ request: HTTPRequest, to descriptor: Int32, offset: Int64 = 0) async throws -> HTTPResponse {
         let transfer = try Transfer(request, configuration: configuration, streaming: false)
-        return try await run(transfer) { .file(descriptor: descriptor, offset: offset, observer: observer, $0) }
+        return try await run(transfer) { .file(descriptor: descriptor, offset: offset, $0) }
     }
 
     /// Sends `request` and returns as soon as the response head is in; the body arrives

@@ -2,11 +2,6 @@ import CCurl
 import Foundation
 import Synchronization
 
-/// Sees each chunk of a downloaded body right after it was written to the file, on the
-/// transfer thread (so it must be quick and must not block); e.g. to hash a download as it
-/// arrives instead of reading the file back.
-public typealias BodyObserver = @Sendable (UnsafeRawBufferPointer) -> Void
-
 /// One request in flight: the libcurl easy handle, its callbacks, and where results go.
 ///
 /// Everything but `cancelRequested` is touched only on the owning `CurlLoop`'s thread once
@@ -15,9 +10,8 @@ final class Transfer: @unchecked Sendable {
     enum Delivery {
         /// Collect the body in memory.
         case collect(CheckedContinuation<HTTPResponse, any Error>)
-        /// Write the body to a file descriptor at `offset`, on the transfer thread, showing
-        /// each written chunk to `observer` (also on the transfer thread).
-        case file(descriptor: Int32, offset: Int64, observer: BodyObserver?, CheckedContinuation<HTTPResponse, any Error>)
+        /// Write the body to a file descriptor at `offset`, on the transfer thread.
+        case file(descriptor: Int32, offset: Int64, CheckedContinuation<HTTPResponse, any Error>)
         /// Hand the head to one continuation and the body to a stream.
         case stream(head: CheckedContinuation<HTTPResponseHead, any Error>?, body: AsyncThrowingStream<Data, any Error>.Continuation, flow: FlowControl)
     }
@@ -206,7 +200,7 @@ final class Transfer: @unchecked Sendable {
         switch delivery {
         case .collect:
             collected.append(contentsOf: bytes)
-        case .file(let fd, let base, let observer, _):
+        case .file(let fd, let base, _):
             var done = 0
             while done < bytes.count {
                 let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(base + fileOffset))
@@ -218,7 +212,6 @@ final class Transfer: @unchecked Sendable {
                 done += n
                 fileOffset += Int64(n)
             }
-            observer?(bytes)
         case .stream(_, let body, let flow):
             guard flow.admit(bytes.count) else { return CCURL_WRITEFUNC_PAUSE }
             body.yield(Data(bytes))
@@ -273,7 +266,7 @@ final class Transfer: @unchecked Sendable {
             if let error { c.resume(throwing: error) } else {
                 c.resume(returning: HTTPResponse(head: head, body: collected, newConnections: connects))
             }
-        case .file(_, _, _, let c):
+        case .file(_, _, let c):
             if let error { c.resume(throwing: error) } else {
                 c.resume(returning: HTTPResponse(head: head, body: Data(), newConnections: connects))
             }

@@ -93,7 +93,7 @@ extension S3Client {
         guard let size, size >= configuration.multipartThreshold, size > configuration.partSize else {
             let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: etag.map { [("If-Match", "\"\($0)\"")] } ?? [],
                             isDataTransfer: true, bufferSize: Self.bufferSize(for: size))
-            let response = try await perform(call) { try await self.downloadAttempt($0, descriptor: descriptor, offset: 0, observer: nil) }
+            let response = try await perform(call) { try await self.downloadAttempt($0, descriptor: descriptor, offset: 0) }
             let info = Self.info(response.headers)
             try Self.checkLength(descriptor: descriptor, expected: info.size, bucket: bucket, key: key)
             if writeBehind { FileSystem.startWriteback(descriptor, offset: 0, length: info.size) }
@@ -128,7 +128,7 @@ extension S3Client {
                 let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: headers,
                                 isDataTransfer: true, bufferSize: Self.bufferSize(for: end - start + 1))
                 group.addTask {
-                    let response = try await self.perform(call) { try await self.downloadAttempt($0, descriptor: descriptor, offset: start, observer: nil) }
+                    let response = try await self.perform(call) { try await self.downloadAttempt($0, descriptor: descriptor, offset: start) }
                     guard response.status == 206 else {
                         throw S3Error(.invalidResponse, "ranged GET answered \(response.status), not 206", status: response.status, operation: "GetObject", bucket: bucket, key: key)
                     }
@@ -190,8 +190,8 @@ extension S3Client {
 
     /// One GET attempt into the file; for an error answer, the error document the server
     /// wrote into the file is read back so `perform` can explain it.
-    private func downloadAttempt(_ request: HTTPRequest, descriptor: Int32, offset: Int64, observer: BodyObserver?) async throws -> HTTPResponse {
-        var response = try await http.download(request, to: descriptor, offset: offset, observer: observer)
+    private func downloadAttempt(_ request: HTTPRequest, descriptor: Int32, offset: Int64) async throws -> HTTPResponse {
+        var response = try await http.download(request, to: descriptor, offset: offset)
         if !(200..<300).contains(response.status) {
             var buffer = [UInt8](repeating: 0, count: 16 << 10)
             let n = pread(descriptor, &buffer, buffer.count, off_t(offset))
