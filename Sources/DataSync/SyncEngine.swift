@@ -259,8 +259,9 @@ public struct SyncEngine: Sendable {
         return .done(.push, entry, warning: nil)
     }
 
-    /// Downloads into a temporary file, hashed as it arrives and checked, with the mtime
-    /// set; the committer then makes it durable, puts it in place and journals it.
+    /// Downloads into a temporary file, hashed (as its parts complete, or once whole) and
+    /// checked, with the mtime set; the committer then makes it durable, puts it in place
+    /// and journals it.
     private func download(_ file: RemoteFile) async throws -> Result {
         try LocalTree.prepareParent(root: options.root, path: file.path)
         let parent = (file.path as NSString).deletingLastPathComponent
