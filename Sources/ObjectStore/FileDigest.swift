@@ -3,18 +3,18 @@ import Dispatch
 import Foundation
 
 extension ContentDigest {
-    /// From this length on a file is hashed on threads of its own (see `of(file:length:)`).
+    /// From this length on a file is hashed on threads of its own (see `of(file:length:md5:)`).
     static let twoThreadMinimum: Int64 = 8 << 20
 
     /// The digest of `length` bytes of a file, read once with `pread` (the descriptor's offset
     /// never moves).
     ///
-    /// A file of at least 8 MiB is hashed on two threads of its own, never on Swift's
-    /// cooperative pool, which has one thread per core: a 1 GiB file takes seconds to hash,
-    /// and a blocked pool thread stalls every other task of the process. One thread reads
-    /// and computes SHA-256; the other computes MD5 over the same buffers, so a large file
-    /// hashes at MD5's speed alone instead of MD5's and SHA-256's added up. Cancelling the
-    /// calling task stops the read within 256 KiB and throws `CancellationError`.
+    /// A file of at least 8 MiB is hashed on threads of its own (`FileHashing`), never on
+    /// Swift's cooperative pool, which has one thread per core: a 1 GiB file takes seconds to
+    /// hash, and a blocked pool thread stalls every other task of the process. One thread
+    /// reads and computes SHA-256; another computes MD5 over the same buffers, so a large
+    /// file hashes at MD5's speed alone instead of MD5's and SHA-256's added up. Cancelling
+    /// the calling task stops the read within 256 KiB and throws `CancellationError`.
     ///
     /// Without `md5`, only SHA-256 is computed and the digest's `md5` is empty.
     public static func of(file descriptor: Int32, length: Int64, md5: Bool = true) async throws -> ContentDigest {
@@ -25,7 +25,7 @@ extension ContentDigest {
     /// what a multipart upload needs (SHA-256 and MD5 for the object's metadata, each part's
     /// checksum header). Hashing the parts in the same read as the whole file means the
     /// server refuses a part whose bytes changed after they were hashed, so the metadata
-    /// always describes the bytes stored. Threads and cancellation as in `of(file:length:)`.
+    /// always describes the bytes stored. Threads and cancellation as in `of(file:length:md5:)`.
     public static func of(file descriptor: Int32, length: Int64, partSize: Int64, checksum: PartChecksum) async throws -> (ContentDigest, PartDigests) {
         precondition(partSize > 0)
         let (digest, parts) = try await hash(descriptor, length: length, md5: true, parts: PartHashing(partSize: partSize, length: length, checksum: checksum))
