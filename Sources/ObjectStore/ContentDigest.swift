@@ -68,7 +68,7 @@ public struct ContentDigest: Sendable, Hashable, Codable {
         }
     }
 
-    /// MD5 and SHA-256 fed incrementally, e.g. as a download arrives. Without `md5`, only
+    /// MD5 and SHA-256 fed incrementally, chunk by chunk. Without `md5`, only
     /// SHA-256 is computed (MD5 is the slower of the two, about 600 MB/s against 1.4 GB/s on
     /// x86 with SHA extensions) and the digest's `md5` is empty.
     public struct Hasher {

@@ -125,7 +125,7 @@ final class FileHashing: @unchecked Sendable {
         self.parts = parts
         buffer = ReadBuffer(count: Self.slotSize * (md5 ? Self.slotCount : 1))
         for _ in 0..<Self.slotCount { free.signal() }
-        Thread.detachNewThread { self.read() }
+        Thread.detachNewThread { self.readAndHash() }
     }
 
     deinit {
@@ -169,8 +169,9 @@ final class FileHashing: @unchecked Sendable {
         }
     }
 
-    /// The reading thread.
-    private func read() {
+    /// The reading thread: reads, computes SHA-256 and the part checksums, hands each slot
+    /// to the MD5 thread, and delivers the outcome to `finish`.
+    private func readAndHash() {
         if md5 { Thread.detachNewThread { self.hashMD5() } }
         var sha = SHA256()
         var done: Int64 = 0
