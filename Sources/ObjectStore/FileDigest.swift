@@ -4,7 +4,7 @@ import Foundation
 
 extension ContentDigest {
     /// From this length on a file is hashed on threads of its own (see `of(file:length:md5:)`).
-    static let twoThreadMinimum: Int64 = 8 << 20
+    static let ownThreadsMinimum: Int64 = 8 << 20
 
     /// The digest of `length` bytes of a file, read once with `pread` (the descriptor's offset
     /// never moves).
@@ -33,7 +33,7 @@ extension ContentDigest {
     }
 
     private static func hash(_ descriptor: Int32, length: Int64, md5: Bool, parts: PartHashing?) async throws -> (ContentDigest, PartDigests?) {
-        guard length >= twoThreadMinimum else {
+        guard length >= ownThreadsMinimum else {
             var hasher = Hasher(md5: md5)
             var parts = parts
             try read(descriptor, offset: 0, length: length) { chunk in
