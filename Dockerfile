@@ -14,8 +14,9 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libcurl4-openssl-dev libyaml-dev libxml2-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Dependencies first, so a source change does not fetch them again.
-COPY Package.swift Package.resolved ./
+# Dependencies first, so a source change does not fetch them again. Package.resolved is not
+# in the repository (the versions come from Package.swift's ranges), so it is made here.
+COPY Package.swift ./
 RUN swift package resolve
 COPY Sources ./Sources
 COPY bench/Sources ./bench/Sources
@@ -27,11 +28,13 @@ RUN swift build -c release --static-swift-stdlib --product stowage \
  && strip /out/stowage
 
 # ---------------------------------------------------------------------------- runtime
+# The packages are listed once, in scripts/image-packages: the test environment builds its
+# stowage image (scripts/testenv load-image) from the same list.
 FROM debian:bookworm-slim
+COPY scripts/image-packages /tmp/image-packages
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates libcurl4 libyaml-0-2 libxml2 libstdc++6 tzdata \
- && rm -rf /var/lib/apt/lists/*
+ && grep -v '^#' /tmp/image-packages | DEBIAN_FRONTEND=noninteractive xargs apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/* /tmp/image-packages
 COPY --from=build /out/stowage /usr/local/bin/stowage
 # Non-root. Sync pods override the uid/gid (1000:100 by default, as notebooks write files).
 USER 65532:65532
