@@ -69,8 +69,6 @@ let package = Package(
             ]
         ),
 
-        // Development tool for the demo: plays the kubelet for sync pods (no kubelet runs here).
-        .executableTarget(name: "stowage-kubelet", dependencies: ["KubeTesting", "KubeClient"], path: "Sources/stowage-kubelet"),
         .executableTarget(name: "stowage-bench", dependencies: ["KubeClient", "KubeModel", "StowageAPI"], path: "bench/Sources/stowage-bench"),
 
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
@@ -79,7 +77,10 @@ let package = Package(
         .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "KubeClient", "KubeModel", "KubeTesting", "HTTP"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "KubeTesting"]),
         .testTarget(name: "DataSyncTests", dependencies: ["DataSync", "ObjectStore", "KubeTesting"]),
-        .testTarget(name: "ControllersTests", dependencies: ["Controllers", "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel", "KubeTesting", "ObjectStore"]),
+        .testTarget(name: "ControllersTests", dependencies: [
+            "Controllers", "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel", "KubeTesting", "ObjectStore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "WebhookTests", dependencies: ["Webhook", "Controllers", "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel", "KubeTesting"]),
         .testTarget(name: "StowageAPITests", dependencies: ["StowageAPI", "KubeModel", "KubeClient", "KubeTesting", "YAML"]),
     ],

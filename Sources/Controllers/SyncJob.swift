@@ -19,6 +19,8 @@ public struct SyncPodSettings: Sendable, Hashable {
         requests: ["cpu": "100m", "memory": "64Mi"], limits: ["memory": "512Mi"])
     /// Where the volume is mounted inside the sync pod.
     public var mountPath = "/data"
+    /// The sync container's `imagePullPolicy`; nil leaves Kubernetes' default.
+    public var imagePullPolicy: String?
 
     public init() {}
 }
@@ -40,6 +42,9 @@ public struct SyncJobRequest: Sendable, Hashable {
     /// The volume's generation when the Job was made: a successful pull records it.
     public var generation: Int64
     public var reason: String
+    /// The node the sync pod must run on: where the pod that mounts a ReadWriteOnce claim
+    /// runs (elsewhere it would wait forever to attach the volume). Nil: anywhere.
+    public var node: String?
 
     public init(name: String, number: Int, namespace: String, owner: OwnerReference, labels: [String: String], claimName: String,
                 direction: SyncDirection, access: AccessMode, source: S3Source, sync: SyncPolicy, generation: Int64, reason: String) {
@@ -91,7 +96,8 @@ public enum SyncJob {
                     "--mode", mode(request.direction, request.access).rawValue,
                     "--endpoint", source.endpoint,
                     "--region", source.region ?? "us-east-1",
-                    "--summary-file", terminationMessagePath]
+                    "--summary-file", terminationMessagePath,
+                    "--sequence", String(request.number)]
         if request.direction == .push && request.access.propagatesDeletes {
             args += ["--max-deletes", String(request.sync.effectiveMaxDeletes)]
         }
@@ -100,6 +106,7 @@ public enum SyncJob {
         if let checksum = source.partChecksum { args += ["--part-checksum", checksum.rawValue] }
 
         var container = Container(name: "sync", image: settings.image, command: [settings.command], args: args)
+        container.imagePullPolicy = settings.imagePullPolicy
         container.env = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map {
             EnvVar(name: $0, secret: SecretKeySelector(name: source.credentialsSecretRef.name, key: $0))
         }
@@ -122,6 +129,12 @@ public enum SyncJob {
 
         var pod = PodSpec(containers: [container], volumes: volumes, restartPolicy: "Never")
         pod.automountServiceAccountToken = false
+        if let node = request.node {
+            // As DaemonSets pin their pods: by the node's name, through the scheduler.
+            pod.affinity = ["nodeAffinity": ["requiredDuringSchedulingIgnoredDuringExecution": ["nodeSelectorTerms": [
+                ["matchFields": [["key": "metadata.name", "operator": "In", "values": [.string(node)]]]],
+            ]]]]
+        }
         var podSecurity = PodSecurityContext()
         podSecurity.runAsNonRoot = true
         podSecurity.runAsUser = request.sync.runAsUser ?? settings.runAsUser
@@ -154,9 +167,16 @@ public enum SyncJobState: Sendable, Hashable {
     case running(SyncDirection)
     case finished(SyncRecord, exitCode: Int?)
 
+    /// Waiting reasons of a sync container that no retry of the kubelet's will cure: the
+    /// Job would wait for ever, so the sync counts as failed with that reason.
+    public static let stuckReasons: Set<String> = [
+        "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "CreateContainerConfigError",
+    ]
+
     /// Reads a Job and its pods. The record comes from the termination message of the last
     /// finished pod (`stowage sync --summary-file`); a pod that died without one yields a
-    /// failed record with the pod's reason.
+    /// failed record with the pod's reason (OOMKilled, say); a pod stuck before its container
+    /// could start (an image that cannot be pulled, a missing Secret key) fails the sync.
     public static func observe(_ job: Job, pods: [Pod]) -> SyncJobState {
         let direction = job.metadata.labels?[StowageKeys.syncDirection].flatMap(SyncDirection.init(rawValue:)) ?? .pull
         let conditions = job.status?.conditions ?? []
@@ -164,21 +184,37 @@ public enum SyncJobState: Sendable, Hashable {
             conditions.contains { $0["type"]?.stringValue == type && $0["status"]?.stringValue == "True" }
         }
         let complete = has("Complete"), failed = has("Failed")
-        guard complete || failed else { return .running(direction) }
+        guard complete || failed else {
+            for pod in pods {
+                for status in (pod.status?.initContainerStatuses ?? []) + (pod.status?.containerStatuses ?? []) {
+                    guard let waiting = status["state"]?["waiting"], let reason = waiting["reason"]?.stringValue,
+                          stuckReasons.contains(reason) else { continue }
+                    var record = SyncRecord(direction: direction, result: .failed, start: job.status?.startTime, end: Date())
+                    record.message = "\(reason): \(waiting["message"]?.stringValue ?? "the sync container cannot start")"
+                    return .finished(record, exitCode: nil)
+                }
+            }
+            return .running(direction)
+        }
 
         let finishedPods = pods.filter { ["Succeeded", "Failed"].contains($0.status?.phase ?? "") }
         let wanted = complete ? "Succeeded" : "Failed"
         let pod = finishedPods.last { $0.status?.phase == wanted } ?? finishedPods.last
         let terminated = pod?.status?.containerStatuses?.first?["state"]?["terminated"]
         let exitCode = terminated?["exitCode"]?.numberValue.map { Int($0) }
-        var record = terminated?["message"]?.stringValue
-            .flatMap { try? JSONDecoder.kube.decode(SyncRecord.self, from: Data($0.utf8)) }
+        let message = terminated?["message"]?.stringValue
+        var record = message.flatMap { try? JSONDecoder.kube.decode(SyncRecord.self, from: Data($0.utf8)) }
             ?? SyncRecord(direction: direction, result: complete ? .succeeded : .failed)
         record.direction = direction
         record.result = complete ? .succeeded : .failed
         if failed && record.message == nil {
-            let why = conditions.first { $0["type"]?.stringValue == "Failed" }?["message"]?.stringValue
-            record.message = why ?? "the sync Job failed"
+            // No record: the container died before writing one (killed, out of memory), and
+            // its last log lines may stand in the message (FallbackToLogsOnError).
+            let jobWhy = conditions.first { $0["type"]?.stringValue == "Failed" }?["message"]?.stringValue ?? "the sync Job failed"
+            let reason = terminated?["reason"]?.stringValue
+            var why = [reason.map { "sync container \($0)\(exitCode.map { " (exit \($0))" } ?? "")" }, jobWhy].compactMap { $0 }.joined(separator: "; ")
+            if let message, !message.isEmpty { why += ": " + String(message.suffix(500)) }
+            record.message = why
         }
         record.start = record.start ?? job.status?.startTime
         record.end = record.end ?? job.status?.completionTime ?? Date()

@@ -8,7 +8,9 @@ import StowageAPI
 /// The rules, in order of precedence:
 /// 1. A sync Job in flight is waited for; nothing else starts beside it.
 /// 2. The claim must exist while the volume is not deleted, except while it is evicted
-///    (`cache.retain: false` or `ttlAfterIdle`) and nobody uses it.
+///    (`cache.retain: false` or `ttlAfterIdle`) and nobody uses it; and it must be bound
+///    before a sync pod mounts it (unless its StorageClass binds at the first consumer,
+///    which the sync pod then is).
 /// 3. A source is pulled before first use and after every spec change of the source
 ///    (`pulledGeneration`), and again when a consumer arrives if `sync.onStart` is set and
 ///    the volume holds no unpushed work.
@@ -32,6 +34,8 @@ public enum VolumeLifecycle {
         public var retain = true
         public var ttlAfterIdle: Duration?
         public var claimExists = false
+        /// The claim is bound, or binds when its first pod is scheduled (WaitForFirstConsumer).
+        public var claimBindable = true
         public var consumers = 0
         /// The sync Job of this volume that has not been recorded yet, if any.
         public var runningSync: SyncDirection?
@@ -112,6 +116,9 @@ public enum VolumeLifecycle {
         if o.lastSyncFailed && !o.syncRequested {
             return Decision(step: .steady(recheckAfter: nil), phase: .failed)
         }
+        // Nothing mounts a claim that has no volume yet; the claim's binding wakes us, and the
+        // recheck catches why it does not bind (its events are not watched).
+        if !o.claimBindable { return Decision(step: .steady(recheckAfter: .seconds(15)), phase: .pending) }
 
         if canPull && o.pulledGeneration != o.generation && !unpushed {
             let why = o.pulledGeneration == nil ? "initial pull" : "the source changed"
@@ -147,6 +154,43 @@ public enum VolumeLifecycle {
             }
         }
         return Decision(step: .steady(recheckAfter: nil), phase: idlePhase)
+    }
+}
+
+extension VolumeLifecycle {
+    /// What a pod that starts to mount a volume now must wait for before its containers run,
+    /// from the volume's status, by the rules `decide` follows once that pod is a consumer:
+    /// the admission webhook gives the pod a `stowage-wait` init container for it.
+    public enum Arrival: Sendable, Hashable {
+        /// The data is in place and no pull is owed: start at once.
+        case inPlace
+        /// A pull the operator starts (or has started) for this pod: it is numbered above
+        /// `after`, the volume's sync count now (`stowage wait --path PATH:N`).
+        case pull(after: Int)
+        /// The last sync failed: whatever data a sync completed before (no new pull runs
+        /// until the user acts).
+        case anyCompletedSync
+    }
+
+    public static func arrival(hasSource: Bool, syncAllowed: Bool, onStart: Bool, status: VolumeStatus?) -> Arrival {
+        guard hasSource && syncAllowed else { return .inPlace }
+        guard let status, let phase = status.phase else { return .pull(after: 0) }
+        let count = status.syncCount ?? 0
+        switch phase {
+        case .pending, .initializing:
+            return .pull(after: count)
+        case .idle:
+            // Evicted (its claim and data gone): pulled again for this pod. Kept: refreshed
+            // first with sync.onStart (rule 3), unless work waits to be pushed.
+            if status.pulledGeneration == nil { return .pull(after: count) }
+            return onStart && status.pendingPush != true ? .pull(after: count) : .inPlace
+        case .failed:
+            return .anyCompletedSync
+        case .ready, .inUse, .finalizing, .terminating:
+            // Pulled and unused, already used (no refresh while in use), or holding the
+            // previous session's work being pushed: the pod uses the data as it is.
+            return .inPlace
+        }
     }
 }
 

@@ -54,9 +54,13 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         ], keepsOriginal: false) { pod in
             let ns = pod.metadata.namespace ?? ""
             return (pod.spec?.volumes ?? []).flatMap { volume -> [String] in
-                guard let claim = volume.persistentVolumeClaim?.claimName,
-                      let owners = claims.get("\(ns)/\(claim)")?.metadata.ownerReferences else { return [] }
-                return owners.filter { $0.kind == V.kind }.map { "\(ns)/\($0.name)" }
+                guard let claim = volume.persistentVolumeClaim?.claimName else { return [] }
+                if let owners = claims.get("\(ns)/\(claim)")?.metadata.ownerReferences {
+                    return owners.filter { $0.kind == V.kind }.map { "\(ns)/\($0.name)" }
+                }
+                // No claim (yet, or evicted): the pod that names it is what brings it back.
+                guard let owner = ChildNames.volume(ofClaim: claim), owner.kind == V.childKind else { return [] }
+                return ["\(ns)/\(owner.name)"]
             }
         }
         box.reconciler = self
@@ -121,16 +125,20 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         // Observe.
         let claimKey = "\(volume.namespace)/\(volume.claimName)"
         let claim = claims.get(claimKey)
-        let consumers = pods.byIndex(Self.claimIndex, claimKey)
+        var binding: ClaimBinding?
+        if let claim { binding = await self.binding(of: claim) }
+        let consumerPods = pods.byIndex(Self.claimIndex, claimKey)
             .filter { $0.metadata.labels?[StowageKeys.managedBy] == nil && !["Succeeded", "Failed"].contains($0.status?.phase ?? "") }
-            .map(\.key).sorted()
+        let consumers = consumerPods.map(\.key).sorted()
         let ownJobs = jobs.byIndex(Store<Job>.ownerIndex, volume.metadata.uid ?? "")
         var current: Job?
         for job in ownJobs {
-            if let n = SyncJob.number(job), n > status.syncCount ?? 0, n > current.flatMap(SyncJob.number) ?? 0 {
+            let n = SyncJob.number(job)
+            if let n, n > status.syncCount ?? 0, n > current.flatMap(SyncJob.number) ?? 0 {
                 current = job
-            } else {
-                // Recorded already, or superseded: clean up.
+            } else if n == nil || n != status.syncCount {
+                // Recorded before the last one, or superseded: clean up. The last recorded
+                // Job stays, so `kubectl logs job/NAME` shows how the last sync went.
                 try await deleteJob(job)
             }
         }
@@ -176,6 +184,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         o.retain = volume.cachePolicy.effectiveRetain
         o.ttlAfterIdle = volume.cachePolicy.ttlAfterIdleDuration
         o.claimExists = claim != nil && claim?.metadata.deletionTimestamp == nil
+        o.claimBindable = binding?.bindable ?? true
         o.consumers = consumers.count
         o.runningSync = running
         o.pulledGeneration = status.pulledGeneration
@@ -205,7 +214,8 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         var action = ReconcileAction.done
         var stepError: (any Error)?
         do {
-            action = try await perform(decision.step, volume: volume, claim: claim, status: &status)
+            let placement = SyncPlacement.decide(claim: claim, consumers: consumerPods)
+            action = try await perform(decision.step, volume: volume, claim: claim, placement: placement, status: &status)
             if case .sync = decision.step {
                 if o.syncRequested { status.syncRequest = requested }
                 if o.scheduleDue { status.nextScheduledSync = schedule?.next(after: now) }
@@ -217,6 +227,8 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             action = .requeue(after: .milliseconds(max(1000, Int64(next.timeIntervalSince(now) * 1000))))
         }
         setConditions(&status, decision: decision, claimExists: claim != nil, generation: generation)
+        reportBinding(binding ?? .pending(message: "there is no claim \(volume.claimName)"), volume: volume, status: &status,
+                      before: before, generation: generation)
         if let stepError {
             try? await write(volume, status, before: before)
             throw stepError
@@ -236,7 +248,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
     // MARK: - Steps
 
     /// Does what the lifecycle decided; returns when to look again.
-    func perform(_ step: VolumeLifecycle.Step, volume: V, claim: PersistentVolumeClaim?,
+    func perform(_ step: VolumeLifecycle.Step, volume: V, claim: PersistentVolumeClaim?, placement: SyncPlacement,
                  status: inout VolumeStatus) async throws -> ReconcileAction {
         switch step {
         case .createClaim:
@@ -244,7 +256,15 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             status.pulledGeneration = nil
         case .sync(let direction, let reason):
             guard let source = volume.dataSource?.s3 else { break }
-            try await startSync(volume, direction: direction, reason: reason, source: source, status: &status)
+            switch placement {
+            case .waitForScheduling:
+                // The pod that mounts the claim is not on a node yet; its binding wakes us.
+                break
+            case .anywhere:
+                try await startSync(volume, direction: direction, reason: reason, source: source, node: nil, status: &status)
+            case .node(let node):
+                try await startSync(volume, direction: direction, reason: reason, source: source, node: node, status: &status)
+            }
         case .deleteClaim(let reason):
             try await deleteClaim(volume, reason: reason)
             status.pulledGeneration = nil
@@ -271,6 +291,9 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
     }
 
     func deleteClaim(_ volume: V, reason: String) async throws {
+        // The kept last sync Job's pod names the claim, and the claim's protection
+        // finalizer waits for every pod that names it: those go first.
+        for job in jobs.byIndex(Store<Job>.ownerIndex, volume.metadata.uid ?? "") { try await deleteJob(job) }
         do {
             try await client.resource(PersistentVolumeClaim.self, namespace: volume.namespace).delete(volume.claimName)
             events.post(volume, type: .normal, reason: "ClaimReleased", message: "deleted claim \(volume.claimName): \(reason)")
@@ -293,15 +316,17 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         }
     }
 
-    func startSync(_ volume: V, direction: SyncDirection, reason: String, source: S3Source, status: inout VolumeStatus) async throws {
+    func startSync(_ volume: V, direction: SyncDirection, reason: String, source: S3Source, node: String?,
+                   status: inout VolumeStatus) async throws {
         let number = (status.syncCount ?? 0) + 1
         let name = ChildNames.syncJobName(kind: V.childKind, name: volume.metadata.name ?? "", direction: direction,
                                           token: "\(volume.metadata.uid ?? "")/\(number)")
-        let request = SyncJobRequest(
+        var request = SyncJobRequest(
             name: name, number: number, namespace: volume.namespace,
             owner: OwnerReference(controller: volume), labels: volume.childLabels, claimName: volume.claimName,
             direction: direction, access: volume.accessMode, source: source, sync: volume.syncPolicy,
             generation: volume.metadata.generation ?? 1, reason: reason)
+        request.node = node
         do {
             _ = try await client.resource(Job.self, namespace: volume.namespace).create(SyncJob.build(request, settings: settings))
             events.post(volume, type: .normal, reason: "SyncStarted", message: "\(direction.rawValue) started: \(reason)")
@@ -357,6 +382,32 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             } else {
                 set(ConditionType.synced, true, ConditionReason.syncSucceeded)
             }
+        }
+    }
+
+    /// Whether a claim is bound and, while it is not, why: the newest event the volume
+    /// controller or the provisioner posted on it (ProvisioningFailed, ExternalProvisioning,
+    /// WaitForFirstConsumer). Events are read only for a claim that is not bound.
+    func binding(of claim: PersistentVolumeClaim) async -> ClaimBinding {
+        if claim.status?.phase == "Bound" { return .bound }
+        let name = claim.metadata.name ?? ""
+        let selector = "involvedObject.kind=PersistentVolumeClaim,involvedObject.name=\(name)"
+        let events = (try? await client.resource(Event.self, namespace: claim.metadata.namespace)
+            .list(ListOptions(fieldSelector: selector)).items) ?? []
+        let newest = events.filter { $0.involvedObject.uid == nil || $0.involvedObject.uid == claim.metadata.uid }
+            .max { ($0.lastTimestamp ?? .distantPast) < ($1.lastTimestamp ?? .distantPast) }
+        return ClaimBinding(claim: name, phase: claim.status?.phase,
+                            newestEvent: newest.map { ClaimBinding.ClaimEvent(warning: $0.type == "Warning", reason: $0.reason ?? "", message: $0.message ?? "") })
+    }
+
+    /// The ClaimBound condition, and a Warning event when the claim cannot be provisioned.
+    func reportBinding(_ binding: ClaimBinding, volume: V, status: inout VolumeStatus, before: VolumeStatus, generation: Int64) {
+        let condition = Condition(type: ConditionType.claimBound, status: binding == .bound, reason: binding.reason,
+                                  message: binding.message, observedGeneration: generation)
+        status.conditions.set(condition)
+        let previous = before.conditions[type: ConditionType.claimBound]
+        if case .failing = binding, previous?.reason != condition.reason || previous?.message != condition.message {
+            events.post(volume, type: .warning, reason: binding.reason, message: binding.message)
         }
     }
 

@@ -34,6 +34,8 @@ public struct Manifest: Sendable, Codable {
     public var direction: SyncDirection
     public var source: String
     public var completed: Date
+    /// The operator's number for this sync of the volume (`stowage sync --sequence`), if any.
+    public var sequence: Int?
     public var entries: [ManifestEntry]
     /// Files deleted in the volume while their objects stay (RW never deletes): not part of
     /// the volume or its digest, kept so a later RWD push knows to delete them.
@@ -58,9 +60,22 @@ public struct Manifest: Sendable, Codable {
     }
 
     static let directory = ".stowage"
-    static let file = ".stowage/manifest.json"
+    /// Where the manifest lives, relative to the volume's root.
+    public static let file = ".stowage/manifest.json"
     static let journal = ".stowage/journal.jsonl"
     static let temporary = ".stowage/tmp"
+
+    /// Which sync last completed in the volume at `root` (its manifest's direction and
+    /// number), or nil when none did. Reads only those fields.
+    public static func lastCompleted(root: String) -> (direction: SyncDirection, sequence: Int?)? {
+        struct Head: Decodable {
+            var direction: SyncDirection
+            var sequence: Int?
+        }
+        guard let data = FileManager.default.contents(atPath: root + "/" + file),
+              let head = try? JSONDecoder().decode(Head.self, from: data) else { return nil }
+        return (head.direction, head.sequence)
+    }
 
     /// The entries of the last completed run, updated with the journal of an interrupted
     /// one. Empty when the volume was never synced.
@@ -113,6 +128,7 @@ public struct Manifest: Sendable, Codable {
         try list("deletedLocally", deletedLocally)
         out += Data("  \"direction\": ".utf8) + (try json(direction)) + Data(",\n".utf8)
         try list("entries", entries)
+        if let sequence { out += Data("  \"sequence\": \(sequence),\n".utf8) }
         out += Data("  \"source\": ".utf8) + (try json(source)) + Data(",\n".utf8)
         out += Data("  \"version\": \(version)\n}\n".utf8)
         return out

@@ -24,6 +24,9 @@ public struct SyncEngine: Sendable {
         public var maxDeletes: Int?
         /// Files transferred at once.
         public var concurrency = 16
+        /// Which sync of the volume this is (the operator's Job number), recorded in the
+        /// manifest so `stowage wait --after N` can tell this run's result from older ones.
+        public var sequence: Int?
 
         public init(direction: SyncDirection, mode: SyncMode, bucket: String, prefix: String, root: String) {
             self.direction = direction
@@ -127,7 +130,8 @@ public struct SyncEngine: Sendable {
         }
 
         let entries = plan.unchanged + outcome.entries.map(\.1)
-        let manifest = Manifest(direction: options.direction, source: options.source, completed: Date(), entries: entries, deletedLocally: plan.retained)
+        var manifest = Manifest(direction: options.direction, source: options.source, completed: Date(), entries: entries, deletedLocally: plan.retained)
+        manifest.sequence = options.sequence
         try manifest.write(root: root)
         let retainedPaths = Set(plan.retained.map(\.path))
         report.manifestDigest = manifest.digest

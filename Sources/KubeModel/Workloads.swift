@@ -28,6 +28,8 @@ public struct PodSpec: Codable, Sendable, Hashable {
     public var securityContext: PodSecurityContext?
     public var nodeName: String?
     public var automountServiceAccountToken: Bool?
+    public var affinity: JSONValue?
+    public var terminationGracePeriodSeconds: Int64?
 
     public init(containers: [Container], initContainers: [Container]? = nil, volumes: [Volume]? = nil, restartPolicy: String? = nil) {
         self.containers = containers
@@ -49,6 +51,8 @@ public struct Container: Codable, Sendable, Hashable {
     public var terminationMessagePath: String?
     /// `File` or `FallbackToLogsOnError`.
     public var terminationMessagePolicy: String?
+    /// `Always`, `IfNotPresent` or `Never`.
+    public var imagePullPolicy: String?
 
     public init(name: String, image: String? = nil, command: [String]? = nil, args: [String]? = nil) {
         self.name = name
@@ -172,6 +176,8 @@ public struct PodStatus: Codable, Sendable, Hashable {
     public var reason: String?
     public var conditions: [JSONValue]?
     public var containerStatuses: [JSONValue]?
+    public var initContainerStatuses: [JSONValue]?
+    public var startTime: Date?
     public init(phase: String? = nil) { self.phase = phase }
 }
 
@@ -203,6 +209,7 @@ public struct PersistentVolumeClaim: HasStatus {
         public var phase: String?
         public var capacity: [String: String]?
         public var accessModes: [String]?
+        public init() {}
     }
 
     public init(metadata: ObjectMeta, spec: Spec) {
@@ -255,5 +262,35 @@ public struct Job: HasStatus {
     public init(metadata: ObjectMeta, spec: Spec) {
         self.metadata = metadata
         self.spec = spec
+    }
+}
+
+/// A core/v1 PersistentVolume (cluster-scoped), as far as Stowage and its tests read it.
+public struct PersistentVolume: HasStatus {
+    public static let apiVersion = "v1"
+    public static let kind = "PersistentVolume"
+    public static let plural = "persistentvolumes"
+    public static var namespaced: Bool { false }
+    public var apiVersion = Self.apiVersion
+    public var kind = Self.kind
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+    public var status: Status?
+    public var original = Original()
+
+    public struct Spec: Codable, Sendable, Hashable {
+        public var capacity: [String: String]?
+        public var accessModes: [String]?
+        public var storageClassName: String?
+        public var hostPath: HostPath?
+        public var persistentVolumeReclaimPolicy: String?
+    }
+
+    public struct HostPath: Codable, Sendable, Hashable {
+        public var path: String
+    }
+
+    public struct Status: Codable, Sendable, Hashable {
+        public var phase: String?
     }
 }

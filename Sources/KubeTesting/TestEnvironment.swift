@@ -1,7 +1,7 @@
 import Foundation
 
-/// The real control plane and S3 server a test run shares, as `scripts/testenv up` started
-/// them.
+/// The real cluster (control plane, scheduler, nodes with containerd and a kubelet each, a
+/// provisioner) and S3 server a test run shares, as `scripts/testenv up` started them.
 ///
 /// The test command (`make test`) starts them once and exports `STOWAGE_TESTENV_DIR`; when a
 /// test binary runs without it (`swift test` by hand), the first use starts a private
@@ -23,6 +23,15 @@ public struct TestEnvironment: Sendable {
     public let clientKey: String
     /// A token of user `alice`, who has no RBAC grants.
     public let unprivilegedToken = "stowage-user-token"
+    /// The names of the environment's nodes (each a kubelet with its own containerd).
+    public let nodes: [String]
+    /// The stowage image built from this tree (`scripts/testenv load-image`), and a small
+    /// notebook image (busybox, user jovyan 1000:100), both on every node.
+    public let image: String
+    public let notebookImage: String
+    /// The default StorageClass: claims become 0777 directories under `volumesRoot`.
+    public let storageClass: String
+    public let volumesRoot: String
 
     /// The shared environment, started on first use if the test command did not.
     public static func shared() throws -> TestEnvironment { try sharedResult.get() }
@@ -33,8 +42,11 @@ public struct TestEnvironment: Sendable {
         }
         let dir = packageRoot + "/.testenv/swift-test-\(getpid())"
         return Result { () throws(TestEnvironmentError) in
-            let env = try start(directory: dir)
+            // As `make test` does: two nodes, and the stowage image of the binary beside the tests.
+            let env = try start(directory: dir, nodes: 2)
             atexit { TestEnvironment.stopPrivate() }
+            let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("stowage").path
+            try runScript(["load-image", dir, binary])
             return env
         }
     }()
@@ -43,9 +55,11 @@ public struct TestEnvironment: Sendable {
         if case .success(let env) = sharedResult { try? env.stop() }
     }
 
-    /// Starts a separate environment (for tests that restart or break their control plane).
-    public static func start(directory: String, apiServerFlags: [String] = []) throws(TestEnvironmentError) -> TestEnvironment {
-        try runScript(["up", directory], environment: ["STOWAGE_APISERVER_FLAGS": apiServerFlags.joined(separator: " ")])
+    /// Starts a separate environment (for tests that restart or break their control plane),
+    /// with `nodes` nodes (none by default: such tests need the control plane only).
+    public static func start(directory: String, apiServerFlags: [String] = [], nodes: Int = 0) throws(TestEnvironmentError) -> TestEnvironment {
+        try runScript(["up", directory], environment: ["STOWAGE_APISERVER_FLAGS": apiServerFlags.joined(separator: " "),
+                                                       "STOWAGE_TESTENV_NODES": String(nodes)])
         return try load(directory: directory)
     }
 
@@ -81,7 +95,10 @@ public struct TestEnvironment: Sendable {
             kubeconfig: try value("STOWAGE_TEST_KUBECONFIG"), etcd: try value("STOWAGE_TEST_ETCD"),
             s3Endpoint: try value("STOWAGE_TEST_S3_ENDPOINT"), s3AccessKey: try value("AWS_ACCESS_KEY_ID"),
             s3SecretKey: try value("AWS_SECRET_ACCESS_KEY"), filer: try value("STOWAGE_TEST_FILER"),
-            clientCertificate: try value("STOWAGE_TEST_CLIENT_CERT"), clientKey: try value("STOWAGE_TEST_CLIENT_KEY"))
+            clientCertificate: try value("STOWAGE_TEST_CLIENT_CERT"), clientKey: try value("STOWAGE_TEST_CLIENT_KEY"),
+            nodes: try value("STOWAGE_TEST_NODES").split(separator: " ").map(String.init),
+            image: try value("STOWAGE_TEST_IMAGE"), notebookImage: try value("STOWAGE_TEST_NOTEBOOK_IMAGE"),
+            storageClass: try value("STOWAGE_TEST_STORAGE_CLASS"), volumesRoot: try value("STOWAGE_TEST_VOLUMES"))
     }
 
     /// The package root, found from this file's location.
@@ -116,4 +133,14 @@ public struct TestEnvironment: Sendable {
 public struct TestEnvironmentError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension TestEnvironment {
+    /// Kills a container through its node's runtime, as the OOM killer or a crash would
+    /// (`containerID` as in a pod's status, `containerd://ID`).
+    public func killContainer(_ containerID: String, node: String) throws {
+        let id = containerID.split(separator: "/").last.map(String.init) ?? containerID
+        try run("/usr/bin/ctr", ["--address", "\(directory)/nodes/\(node)/containerd.sock", "-n", "k8s.io",
+                                 "tasks", "kill", "-s", "SIGKILL", id])
+    }
 }

@@ -20,9 +20,6 @@ public enum VolumePhase: String, Codable, Sendable, Hashable, CaseIterable {
     case failed = "Failed"
     /// Deleted; the finalizer runs the pending final sync and reclaims the PVC.
     case terminating = "Terminating"
-
-    /// The data is in place for pods to use.
-    public var dataInPlace: Bool { self == .ready || self == .inUse || self == .idle }
 }
 
 /// The status of a DataVolume or SharedVolume, written only by the operator through the

@@ -1,3 +1,4 @@
+import Controllers
 import KubeModel
 import StowageAPI
 
@@ -13,14 +14,15 @@ struct PlannedVolume: Sendable, Hashable {
     var readOnly: Bool
     /// `purpose: software`: the mount path joins `MODULEPATH`.
     var software: Bool
-    /// False while a pull is still to bring the data: the wait init container mounts it.
-    var inPlace: Bool
+    /// What the pod waits for before it starts: unless `.inPlace`, the wait init container
+    /// mounts the volume.
+    var arrival: VolumeLifecycle.Arrival
 
     /// `dv/home-alice:rw`, `shv/tools:ro`: the entry in `stowage.io/injected`.
     var label: String { "\(kind.rawValue)/\(name):\(readOnly ? "ro" : "rw")" }
     var reference: String { "\(kind.rawValue)/\(name)" }
 
-    init(_ volume: DataVolume, entitlement: Entitlement, inPlace: Bool) {
+    init(_ volume: DataVolume, entitlement: Entitlement, arrival: VolumeLifecycle.Arrival) {
         let name = volume.metadata.name ?? ""
         kind = .dataVolume
         self.name = name
@@ -29,10 +31,10 @@ struct PlannedVolume: Sendable, Hashable {
         mountPath = volume.effectiveMountPath
         readOnly = entitlement < .readWrite
         software = false
-        self.inPlace = inPlace
+        self.arrival = arrival
     }
 
-    init(_ share: SharedVolume, entitlement: Entitlement) {
+    init(_ share: SharedVolume, entitlement: Entitlement, config: StowageConfig) {
         let name = share.metadata.name ?? ""
         kind = .sharedVolume
         self.name = name
@@ -41,7 +43,7 @@ struct PlannedVolume: Sendable, Hashable {
         mountPath = share.effectiveMountPath
         readOnly = entitlement < .readWrite
         software = share.spec.effectivePurpose == .software
-        inPlace = share.dataInPlace
+        arrival = share.arrival(config: config)
     }
 }
 
@@ -66,13 +68,13 @@ enum InjectionPlan {
                 } else if entitlement == .none {
                     skipped.append("dv/\(homeName): the home DataVolume exists but user \"\(user)\" is not entitled to it")
                 } else {
-                    planned.append(PlannedVolume(home, entitlement: entitlement, inPlace: home.dataInPlace))
+                    planned.append(PlannedVolume(home, entitlement: entitlement, arrival: home.arrival))
                 }
             } else if let home = config.homes.dataVolume(for: user, namespace: namespace) {
                 // The operator creates the home when this pod appears; without a source there
                 // is nothing to pull, with one the wait container holds the pod until it is in.
                 let entitlement: Entitlement = home.mountsReadOnly ? .read : .readWrite
-                planned.append(PlannedVolume(home, entitlement: entitlement, inPlace: home.spec.source == nil))
+                planned.append(PlannedVolume(home, entitlement: entitlement, arrival: home.arrival))
             }
         }
 
@@ -86,7 +88,7 @@ enum InjectionPlan {
                 continue
             }
             planned.append(PlannedVolume(volume, entitlement: volume.entitlement(user: user, podLabels: podLabels),
-                                         inPlace: volume.dataInPlace))
+                                         arrival: volume.arrival))
         }
 
         let groups = config.groups(of: user, reported: identity.groups)
@@ -109,7 +111,7 @@ enum InjectionPlan {
                 skipped.append("shv/\(name): the SharedVolume is being deleted")
                 continue
             }
-            planned.append(PlannedVolume(share, entitlement: entitlement))
+            planned.append(PlannedVolume(share, entitlement: entitlement, config: config))
         }
         return (planned, skipped)
     }

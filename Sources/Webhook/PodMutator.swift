@@ -20,8 +20,11 @@ public struct MutationResult: Sendable, Hashable {
 /// - Volumes: the home, attached DataVolumes and entitled SharedVolumes, each as a PVC
 ///   volume and a mount in every container; read-only (source and mounts) where only read
 ///   is granted. Software shares extend `MODULEPATH` in every container.
-/// - Data not yet in place: one init container `stowage-wait`, first in line, mounting
-///   those volumes read-only and running `stowage wait --path <mount>... --timeout <s>`.
+/// - Data not yet in place, or to be refreshed for this pod (`VolumeLifecycle.arrival`: a
+///   first pull, `sync.onStart` after idle, a claim evicted by `ttlAfterIdle`): one init
+///   container `stowage-wait`, first in line, mounting those volumes read-only and running
+///   `stowage wait --path <mount>[:<sync count>]... --timeout <s>`, which returns once a pull
+///   numbered above that count has completed in each.
 /// - Conflicts: the pod's own definitions win. A Stowage volume whose pod-volume name, claim
 ///   or mount path the pod already uses is skipped, with a warning and a `skipped:` note in
 ///   `stowage.io/injected`; between Stowage volumes, the earlier in plan order wins.
@@ -122,7 +125,7 @@ struct PatchBuilder {
         }
         injected.append(volume.label)
         if volume.software { modulePaths.append(volume.mountPath) }
-        if !volume.inPlace { waiting.append(volume) }
+        if volume.arrival != .inPlace { waiting.append(volume) }
     }
 
     static func mount(_ volume: PlannedVolume, readOnly: Bool) -> JSONValue {
@@ -152,7 +155,12 @@ struct PatchBuilder {
     /// Restricted-profile friendly: no privilege escalation, no capabilities, read-only root.
     func waitContainer(_ volumes: [PlannedVolume]) -> JSONValue {
         var args: [JSONValue] = ["wait"]
-        for volume in volumes { args += ["--path", .string(volume.mountPath)] }
+        for volume in volumes {
+            switch volume.arrival {
+            case .pull(let after): args += ["--path", .string("\(volume.mountPath):\(after)")]
+            case .anyCompletedSync, .inPlace: args += ["--path", .string(volume.mountPath)]
+            }
+        }
         args += ["--timeout", .string(String(settings.waitTimeoutSeconds))]
         return [
             "name": .string(PodMutator.waitContainerName),

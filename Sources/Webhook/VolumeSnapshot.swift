@@ -1,3 +1,4 @@
+import Controllers
 import StowageAPI
 
 /// The part of the caches one admission decision reads: the configuration in force and
@@ -39,9 +40,10 @@ public protocol VolumeSource: Sendable {
 }
 
 extension DataVolume {
-    /// Whether the volume's data is in place for a new consumer: always without a source
-    /// (nothing to pull), else once the initial pull is done.
-    var dataInPlace: Bool { spec.source == nil || status?.phase?.dataInPlace == true }
+    /// What a new consumer waits for (nothing without a source: nothing to pull).
+    var arrival: VolumeLifecycle.Arrival {
+        VolumeLifecycle.arrival(hasSource: spec.source != nil, syncAllowed: true, onStart: syncPolicy.effectiveOnStart, status: status)
+    }
 
     var isTerminating: Bool { metadata.deletionTimestamp != nil || status?.phase == .terminating }
 }
@@ -55,6 +57,9 @@ extension AccessLevel {
 }
 
 extension SharedVolume {
-    var dataInPlace: Bool { spec.source == nil || status?.phase?.dataInPlace == true }
+    func arrival(config: StowageConfig) -> VolumeLifecycle.Arrival {
+        VolumeLifecycle.arrival(hasSource: spec.source != nil, syncAllowed: config.levels[spec.accessLevel]?.sync ?? true,
+                                onStart: syncPolicy.effectiveOnStart, status: status)
+    }
     var isTerminating: Bool { metadata.deletionTimestamp != nil || status?.phase == .terminating }
 }

@@ -58,6 +58,9 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "Also write a short JSON record of the outcome here (sync pods: /dev/termination-log).")
     var summaryFile: String?
 
+    @Option(help: "Which sync of the volume this is, recorded in the manifest (sync pods: the Job's number).")
+    var sequence: Int?
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if let maxDeletes, maxDeletes < 0 { throw ValidationError("--max-deletes cannot be negative") }
@@ -78,13 +81,18 @@ struct SyncCommand: AsyncParsableCommand {
         options.dryRun = dryRun
         options.maxDeletes = maxDeletes
         options.concurrency = concurrency
+        options.sequence = sequence
         let engine = SyncEngine(client: client, options: options)
 
         let started = Date()
         let (result, signal) = await SyncRunner.run(engine, progressInterval: .seconds(progressInterval))
         if let summaryFile {
             let record = SyncSummary.record(result, direction: direction, start: started, end: Date())
-            FileManager.default.createFile(atPath: summaryFile, contents: Data(SyncSummary.encode(record).utf8))
+            do {
+                try SyncSummary.write(SyncSummary.encode(record), to: summaryFile)
+            } catch {
+                FileHandle.standardError.write(Data("stowage sync: cannot write the summary to \(summaryFile): \(error)\n".utf8))
+            }
         }
         switch result {
         case .success(let report):

@@ -1,5 +1,8 @@
 import DataSync
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import KubeModel
 import StowageAPI
 
@@ -23,6 +26,23 @@ enum SyncSummary {
             files: report.map { $0.uploaded + $0.downloaded }, bytes: report?.bytesTransferred,
             deleted: report.map { $0.deletedRemote + $0.deletedLocal }, manifestDigest: report?.manifestDigest,
             message: message, changedInputs: changed.isEmpty ? nil : changed)
+    }
+
+    /// Writes `text` into the file at `path` in place: truncated and rewritten, never replaced.
+    /// A pod's termination-message file is a bind mount the kubelet made, which a rename
+    /// (as `FileManager.createFile` and `Data.write(options: .atomic)` do) cannot replace: the
+    /// message would be lost while the sync succeeded.
+    static func write(_ text: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            bytes = bytes.dropFirst(n)
+        }
     }
 
     /// JSON of at most 4096 bytes: the list of changed inputs is cut first, then the message.

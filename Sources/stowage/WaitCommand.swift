@@ -1,13 +1,19 @@
 import ArgumentParser
+import DataSync
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// `stowage wait`: the init container the webhook adds while a volume's data is not in
-/// place. It returns once the volume holds a sync manifest (`.stowage/manifest.json`, which
-/// a sync writes last, after every file is in place), so the notebook never starts on a
-/// half-pulled volume.
+/// place, or is to be refreshed for the pod. It returns once each volume's sync manifest
+/// (`.stowage/manifest.json`, which a sync writes last, after every file is in place) says
+/// the awaited sync completed, so the notebook never starts on a half-pulled volume, nor on
+/// the previous session's data while the refresh for this one is still running.
+///
+/// `--path PATH` waits for any completed sync; `--path PATH:N` for a pull numbered above N
+/// (the operator numbers every sync of a volume; the webhook passes the count it saw when
+/// the pod was admitted). Kubernetes mount paths cannot contain `:`.
 ///
 /// It waits on inotify events rather than polling; a slow re-check every few seconds
 /// covers file systems that do not deliver inotify events for changes made elsewhere
@@ -15,12 +21,12 @@ import Glibc
 struct WaitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wait",
-        abstract: "Block until a volume's data is in place (its sync manifest exists).",
+        abstract: "Block until a volume's data is in place (its sync manifest records the awaited sync).",
         discussion: "Exit codes: 0 the data is in place, 1 timed out, 64 invalid command line."
     )
 
-    @Option(help: "A volume's mount path; repeat it to wait for several volumes.")
-    var path: [String]
+    @Option(help: "A volume's mount path, or PATH:N to wait for a pull numbered above N; repeat it for several volumes.")
+    var path: [Awaited]
 
     @Option(help: "Seconds to wait before giving up (0 waits forever).")
     var timeout = 600
@@ -34,19 +40,46 @@ struct WaitCommand: ParsableCommand {
 
     func run() throws {
         let deadline = timeout > 0 ? Date().addingTimeInterval(TimeInterval(timeout)) : Date.distantFuture
-        for path in path { try wait(for: path, until: deadline) }
+        for awaited in path { try wait(for: awaited, until: deadline) }
         FileHandle.standardError.write(Data("stowage wait: the data is in place\n".utf8))
     }
 
-    private func wait(for path: String, until deadline: Date) throws {
-        let marker = path + "/.stowage/manifest.json"
+    /// One volume and the sync it waits for.
+    struct Awaited: ExpressibleByArgument {
+        var root: String
+        /// Wait for a pull numbered above this; nil: for any completed sync.
+        var pullAfter: Int?
+
+        init?(argument: String) {
+            if let colon = argument.lastIndex(of: ":"), let n = Int(argument[argument.index(after: colon)...]), n >= 0 {
+                root = String(argument[..<colon])
+                pullAfter = n
+            } else {
+                root = argument
+            }
+            if root.isEmpty { return nil }
+        }
+
+        var satisfied: Bool {
+            guard let last = Manifest.lastCompleted(root: root) else { return false }
+            guard let after = pullAfter else { return true }
+            return last.direction == .pull && (last.sequence ?? 0) > after
+        }
+
+        var what: String {
+            pullAfter.map { "a pull numbered above \($0) in \(root)" } ?? "a completed sync in \(root)"
+        }
+    }
+
+    private func wait(for awaited: Awaited, until deadline: Date) throws {
+        let path = awaited.root
         let watcher = InotifyWatcher(directories: [path, path + "/.stowage"])
         defer { watcher.close() }
-        FileHandle.standardError.write(Data("stowage wait: waiting for \(marker)\n".utf8))
-        while !FileManager.default.fileExists(atPath: marker) {
+        FileHandle.standardError.write(Data("stowage wait: waiting for \(awaited.what)\n".utf8))
+        while !awaited.satisfied {
             let left = deadline.timeIntervalSinceNow
             guard left > 0 else {
-                FileHandle.standardError.write(Data("stowage wait: timed out after \(timeout) s; the volume's data is not in place\n".utf8))
+                FileHandle.standardError.write(Data("stowage wait: timed out after \(timeout) s waiting for \(awaited.what); the volume's data is not in place\n".utf8))
                 throw ExitCode(1)
             }
             watcher.waitForEvent(seconds: min(left, Double(recheck)))

@@ -55,10 +55,8 @@ import Testing
         try Self.operatorKubeconfig(env).write(toFile: kubeconfig, atomically: true, encoding: .utf8)
         let log = w.root + "-operator.log"
         let lease = "stowage-deploy-test-\(UInt32.random(in: 0...UInt32.max))"
-        let op = try startOperator(kubeconfig: kubeconfig, watch: w.namespace, lease: lease, log: log)
-        let kubelet = Task { try await w.kubelet.run() }
+        let op = try startOperator(kubeconfig: kubeconfig, watch: w.namespace, lease: lease, log: log, image: w.env.image)
         defer {
-            kubelet.cancel()
             if op.isRunning { kill(op.processIdentifier, SIGKILL) }
             try? FileManager.default.removeItem(atPath: kubeconfig)
             try? FileManager.default.removeItem(atPath: log)
@@ -93,7 +91,7 @@ import Testing
         try await eventually("the home is pulled and Ready", timeout: .seconds(90)) {
             try await w.dataVolumes.get("home").status?.phase == .ready
         }
-        #expect(w.read(claim, "notebooks/analysis.ipynb") == "v1")
+        #expect(await w.read(claim, "notebooks/analysis.ipynb") == "v1")
         try await eventually("the share is Ready with the shipped level public") {
             let s = try await w.sharedVolumes.get("team").status
             return s?.phase == .ready && s?.level == "public"
@@ -101,8 +99,8 @@ import Testing
 
         _ = try await w.pods.create(w.notebookPod(user: "alice", claims: [claim]))
         try await eventually("the home is InUse") { try await w.dataVolumes.get("home").status?.phase == .inUse }
-        try w.write(claim, "notebooks/analysis.ipynb", "v2 from the notebook")
-        try w.write(claim, "results/model.txt", "trained")
+        try await w.write(claim, "notebooks/analysis.ipynb", "v2 from the notebook")
+        try await w.write(claim, "results/model.txt", "trained")
         try await w.pods.delete("jupyter-alice")
         try await eventually("the final push ran and the home is Idle", timeout: .seconds(90)) {
             try await w.dataVolumes.get("home").status?.phase == .idle
@@ -150,13 +148,13 @@ import Testing
         #expect(try await w.object("users/alice/results/model.txt") == "trained", "deleting a volume never deletes its data")
     }
 
-    func startOperator(kubeconfig: String, watch namespace: String, lease: String, log: String) throws -> Process {
+    func startOperator(kubeconfig: String, watch namespace: String, lease: String, log: String, image: String) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: World.binary)
         // The operator's namespace is the shipped one: its ConfigMap and Role live there.
         process.arguments = ["operator", "--kubeconfig", kubeconfig, "--namespace", "stowage-system",
                              "--watch-namespace", namespace, "--leader-elect", "--lease-name", lease,
-                             "--health-port", "0", "--image", "stowage:test", "--sync-backoff-limit", "0",
+                             "--health-port", "0", "--image", image, "--sync-backoff-limit", "0",
                              "--log-level", "info"]
         var environment = ProcessInfo.processInfo.environment
         environment["POD_NAME"] = "deploy-test-operator"

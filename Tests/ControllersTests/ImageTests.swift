@@ -79,7 +79,8 @@ import Testing
         return process.terminationStatus == 0 || anyStatus ? output : ""
     }
 
-    /// The stages of the Dockerfile and the packages each `apt-get install`s.
+    /// The stages of the Dockerfile and the packages each `apt-get install`s, including the
+    /// list it copies from `scripts/image-packages` (shared with the test environment's image).
     struct Dockerfile {
         struct Stage {
             var from: String
@@ -102,6 +103,11 @@ import Testing
                 }
                 guard !stages.isEmpty else { continue }
                 stages[stages.count - 1].lines.append(line)
+                if line.hasPrefix("COPY scripts/image-packages") {
+                    let list = try String(contentsOfFile: TestEnvironment.packageRoot + "/scripts/image-packages", encoding: .utf8)
+                    stages[stages.count - 1].packages += list.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                        .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+                }
                 for command in line.components(separatedBy: "&&") where command.contains("apt-get install") {
                     let words = command.split(whereSeparator: \.isWhitespace).map(String.init)
                     guard let at = words.firstIndex(of: "install") else { continue }

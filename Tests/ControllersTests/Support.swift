@@ -9,16 +9,20 @@ import ObjectStore
 import StowageAPI
 import Testing
 
-/// One end-to-end world: a namespace, a bucket with credentials in a Secret, the operator's
-/// controllers watching only that namespace, and a harness playing the kubelet for sync pods.
+/// One end-to-end world: a namespace, a bucket with credentials in a Secret, and the
+/// operator's controllers watching only that namespace. Pods run for real on the test
+/// environment's nodes (kubelet, containerd, runc), claims are provisioned by its
+/// provisioner, sync pods run the stowage image built from this tree.
 struct World {
     let env: TestEnvironment
     let client: KubeClient
     let namespace: String
     let bucket: String
     let s3: S3Client
-    let kubelet: KubeletHarness
     let root: String
+
+    /// The notebook user's uid and gid, as in Jupyter's images and the notebook image.
+    static let notebookUser: (uid: uid_t, gid: gid_t) = (1000, 100)
 
     static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("stowage").path
 
@@ -39,8 +43,8 @@ struct World {
         _ = try await client.resource(SecretData.self, namespace: namespace).create(SecretData(
             name: "s3-creds", stringData: ["AWS_ACCESS_KEY_ID": env.s3AccessKey, "AWS_SECRET_ACCESS_KEY": env.s3SecretKey]))
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-e2e-\(namespace)").path
-        let kubelet = KubeletHarness(client: client, namespace: namespace, root: root, binary: binary)
-        return World(env: env, client: client, namespace: namespace, bucket: bucket, s3: s3, kubelet: kubelet, root: root)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        return World(env: env, client: client, namespace: namespace, bucket: bucket, s3: s3, root: root)
     }
 
     static func installCRDs(_ env: TestEnvironment) async throws { try await env.installStowageCRDs() }
@@ -51,13 +55,14 @@ struct World {
     }
 
     /// Starts the controllers in-process for this namespace; cancel the task to stop them.
-    func startOperator(config: String? = nil) async throws -> Task<Void, any Error> {
+    func startOperator(config: String? = nil, _ adjust: (inout SyncPodSettings) -> Void = { _ in }) async throws -> Task<Void, any Error> {
         if let config { try await setConfig(config) }
         var logger = Logger(label: "e2e")
         logger.logLevel = .warning
         var settings = SyncPodSettings()
-        settings.image = "stowage:test"
+        settings.image = env.image
         settings.backoffLimit = 0
+        adjust(&settings)
         let events = EventRecorder(client: client, component: "stowage-operator", instance: "e2e", logger: logger)
         let holder = ConfigHolder(namespace: namespace)
         let op = Operator(client: client, watchNamespace: namespace, settings: settings, config: holder,
@@ -78,11 +83,21 @@ struct World {
     var pods: ResourceClient<Pod> { client.resource(Pod.self, namespace: namespace) }
     var claims: ResourceClient<PersistentVolumeClaim> { client.resource(PersistentVolumeClaim.self, namespace: namespace) }
 
-    /// A pod as JupyterHub's KubeSpawner makes it: labels, annotations, the claim mounted.
-    func notebookPod(user: String, claims names: [String]) -> Pod {
-        var container = Container(name: "notebook", image: "jupyter/minimal-notebook", command: ["start-notebook.sh"])
+    /// A pod as JupyterHub's KubeSpawner makes it (labels, annotations, the claims mounted,
+    /// 1000:100 with fsGroup 100), running the notebook image: `script` runs first, then it
+    /// idles until stopped (SIGTERM ends it at once).
+    func notebookPod(user: String, claims names: [String], script: String = "", node: String? = nil) -> Pod {
+        var container = Container(name: "notebook", image: env.notebookImage, command: ["/bin/sh", "-c",
+            "set -e; cd /home/jovyan; \(script)\ntrap 'exit 0' TERM; while :; do sleep 0.2; done"])
         container.volumeMounts = names.enumerated().map { VolumeMount(name: "v\($0.offset)", mountPath: "/home/jovyan/v\($0.offset)") }
-        let spec = PodSpec(containers: [container], volumes: names.enumerated().map { Volume(name: "v\($0.offset)", claimName: $0.element) })
+        var spec = PodSpec(containers: [container], volumes: names.enumerated().map { Volume(name: "v\($0.offset)", claimName: $0.element) })
+        var security = PodSecurityContext()
+        security.runAsUser = Int64(Self.notebookUser.uid)
+        security.runAsGroup = Int64(Self.notebookUser.gid)
+        security.fsGroup = Int64(Self.notebookUser.gid)
+        spec.securityContext = security
+        spec.terminationGracePeriodSeconds = 5
+        spec.nodeName = node
         let label = String(user.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(63))
         return Pod(metadata: ObjectMeta(
             name: "jupyter-\(UserName.escape(user))",
@@ -95,14 +110,49 @@ struct World {
             .filter { $0.involvedObject.name == name }
     }
 
-    func write(_ claim: String, _ path: String, _ text: String) throws {
-        let file = kubelet.directory(claim: claim) + "/" + path
-        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+    /// The directory on this machine that holds a bound claim's volume (its PV's hostPath).
+    func directory(claim: String) async throws -> String {
+        let volumeName = try #require(try await claims.get(claim).spec?.volumeName, "claim \(claim) is bound")
+        let pv = try await client.resource(PersistentVolume.self).get(volumeName)
+        return try #require(pv.spec?.hostPath?.path, "PV \(volumeName) is a hostPath volume")
     }
 
-    func read(_ claim: String, _ path: String) -> String? {
-        try? String(contentsOfFile: kubelet.directory(claim: claim) + "/" + path, encoding: .utf8)
+    /// Writes a file into a claim's volume as the notebook user would (owned by 1000:100).
+    func write(_ claim: String, _ path: String, _ text: String) async throws {
+        let root = try await directory(claim: claim)
+        var dir = root
+        for part in path.split(separator: "/").dropLast() {
+            dir += "/\(part)"
+            if !FileManager.default.fileExists(atPath: dir) {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+                chown(dir, Self.notebookUser.uid, Self.notebookUser.gid)
+            }
+        }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: root + "/" + path))
+        chown(root + "/" + path, Self.notebookUser.uid, Self.notebookUser.gid)
+    }
+
+    func remove(_ claim: String, _ path: String) async throws {
+        try FileManager.default.removeItem(atPath: try await directory(claim: claim) + "/" + path)
+    }
+
+    func read(_ claim: String, _ path: String) async -> String? {
+        guard let root = try? await directory(claim: claim) else { return nil }
+        return try? String(contentsOfFile: root + "/" + path, encoding: .utf8)
+    }
+
+    /// The sync Jobs started in this world's namespace so far, from the operator's
+    /// `SyncStarted` events (repeats are aggregated into one event's count).
+    func syncsStarted(_ direction: SyncDirection, volume: String? = nil) async throws -> Int {
+        try await client.resource(Event.self, namespace: namespace).listAll().items
+            .filter { $0.reason == "SyncStarted" && ($0.message ?? "").hasPrefix("\(direction.rawValue) started")
+                && (volume == nil || $0.involvedObject.name == volume) }
+            .reduce(0) { $0 + ($1.count ?? 1) }
+    }
+
+    /// Sync pods in the namespace now (a recorded Job is deleted with its pods).
+    func syncPods(_ direction: SyncDirection) async throws -> [Pod] {
+        try await pods.listAll(ListOptions(labelSelector: "\(StowageKeys.syncDirection)=\(direction.rawValue)")).items
     }
 
     func object(_ key: String) async throws -> String? {

@@ -28,6 +28,20 @@ import Testing
         #expect(VolumeLifecycle.decide(o) == .init(step: .waitForSync, phase: .initializing))
     }
 
+    @Test func nothingSyncsIntoAClaimThatIsNotBound() {
+        var o = O()
+        o.hasSource = true
+        o.claimExists = true
+        o.claimBindable = false
+        #expect(VolumeLifecycle.decide(o) == .init(step: .steady(recheckAfter: .seconds(15)), phase: .pending))
+        o.hasSource = false
+        #expect(VolumeLifecycle.decide(o).phase == .pending, "nor is it Ready to mount")
+        // Bound (or bound by its first consumer): the initial pull starts.
+        o.hasSource = true
+        o.claimBindable = true
+        #expect(VolumeLifecycle.decide(o).step == .sync(.pull, reason: "initial pull"))
+    }
+
     @Test func aVolumeWithoutSourceIsReadyOnceItHasAClaim() {
         var o = O()
         o.claimExists = true
@@ -132,7 +146,7 @@ extension VolumeLifecycle.Observation {
         #expect(container.command == ["stowage"])
         #expect(container.args == ["sync", "push", "s3://homes/users/alice", "/data", "--mode", "RWD",
                                    "--endpoint", "https://s3.example.org", "--region", "us-east-1",
-                                   "--summary-file", "/dev/termination-log", "--max-deletes", "7", "--checksum",
+                                   "--summary-file", "/dev/termination-log", "--sequence", "3", "--max-deletes", "7", "--checksum",
                                    "--ca-bundle", "/etc/stowage/ca/ca.crt"])
         // An RW volume's pull keeps local work; an RO pull mirrors.
         let pull = SyncJob.build(request(access: .readWriteDelete, direction: .pull), settings: SyncPodSettings())
@@ -183,5 +197,30 @@ extension VolumeLifecycle.Observation {
         #expect(exitCode == 3)
         #expect(record.result == .failed)
         #expect(record.message?.contains("max-deletes") == true)
+    }
+
+    @Test func aSyncPodThatCannotStartOrDiesWithoutARecordFailsWithItsReason() throws {
+        var job = SyncJob.build(request(), settings: SyncPodSettings())
+        var pod = Pod(metadata: ObjectMeta(name: "p"), spec: PodSpec(containers: []))
+        pod.status = PodStatus(phase: "Pending")
+        // The first pull attempt may be a hiccup; the back-off after it is not.
+        pod.status?.containerStatuses = [["state": ["waiting": ["reason": "ErrImagePull", "message": "not found"]]]]
+        #expect(SyncJobState.observe(job, pods: [pod]) == .running(.push))
+        pod.status?.containerStatuses = [["state": ["waiting": ["reason": "ImagePullBackOff", "message": #"Back-off pulling image "stowage:nope""#]]]]
+        guard case .finished(let stuck, nil) = SyncJobState.observe(job, pods: [pod]) else {
+            Issue.record("a sync pod that cannot pull its image must fail the sync")
+            return
+        }
+        #expect(stuck.result == .failed && stuck.message == #"ImagePullBackOff: Back-off pulling image "stowage:nope""#)
+
+        // Killed for memory: no termination message, the kernel's reason instead.
+        job.status = try JSONValue.object(["conditions": [["type": "Failed", "status": "True", "message": "Job has reached the specified backoff limit"]]]).decode(as: Job.Status.self)
+        pod.status = PodStatus(phase: "Failed")
+        pod.status?.containerStatuses = [["state": ["terminated": ["exitCode": 137, "reason": "OOMKilled"]]]]
+        guard case .finished(let oom, 137) = SyncJobState.observe(job, pods: [pod]) else {
+            Issue.record("not finished")
+            return
+        }
+        #expect(oom.message == "sync container OOMKilled (exit 137); Job has reached the specified backoff limit")
     }
 }

@@ -25,9 +25,24 @@ import Testing
         #expect(read.source == full.source && read.direction == .push && read.completed == completed && read.version == 1)
         #expect(read.digest == full.digest)
 
-        let empty = Manifest(direction: .pull, source: "s3://b/", completed: completed, entries: [])
+        var empty = Manifest(direction: .pull, source: "s3://b/", completed: completed, entries: [])
         let readEmpty = try decode(try empty.encoded())
         #expect(readEmpty.entries.isEmpty && readEmpty.deletedLocally.isEmpty && readEmpty.direction == .pull)
+        #expect(readEmpty.sequence == nil)
+        empty.sequence = 12
+        #expect(try decode(try empty.encoded()).sequence == 12)
+    }
+
+    @Test func theLastCompletedSyncIsReadFromTheManifest() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("manifest-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/.stowage/tmp", withIntermediateDirectories: true)
+        #expect(Manifest.lastCompleted(root: root) == nil, "never synced")
+        var manifest = Manifest(direction: .pull, source: "s3://b/", completed: Date(), entries: [entry("a")])
+        manifest.sequence = 4
+        try manifest.write(root: root)
+        let last = try #require(Manifest.lastCompleted(root: root))
+        #expect(last.direction == .pull && last.sequence == 4)
     }
 
     @Test func oneEntryPerLineWithSortedKeys() throws {

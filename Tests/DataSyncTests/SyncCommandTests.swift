@@ -146,4 +146,50 @@ import Testing
             #expect(try FileManager.default.contentsOfDirectory(atPath: dst).filter { $0 != ".stowage" }.count == 60)
         }
     }
+
+    /// The kubelet bind-mounts the termination-message file: the summary must be written into
+    /// that file, not renamed over it (which would leave the bind-mounted file empty).
+    @Test func theSummaryIsWrittenInPlaceAndTheManifestCarriesTheSequence() async throws {
+        try await withBucket("summary") { b in
+            let src = scratch + "/summary-src", dst = scratch + "/summary-dst", log = scratch + "/termination-log"
+            try files(src, count: 2, size: 100)
+            #expect(try run(["sync", "push", "s3://\(b)/p", src, "--mode", "RW", "--endpoint", env.s3Endpoint]).status == 0)
+            FileManager.default.createFile(atPath: log, contents: Data("stale".utf8))
+            let inode = try #require(try FileManager.default.attributesOfItem(atPath: log)[.systemFileNumber] as? UInt64)
+            let pulled = try run(["sync", "pull", "s3://\(b)/p", dst, "--mode", "RO", "--endpoint", env.s3Endpoint,
+                                  "--summary-file", log, "--sequence", "5"])
+            #expect(pulled.status == 0, "\(pulled.stderr)")
+            #expect(try FileManager.default.attributesOfItem(atPath: log)[.systemFileNumber] as? UInt64 == inode, "the same file, written in place")
+            let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: log))) as? [String: Any]
+            #expect(record?["files"] as? Int == 2 && record?["direction"] as? String == "pull")
+            let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dst + "/.stowage/manifest.json"))) as? [String: Any]
+            #expect(manifest?["sequence"] as? Int == 5)
+        }
+    }
+
+    /// `stowage wait --path DIR:N` returns for a pull numbered above N, not for an older one
+    /// nor for a push, and times out with exit 1.
+    @Test func waitReturnsForTheAwaitedPullOnly() async throws {
+        try await withBucket("wait") { b in
+            let src = scratch + "/wait-src", dst = scratch + "/wait-dst"
+            try files(src, count: 1, size: 10)
+            try FileManager.default.createDirectory(atPath: dst, withIntermediateDirectories: true)
+            #expect(try run(["sync", "push", "s3://\(b)/p", src, "--mode", "RW", "--endpoint", env.s3Endpoint]).status == 0)
+            #expect(try run(["wait", "--path", dst, "--timeout", "1"]).status == 1, "nothing synced yet: times out")
+
+            let (waiter, _, err) = try start(["wait", "--path", "\(dst):5", "--timeout", "60", "--recheck", "1"])
+            let pull = ["sync", "pull", "s3://\(b)/p", dst, "--mode", "RW", "--endpoint", env.s3Endpoint]
+            #expect(try run(pull + ["--sequence", "5"]).status == 0)
+            #expect(try run(["sync", "push", "s3://\(b)/p", dst, "--mode", "RW", "--endpoint", env.s3Endpoint, "--sequence", "6"]).status == 0)
+            // The witness: both syncs completed and the waiter re-checked since (1 s).
+            #expect(try run(["wait", "--path", dst, "--timeout", "5"]).status == 0, "a completed sync is there")
+            try await Task.sleep(for: .seconds(2))
+            #expect(waiter.isRunning, "pull 5 and push 6 are not a pull above 5")
+            #expect(try run(pull + ["--sequence", "7"]).status == 0)
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            waiter.waitUntilExit()
+            #expect(waiter.terminationStatus == 0, "\(stderr)")
+            #expect(stderr.contains("a pull numbered above 5"))
+        }
+    }
 }

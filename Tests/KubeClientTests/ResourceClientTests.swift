@@ -104,11 +104,12 @@ import Testing
         let cluster = try await Cluster("unknown")
         let pods = cluster.client.resource(Pod.self, namespace: cluster.namespace)
         // hostname, subdomain and workingDir are fields Pod does not model; pod specs are
-        // immutable, so an update that dropped them would be refused outright.
+        // immutable, so an update that dropped them would be refused outright. No scheduler
+        // serves its schedulerName, so nothing but this test writes the pod.
         let podJSON: JSONValue = [
             "apiVersion": "v1", "kind": "Pod",
             "metadata": ["name": "nb", "namespace": .string(cluster.namespace)],
-            "spec": ["hostname": "jupyter", "subdomain": "hub",
+            "spec": ["hostname": "jupyter", "subdomain": "hub", "schedulerName": "nobody",
                      "containers": [["name": "nb", "image": "jupyter/base", "workingDir": "/home/jovyan"]]],
         ]
         var created = try podJSON.decode(as: Pod.self)

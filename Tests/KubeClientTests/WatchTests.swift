@@ -11,7 +11,8 @@ import Testing
         let cms = cluster.configMaps()
         let start = try await cms.list(ListOptions(labelSelector: "w=1")).metadata.resourceVersion
         var options = WatchOptions(resourceVersion: start, labelSelector: "w=1")
-        options.timeoutSeconds = 5
+        // Long enough for the three events to arrive on a loaded machine (pods run beside).
+        options.timeoutSeconds = 12
         let events = try await cms.watch(options)
 
         var cm = try await cms.create(ConfigMap(metadata: ObjectMeta(name: "a", labels: ["w": "1"]), data: ["v": "1"]))

@@ -101,7 +101,7 @@ struct PodMutatorTests {
         let wait = inits[0]
         #expect(wait.image == "stowage:test")
         #expect(wait.command == ["stowage"])
-        #expect(wait.args == ["wait", "--path", "/home/jovyan", "--path", "/data/pulling", "--timeout", "600"])
+        #expect(wait.args == ["wait", "--path", "/home/jovyan:0", "--path", "/data/pulling:0", "--timeout", "600"])
         #expect(wait.volumeMounts?.map(\.mountPath) == ["/home/jovyan", "/data/pulling"])
         #expect(wait.volumeMounts?.allSatisfy { $0.readOnly == true } == true)
         #expect(wait.securityContext?.allowPrivilegeEscalation == false)

@@ -240,7 +240,7 @@ struct WebhookIntegrationTests {
                 // nina-raw has a source and has not been pulled (no operator here): the pod waits for it.
                 let wait = try #require(pod.spec?.initContainers?.first)
                 #expect(wait.name == "stowage-wait")
-                #expect(wait.args == ["wait", "--path", "/data/raw", "--timeout", "600"])
+                #expect(wait.args == ["wait", "--path", "/data/raw:0", "--timeout", "600"])
 
                 // The same pod from an untrusted creator: nothing, and no identity annotation.
                 var forged = world.notebook("jupyter-nina-forged", user: "nina")
