@@ -56,21 +56,12 @@ public struct WorkloadRequest: Sendable {
         guard let spec else { return [] }
         let allMounts = (spec.containers + (spec.initContainers ?? [])).flatMap { $0.volumeMounts ?? [] }
         return (spec.volumes ?? []).compactMap { volume in
-            guard let source = volume.persistentVolumeClaim, let parsed = StowageClaim.parse(source.claimName) else { return nil }
+            // The prefixes are reserved: a pod naming such a claim is judged as mounting that volume.
+            guard let source = volume.persistentVolumeClaim, let parsed = ChildNames.volume(ofClaim: source.claimName) else { return nil }
             let readWrite = source.readOnly != true
                 || allMounts.contains { $0.name == volume.name && $0.readOnly != true }
             return (source.claimName, parsed.kind, parsed.name, readWrite)
         }
-    }
-}
-
-/// Stowage's claim names: `dv-<DataVolume>` and `shv-<SharedVolume>` (see `ManagedVolume`).
-/// The prefixes are reserved: a pod naming such a claim is judged as mounting that volume.
-enum StowageClaim {
-    static func parse(_ claim: String) -> (kind: ChildNames.Kind, name: String)? {
-        if claim.hasPrefix("dv-"), claim.count > 3 { return (.dataVolume, String(claim.dropFirst(3))) }
-        if claim.hasPrefix("shv-"), claim.count > 4 { return (.sharedVolume, String(claim.dropFirst(4))) }
-        return nil
     }
 }
 
