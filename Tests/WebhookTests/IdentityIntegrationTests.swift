@@ -6,12 +6,13 @@ import KubeTesting
 import Logging
 import StowageAPI
 import Testing
-import Controllers
+@testable import Controllers
 @testable import Webhook
 
-/// Issue 15, item 1, through the real API server with both webhooks registered and the
-/// operator's controllers running: every user name gets one home, the same in the mutator,
-/// the validator and the reconcilers.
+/// Issue 15, items 1 and 2, through the real API server with both webhooks registered and
+/// the operator's controllers running: every user name gets one home, the same in the
+/// mutator, the validator and the reconcilers; and only an identity the webhook established
+/// makes a home.
 @Suite("Identity through the API server", .serialized)
 struct IdentityIntegrationTests {
     /// User names around every limit: the home name's 63 characters (`home-` and the
@@ -79,6 +80,70 @@ struct IdentityIntegrationTests {
             }
         }
     }
+
+    @Test func forgedIdentitiesMakeNoHomeAndGetNoVolume() async throws {
+        try await WebhookWorld.with { world in
+            try await world.serving { _ in
+                // A namespace the validating webhook covers but the mutating one does not.
+                let plain = "webhook-plain-\(UInt32.random(in: 0...UInt32.max))"
+                _ = try await world.admin.resource(Namespace.self).create(Namespace(name: plain, labels: [WebhookWorld.labelKey: world.plainLabel]))
+                defer { _ = try? kubectl(world.env, ["delete", "namespace", plain, "--wait=false"]) }
+                try kubectl(world.env, ["create", "rolebinding", "alice-edit", "--clusterrole=edit", "--user=alice", "-n", plain])
+                try await world.runningOperator(alsoWatching: plain) { _ in
+                    let injected = world.alice.resource(Pod.self, namespace: world.namespace)
+                    let uninjected = world.alice.resource(Pod.self, namespace: plain)
+
+                    // Without injection: alice's pod saying it is victim's is refused.
+                    var forged = world.spawnedPod("forged", user: "victim")
+                    forged.metadata.namespace = plain
+                    forged.metadata.annotations?[StowageKeys.user] = "victim"
+                    await expectDenied(try await uninjected.create(forged),
+                                       containing: #"may not say it belongs to "victim" (remove the annotation)"#)
+                    // With injection, labelled as the operator's own: refused too (the label
+                    // no longer takes a pod around the mutating webhook, and is the operator's alone).
+                    var labelled = world.spawnedPod("labelled", user: "victim2")
+                    labelled.metadata.labels?[StowageKeys.managedBy] = StowageKeys.managedByValue
+                    labelled.metadata.annotations?[StowageKeys.user] = "victim2"
+                    labelled.spec?.volumes = [Volume(name: "home", claimName: "dv-home-victim2")]
+                    labelled.spec?.containers[0].volumeMounts = [VolumeMount(name: "home", mountPath: "/home/jovyan")]
+                    await expectDenied(try await injected.create(labelled), containing: "has label stowage.io/managed-by")
+                    // Unlabelled, with injection: the forged value is removed, nothing injected.
+                    var stripped = world.spawnedPod("stripped", user: "victim3")
+                    stripped.metadata.annotations?[StowageKeys.user] = "victim3"
+                    let admitted = try await injected.create(stripped)
+                    #expect(admitted.metadata.annotations?[StowageKeys.user] == nil)
+                    #expect(admitted.spec?.volumes?.contains { $0.persistentVolumeClaim != nil } != true)
+                    // And nobody writes the annotation or the label afterwards.
+                    await expectDenied(try await injected.patch("stripped", .merge, ["metadata": ["annotations": [StowageKeys.user: "victim3"]]]),
+                                       containing: "may not be added or changed after creation")
+                    await expectDenied(try await injected.patch("stripped", .merge, ["metadata": ["labels": [StowageKeys.managedBy: "stowage"]]]),
+                                       containing: "may not be added or changed")
+
+                    // Witnesses that homes would have appeared by now: the trusted spawner's
+                    // pods, in both namespaces (where the spawner names its user itself).
+                    _ = try await world.admin.resource(Pod.self, namespace: world.namespace).create(world.spawnedPod("witness", user: "witness"))
+                    var witness = world.spawnedPod("witness", user: "witness-plain")
+                    witness.metadata.namespace = plain
+                    witness.metadata.annotations?[StowageKeys.user] = "witness-plain"
+                    _ = try await world.admin.resource(Pod.self, namespace: plain).create(witness)
+                    let dvs = world.admin.resource(DataVolume.self, namespace: world.namespace)
+                    let plainDVs = world.admin.resource(DataVolume.self, namespace: plain)
+                    try await eventually("the witnesses' homes exist", timeout: .seconds(60)) {
+                        let injectedHome = try? await dvs.get("home-witness")
+                        let plainHome = try? await plainDVs.get("home-witness-2dplain")
+                        return injectedHome != nil && plainHome != nil
+                    }
+                    let injectedHomes = try await dvs.list().items.compactMap(\.metadata.name)
+                    let plainHomes = try await plainDVs.list().items.compactMap(\.metadata.name)
+                    let homes = Set(injectedHomes + plainHomes)
+                    #expect(homes == ["home-witness", "home-witness-2dplain"])
+                    let podClaims = try await world.admin.resource(Pod.self, namespace: world.namespace).get("stripped").spec?.volumes?
+                        .compactMap(\.persistentVolumeClaim?.claimName) ?? []
+                    #expect(podClaims.isEmpty)
+                }
+            }
+        }
+    }
 }
 
 extension WebhookWorld {
@@ -98,16 +163,21 @@ extension WebhookWorld {
     }
 
     /// Runs `body` while the operator's controllers run for the test's namespace (its
-    /// access-level configuration is this world's).
-    func runningOperator(_ body: (Operator) async throws -> Void) async throws {
+    /// access-level configuration is this world's), plus the homes controller for `other`.
+    func runningOperator(alsoWatching other: String? = nil, _ body: (Operator) async throws -> Void) async throws {
         var logger = Logger(label: "identity-test")
         logger.logLevel = .warning
         let holder = ConfigHolder(namespace: namespace)
         let events = EventRecorder(client: admin, component: "stowage-operator", instance: "identity-test", logger: logger)
         let operation = Operator(client: admin, watchNamespace: namespace, settings: SyncPodSettings(), config: holder,
                                  events: events, metrics: nil, workers: 2, logger: logger)
+        let extraHomes = other.map {
+            HomeController.make(client: admin, namespace: $0, config: holder, dataVolumes: Store<DataVolume>(),
+                                cacheSyncTimeout: .seconds(60), logger: logger)
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await operation.run() }
+            if let extraHomes { group.addTask { try await extraHomes.run() } }
             do {
                 try await eventually("the operator has the configuration") { holder.current.homes.enabled }
                 try await body(operation)
