@@ -325,7 +325,8 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         case (.succeeded, .pull):
             status.pulledGeneration = generation ?? volume.metadata.generation
             status.idleSince = nil
-            status.warning = record.changedInputs.map { "inputs changed since the previous sync: \($0.prefix(5).joined(separator: ", "))\($0.count > 5 ? ", ..." : "")" }
+            status.warning = record.inputWarning
+            if let warning = status.warning { events.post(volume, type: .warning, reason: ConditionReason.inputsChanged, message: warning) }
             events.post(volume, type: .normal, reason: ConditionReason.syncSucceeded, message: "pull succeeded: \(summary)")
         case (.succeeded, .push):
             if consumers == 0 { status.pendingPush = nil }

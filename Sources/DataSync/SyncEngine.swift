@@ -68,7 +68,8 @@ public struct SyncEngine: Sendable {
         }
         var scan = try LocalTree.scan(root: root)
         report.warnings += scan.warnings
-        let previous = try Manifest.loadPrevious(root: root)
+        let remembered = try Manifest.loadPrevious(root: root)
+        let previous = remembered.entries
 
         if options.checksum {
             try await addDigests(to: &scan.files, present: Set(remote.map(\.path)))
@@ -131,7 +132,11 @@ public struct SyncEngine: Sendable {
         try manifest.write(root: root)
         let retainedPaths = Set(plan.retained.map(\.path))
         report.manifestDigest = manifest.digest
-        report.changedSinceLastSync = SyncReport.changes(from: previous.filter { !retainedPaths.contains($0.key) }, to: manifest.entries)
+        // Valohai's rule: inputs changed only if an earlier sync of this same source saw them
+        // otherwise. A first pull, or the first of a new source, changed nothing.
+        if remembered.source == options.source {
+            report.changedSinceLastSync = SyncReport.changes(from: previous.filter { !retainedPaths.contains($0.key) }, to: manifest.entries)
+        }
         report.seconds = (ContinuousClock.now - started).seconds
         if !report.failures.isEmpty {
             throw SyncError(.transfersFailed, "\(report.failures.count) deletions failed, first: \(report.failures[0])", report: report)
