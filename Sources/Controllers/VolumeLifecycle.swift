@@ -9,9 +9,9 @@ import StowageAPI
 /// 1. A sync Job in flight is waited for; nothing else starts beside it.
 /// 2. The claim must exist while the volume is not deleted, except while it is evicted
 ///    (`cache.retain: false` or `ttlAfterIdle`) and nobody uses it.
-/// 3. A source is pulled before first use and after every spec change of the source
-///    (`pulledGeneration`), and again when a consumer arrives if `sync.onStart` is set and
-///    the volume holds no unpushed work.
+/// 3. A source is pulled before first use, again whenever the spec changes, whichever
+///    field (`metadata.generation` newer than `pulledGeneration`), and again when a
+///    consumer arrives if `sync.onStart` is set and the volume holds no unpushed work.
 /// 4. Work in the volume (`pendingPush`) is pushed when the last consumer leaves (RW, RWD;
 ///    never RO), when the user asks (`stowage.io/sync-now`), or on the schedule.
 /// 5. A volume is never evicted or deleted while it holds unpushed work: a failing push

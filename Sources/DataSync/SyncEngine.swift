@@ -4,8 +4,9 @@ import ObjectStore
 /// Runs one sync between a volume directory and an S3 prefix: scan, list, plan, transfer
 /// with bounded concurrency, then delete, then write the manifest.
 ///
-/// Safety contract: downloads land in `.stowage/tmp`, are made durable (in batches, see
-/// `DownloadCommitter`) and only then renamed into place;
+/// Safety contract: downloads land in a temporary file next to their destination
+/// (`LocalTree.partialPrefix`, skipped by scans and removed at the next start), are made
+/// durable (in batches, see `DownloadCommitter`) and only then renamed into place;
 /// uploads are whole or absent (multipart aborted on failure); deletions run only after
 /// every transfer succeeded; each finished transfer is journaled, so a killed run's work
 /// is not redone. Cancelling the calling task (SIGTERM in the CLI) stops new transfers,
