@@ -1,0 +1,97 @@
+import Foundation
+import KubeClient
+import KubeModel
+import KubeTesting
+import StowageAPI
+import Testing
+
+/// The `stowage` executable as an admin runs it (issue 15, item 6): `version` without a
+/// cluster.
+@Suite("stowage commands")
+struct CommandTests {
+    static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("stowage").path
+
+    /// A started `stowage` process whose output goes to files (a chatty child never blocks
+    /// on a full pipe).
+    struct Child {
+        let process: Process
+        let directory: String
+
+        init(_ arguments: [String], environment: [String: String]? = nil) throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-cmd-\(UInt32.random(in: 0...UInt32.max))").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: directory + "/out", contents: nil)
+            _ = FileManager.default.createFile(atPath: directory + "/err", contents: nil)
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandTests.binary)
+            process.arguments = arguments
+            if let environment { process.environment = environment }
+            process.standardOutput = FileHandle(forWritingAtPath: directory + "/out")
+            process.standardError = FileHandle(forWritingAtPath: directory + "/err")
+            try process.run()
+        }
+
+        var output: String { (try? String(contentsOfFile: directory + "/out", encoding: .utf8)) ?? "" }
+        var errors: String { (try? String(contentsOfFile: directory + "/err", encoding: .utf8)) ?? "" }
+
+        /// Waits (polling: this is the test, not the code under test) for the exit status.
+        func exitStatus(within timeout: Duration = .seconds(60)) async throws -> Int32 {
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning {
+                guard ContinuousClock.now < deadline else {
+                    process.interrupt()
+                    throw CommandFailed(description: "stowage \(process.arguments ?? []) still running after \(timeout)")
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return process.terminationStatus
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    /// An environment in which no kubeconfig can be found.
+    static func noCluster() throws -> [String: String] {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-nohome-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        return ["HOME": home, "PATH": "/usr/bin:/bin", "KUBECONFIG": home + "/absent-kubeconfig"]
+    }
+
+    @Test func versionWithoutAClusterPrintsItsOwnAndSaysTheServerWasNotReachable() async throws {
+        let child = try Child(["version"], environment: try Self.noCluster())
+        defer { child.remove() }
+        #expect(try await child.exitStatus() == 0, "\(child.errors)")
+        let lines = child.output.split(separator: "\n").map(String.init)
+        #expect(lines.first == "stowage 0.1.0-dev")
+        #expect(lines.contains { $0.hasPrefix("libcurl ") } && lines.contains { $0.hasPrefix("libyaml ") })
+        let server = try #require(lines.last)
+        #expect(server.hasPrefix("kubernetes: not reachable: "), "\(server)")
+        #expect(server.contains("absent-kubeconfig"), "the reason names what was missing: \(server)")
+        #expect(!child.errors.contains("Error"), "\(child.errors)")
+    }
+
+    @Test func versionWithAClusterThatDoesNotAnswerSaysSo() async throws {
+        // A kubeconfig naming a port nothing listens on (port 1 on loopback).
+        let environment = try Self.noCluster()
+        let kubeconfig = environment["KUBECONFIG"]!
+        try """
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+        users: [{name: u, user: {token: t}}]
+        contexts: [{name: x, context: {cluster: c, user: u}}]
+        current-context: x
+        """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        let child = try Child(["version"], environment: environment)
+        defer { child.remove() }
+        #expect(try await child.exitStatus() == 0, "\(child.errors)")
+        #expect(child.output.hasPrefix("stowage 0.1.0-dev\n"))
+        #expect(child.output.split(separator: "\n").last?.hasPrefix("kubernetes: not reachable: ") == true, "\(child.output)")
+        // With --client the cluster is not even tried.
+        let clientOnly = try Child(["version", "--client"], environment: environment)
+        defer { clientOnly.remove() }
+        #expect(try await clientOnly.exitStatus() == 0)
+        #expect(!clientOnly.output.contains("kubernetes"))
+        #expect(clientOnly.output.hasPrefix("stowage 0.1.0-dev\n"))
+    }
+}
