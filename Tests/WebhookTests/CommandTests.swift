@@ -6,7 +6,7 @@ import StowageAPI
 import Testing
 
 /// The `stowage` executable as an admin runs it (issue 15, item 6): `version` without a
-/// cluster.
+/// cluster, and `operator` ending a SIGTERM drain.
 @Suite("stowage commands")
 struct CommandTests {
     static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("stowage").path
@@ -93,5 +93,41 @@ struct CommandTests {
         #expect(try await clientOnly.exitStatus() == 0)
         #expect(!clientOnly.output.contains("kubernetes"))
         #expect(clientOnly.output.hasPrefix("stowage 0.1.0-dev\n"))
+    }
+
+    /// The operator with its webhook on, leading, then SIGTERM: exit 0 and no error line.
+    @Test func operatorExitsZeroQuietlyAfterASIGTERMDrain() async throws {
+        let env = try TestEnvironment.shared()
+        try await env.installStowageCRDs()
+        let admin = try client(env)
+        let namespace = "operator-exit-\(UInt32.random(in: 0...UInt32.max))"
+        _ = try await admin.resource(Namespace.self).create(Namespace(name: namespace))
+        defer { _ = try? kubectl(env, ["delete", "namespace", namespace, "--wait=false"]) }
+        _ = try await admin.resource(ConfigMap.self, namespace: namespace).create(ConfigMap(
+            metadata: ObjectMeta(name: StowageConfig.configMapName), data: [StowageConfig.configMapKey: WebhookWorld.config]))
+        let tls = try TLSMaterial.make()
+        defer { tls.remove() }
+
+        let port = Int.random(in: 20000...40000)
+        let child = try Child(["operator", "--kubeconfig", env.kubeconfig, "--namespace", namespace, "--watch-namespace", namespace,
+                               "--health-port", "0", "--webhook-port", String(port), "--tls-cert", tls.certificate, "--tls-key", tls.key,
+                               "--lease-name", "exit-test"])
+        defer { child.remove() }
+        // Leading means every service is up: the health server, the webhook, the controllers.
+        let leases = admin.resource(Lease.self, namespace: namespace)
+        try await eventually("the operator leads", timeout: .seconds(60)) {
+            guard child.process.isRunning else { return true }
+            return try await leases.get("exit-test").spec?.holderIdentity != nil
+        }
+        #expect(child.process.isRunning, "\(child.errors)")
+        try await Task.sleep(for: .seconds(1))
+        child.process.terminate()   // SIGTERM
+        let status = try await child.exitStatus()
+        #expect(status == 0, "\(child.errors)")
+        let lines = (child.output + child.errors).split(separator: "\n")
+        #expect(!lines.contains { $0.hasPrefix("Error:") }, "\(child.errors)")
+        #expect(!lines.contains { $0.contains("CancellationError") }, "\(child.errors)")
+        // The drain released the lease for a successor.
+        #expect(try await leases.get("exit-test").spec?.holderIdentity.map { $0.isEmpty } ?? true)
     }
 }
