@@ -70,6 +70,13 @@ struct CommandTests {
         #expect(!child.errors.contains("Error"), "\(child.errors)")
     }
 
+    @Test func operatorRefusesABadWaitTimeoutByName() async throws {
+        let child = try Child(["operator", "--wait-timeout", "0"], environment: try Self.noCluster())
+        defer { child.remove() }
+        #expect(try await child.exitStatus() != 0)
+        #expect(child.errors.contains("--wait-timeout must be at least 1 (seconds), got 0"), "\(child.errors)")
+    }
+
     @Test func versionWithAClusterThatDoesNotAnswerSaysSo() async throws {
         // A kubeconfig naming a port nothing listens on (port 1 on loopback).
         let environment = try Self.noCluster()
@@ -105,13 +112,18 @@ struct CommandTests {
         defer { _ = try? kubectl(env, ["delete", "namespace", namespace, "--wait=false"]) }
         _ = try await admin.resource(ConfigMap.self, namespace: namespace).create(ConfigMap(
             metadata: ObjectMeta(name: StowageConfig.configMapName), data: [StowageConfig.configMapKey: WebhookWorld.config]))
+        // Not pulled yet (its endpoint answers nothing): nina's pods wait for it.
+        _ = try await admin.resource(DataVolume.self, namespace: namespace).create(DataVolume(name: "raw", spec: DataVolumeSpec(
+            owner: "nina", size: "1Gi",
+            source: DataSource(s3: S3Source(endpoint: "http://127.0.0.1:1", bucket: "raw", credentialsSecretRef: LocalObjectReference(name: "creds"))),
+            access: .readOnly, mount: Mount(path: "/data/raw"))))
         let tls = try TLSMaterial.make()
         defer { tls.remove() }
 
         let port = Int.random(in: 20000...40000)
         let child = try Child(["operator", "--kubeconfig", env.kubeconfig, "--namespace", namespace, "--watch-namespace", namespace,
                                "--health-port", "0", "--webhook-port", String(port), "--tls-cert", tls.certificate, "--tls-key", tls.key,
-                               "--lease-name", "exit-test"])
+                               "--lease-name", "exit-test", "--wait-image", "registry.example.org/stowage-wait:1", "--wait-timeout", "42"])
         defer { child.remove() }
         // Leading means every service is up: the health server, the webhook, the controllers.
         let leases = admin.resource(Lease.self, namespace: namespace)
@@ -120,7 +132,21 @@ struct CommandTests {
             return try await leases.get("exit-test").spec?.holderIdentity != nil
         }
         #expect(child.process.isRunning, "\(child.errors)")
-        try await Task.sleep(for: .seconds(1))
+        // The webhook builds the wait container from --wait-image and --wait-timeout.
+        var pod = Pod(metadata: ObjectMeta(name: "jupyter-nina", namespace: namespace, annotations: ["hub.jupyter.org/username": "nina"]),
+                      spec: PodSpec(containers: [Container(name: "notebook", image: "jupyter/minimal-notebook")]))
+        pod.spec?.restartPolicy = "Always"
+        let review = String(decoding: try reviewBody(kind: "Pod", user: "admin", namespace: namespace, object: pod), as: UTF8.self)
+        var patch = ""
+        try await eventually("the operator's webhook injects the wait container", timeout: .seconds(30)) {
+            let reply = try curlPost(port: port, path: "/mutate-pods", body: review, tls: tls)
+            guard reply.status == 200, let answer = try? JSONDecoder.kube.decode(JSONValue.self, from: Data(reply.body.utf8)),
+                  let encoded = answer["response"]?["patch"]?.stringValue, let data = Data(base64Encoded: encoded) else { return false }
+            patch = String(decoding: data, as: UTF8.self)
+            return patch.contains("stowage-wait")
+        }
+        #expect(patch.contains(#""image":"registry.example.org/stowage-wait:1""#), "\(patch)")
+        #expect(patch.contains(#""--timeout","42""#), "\(patch)")
         child.process.terminate()   // SIGTERM
         let status = try await child.exitStatus()
         #expect(status == 0, "\(child.errors)")
