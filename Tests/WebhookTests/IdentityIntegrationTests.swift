@@ -69,6 +69,16 @@ struct IdentityIntegrationTests {
                         #expect(volume.spec.owner == user)
                         #expect(volume.status?.claimName == ChildNames.claimName(kind: .dataVolume, name: homes[i]))
                     }
+                    // The next spawn finds the home existing (another path through both
+                    // webhooks than the first, which injected a home still to be made).
+                    try await eventually("the webhook's caches hold the homes") {
+                        world.caches.dataVolumes.byIndex(Store<DataVolume>.namespaceIndex, world.namespace).count == users.count
+                    }
+                    for (i, user) in users.enumerated() {
+                        let pod = try await pods.create(world.spawnedPod("again-\(i)", user: user))
+                        let claim = ChildNames.claimName(kind: .dataVolume, name: homes[i])
+                        #expect(pod.spec?.volumes?.contains { $0.persistentVolumeClaim?.claimName == claim } == true, "\(user)")
+                    }
                     // Each home is its user's only: the next user's pod naming it is denied.
                     for (i, home) in homes.enumerated() {
                         let other = users[(i + 1) % users.count]
