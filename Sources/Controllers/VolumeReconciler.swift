@@ -124,7 +124,10 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         let consumers = pods.byIndex(Self.claimIndex, claimKey)
             .filter { $0.metadata.labels?[StowageKeys.managedBy] == nil && !["Succeeded", "Failed"].contains($0.status?.phase ?? "") }
             .map(\.key).sorted()
+        // Only the operator's own Jobs: anyone may label a Job and point it at the volume, but
+        // the validating webhook reserves stowage.io/managed-by to the operator.
         let ownJobs = jobs.byIndex(Store<Job>.ownerIndex, volume.metadata.uid ?? "")
+            .filter { $0.metadata.labels?[StowageKeys.managedBy] == StowageKeys.managedByValue }
         var current: Job?
         for job in ownJobs {
             if let n = SyncJob.number(job), n > status.syncCount ?? 0, n > current.flatMap(SyncJob.number) ?? 0 {

@@ -53,6 +53,12 @@ struct ReservedKeysTests {
         #expect(judge(ObjectMeta(annotations: [StowageKeys.user: "victim"]), creator: stranger).message.hasPrefix("job annotation stowage.io/user is set by Stowage's webhook only"))
         #expect(judge(ObjectMeta(labels: [StowageKeys.managedBy: "stowage"]), creator: stranger).message.hasPrefix("job's pod template has label stowage.io/managed-by"))
         #expect(judge(ObjectMeta(labels: [StowageKeys.managedBy: "stowage"]), creator: Self.operatorUser).allowed)
+        // On the Job itself too: the reconciler takes only labelled Jobs for its sync Jobs.
+        let labelledJob = Job(metadata: ObjectMeta(name: "j", namespace: "jhub", labels: [StowageKeys.managedBy: "stowage"]),
+                              spec: Job.Spec(template: Job.PodTemplate(spec: PodSpec(containers: [Container(name: "c")]))))
+        let verdict = PodValidator.validate(WorkloadRequest(job: labelledJob, namespace: "jhub"), identity: PodIdentity(creator: stranger, user: nil),
+                                            snapshot: snapshot, settings: settings)
+        #expect(verdict.message.hasPrefix("job has label stowage.io/managed-by"), "\(verdict.message)")
     }
 
     @Test func podsOfAJobWereJudgedWithTheirTemplate() {
