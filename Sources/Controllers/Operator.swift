@@ -54,16 +54,17 @@ public struct Operator: Sendable {
 /// Creates a user's home DataVolume the first time a notebook pod of that user appears,
 /// from the `homes` template of the access-level configuration.
 ///
-/// The user comes from `stowage.io/user`, which the mutating webhook sets only on pods of
-/// trusted spawners (and removes from all others). Creating a home grants nothing: mounting
-/// it still takes the entitlement the validating webhook checks.
+/// The user is the identity the webhook established (`homeUser(of:spawners:)`), never
+/// whatever a pod says. Creating a home grants nothing: mounting it still takes the
+/// entitlement the validating webhook checks.
 enum HomeController {
     static func make(client: KubeClient, namespace: String?, config: ConfigHolder,
                      dataVolumes: Store<DataVolume>, cacheSyncTimeout: Duration, logger: Logger) -> Controller<Pod> {
         Controller<Pod>(name: "homes", client: client, namespace: namespace, workers: 2, cacheSyncTimeout: cacheSyncTimeout, logger: logger) { pod in
-            let homes = config.current.homes
+            let current = config.current
+            let homes = current.homes
             guard homes.enabled, pod.metadata.deletionTimestamp == nil,
-                  let user = pod.metadata.annotations?[StowageKeys.user], let ns = pod.metadata.namespace,
+                  let user = homeUser(of: pod, spawners: current.spawners), let ns = pod.metadata.namespace,
                   let home = homes.dataVolume(for: user, namespace: ns), let name = home.metadata.name
             else { return .done }
             guard dataVolumes.get(namespace: ns, name: name) == nil else { return .done }
@@ -73,5 +74,18 @@ enum HomeController {
             } catch let error as KubeClientError where error.apiCode == .alreadyExists {}
             return .done
         }
+    }
+
+    /// The user whose home `pod` calls for, or nil. That is `stowage.io/user`, which only
+    /// Stowage writes: the mutating webhook sets it on trusted spawners' pods and removes it
+    /// from all others, and the validating webhook refuses any other value, at creation and
+    /// on update, in every namespace it covers (docs/webhook.md, *Reserved keys*). It must
+    /// also agree with the spawner's own user annotation, as it does whenever the webhook
+    /// set it; the operator's own pods (`stowage.io/managed-by`) never call for a home.
+    static func homeUser(of pod: Pod, spawners: SpawnerConfig) -> String? {
+        guard pod.metadata.labels?[StowageKeys.managedBy] == nil,
+              let annotations = pod.metadata.annotations, let user = annotations[StowageKeys.user], !user.isEmpty,
+              annotations[spawners.userAnnotation] == user else { return nil }
+        return user
     }
 }

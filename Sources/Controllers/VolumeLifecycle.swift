@@ -11,9 +11,9 @@ import StowageAPI
 ///    (`cache.retain: false` or `ttlAfterIdle`) and nobody uses it; and it must be bound
 ///    before a sync pod mounts it (unless its StorageClass binds at the first consumer,
 ///    which the sync pod then is).
-/// 3. A source is pulled before first use and after every spec change of the source
-///    (`pulledGeneration`), and again when a consumer arrives if `sync.onStart` is set and
-///    the volume holds no unpushed work.
+/// 3. A source is pulled before first use, again whenever the spec changes, whichever
+///    field (`metadata.generation` newer than `pulledGeneration`), and again when a
+///    consumer arrives if `sync.onStart` is set and the volume holds no unpushed work.
 /// 4. Work in the volume (`pendingPush`) is pushed when the last consumer leaves (RW, RWD;
 ///    never RO), when the user asks (`stowage.io/sync-now`), or on the schedule.
 /// 5. A volume is never evicted or deleted while it holds unpushed work: a failing push

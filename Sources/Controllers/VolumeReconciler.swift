@@ -130,7 +130,10 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         let consumerPods = pods.byIndex(Self.claimIndex, claimKey)
             .filter { $0.metadata.labels?[StowageKeys.managedBy] == nil && !["Succeeded", "Failed"].contains($0.status?.phase ?? "") }
         let consumers = consumerPods.map(\.key).sorted()
+        // Only the operator's own Jobs: anyone may label a Job and point it at the volume, but
+        // the validating webhook reserves stowage.io/managed-by to the operator.
         let ownJobs = jobs.byIndex(Store<Job>.ownerIndex, volume.metadata.uid ?? "")
+            .filter { $0.metadata.labels?[StowageKeys.managedBy] == StowageKeys.managedByValue }
         var current: Job?
         for job in ownJobs {
             let n = SyncJob.number(job)
@@ -146,7 +149,9 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         // Record a finished Job, then plan without it.
         var running: SyncDirection?
         if let job = current {
+            // Its pods carry the operator's label too (a pod someone labels job-name=... does not).
             let jobPods = pods.byIndex(Self.jobIndex, "\(volume.namespace)/\(job.metadata.name ?? "")")
+                .filter { $0.metadata.labels?[StowageKeys.managedBy] == StowageKeys.managedByValue }
             switch SyncJobState.observe(job, pods: jobPods) {
             case .running(let direction):
                 running = direction
@@ -350,7 +355,8 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         case (.succeeded, .pull):
             status.pulledGeneration = generation ?? volume.metadata.generation
             status.idleSince = nil
-            status.warning = record.changedInputs.map { "inputs changed since the previous sync: \($0.prefix(5).joined(separator: ", "))\($0.count > 5 ? ", ..." : "")" }
+            status.warning = record.inputWarning
+            if let warning = status.warning { events.post(volume, type: .warning, reason: ConditionReason.inputsChanged, message: warning) }
             events.post(volume, type: .normal, reason: ConditionReason.syncSucceeded, message: "pull succeeded: \(summary)")
         case (.succeeded, .push):
             if consumers == 0 { status.pendingPush = nil }

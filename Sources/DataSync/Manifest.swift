@@ -77,16 +77,25 @@ public struct Manifest: Sendable, Codable {
         return (head.direction, head.sequence)
     }
 
-    /// The entries of the last completed run, updated with the journal of an interrupted
-    /// one. Empty when the volume was never synced.
-    static func loadPrevious(root: String) throws -> [String: ManifestEntry] {
+    /// What the volume remembers of earlier runs.
+    struct Previous {
+        /// The entries of the last completed run, updated with the journal of an interrupted
+        /// one. Empty when the volume was never synced.
         var entries: [String: ManifestEntry] = [:]
+        /// The source of the last completed run; nil when no run completed (a first pull, even
+        /// one resumed from a journal, has no previous sync to compare with).
+        var source: String?
+    }
+
+    static func loadPrevious(root: String) throws -> Previous {
+        var previous = Previous()
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         if let data = FileManager.default.contents(atPath: root + "/" + file) {
             do {
                 let manifest = try decoder.decode(Manifest.self, from: data)
-                for entry in manifest.deletedLocally + manifest.entries { entries[entry.path] = entry }
+                for entry in manifest.deletedLocally + manifest.entries { previous.entries[entry.path] = entry }
+                previous.source = manifest.source
             } catch {
                 throw SyncError(.localIO, "the manifest \(root)/\(file) is unreadable (\(error)); move it away to sync from scratch")
             }
@@ -94,10 +103,10 @@ public struct Manifest: Sendable, Codable {
         if let journal = FileManager.default.contents(atPath: root + "/" + Manifest.journal) {
             // A line cut short by a kill is simply ignored: its transfer is redone.
             for line in journal.split(separator: UInt8(ascii: "\n")) {
-                if let entry = try? decoder.decode(ManifestEntry.self, from: Data(line)) { entries[entry.path] = entry }
+                if let entry = try? decoder.decode(ManifestEntry.self, from: Data(line)) { previous.entries[entry.path] = entry }
             }
         }
-        return entries
+        return previous
     }
 
     /// Writes the manifest through a temporary file, fsync and rename, then drops the

@@ -4,8 +4,9 @@ import ObjectStore
 /// Runs one sync between a volume directory and an S3 prefix: scan, list, plan, transfer
 /// with bounded concurrency, then delete, then write the manifest.
 ///
-/// Safety contract: downloads land in `.stowage/tmp`, are made durable (in batches, see
-/// `DownloadCommitter`) and only then renamed into place;
+/// Safety contract: downloads land in a temporary file next to their destination
+/// (`LocalTree.partialPrefix`, skipped by scans and removed at the next start), are made
+/// durable (in batches, see `DownloadCommitter`) and only then renamed into place;
 /// uploads are whole or absent (multipart aborted on failure); deletions run only after
 /// every transfer succeeded; each finished transfer is journaled, so a killed run's work
 /// is not redone. Cancelling the calling task (SIGTERM in the CLI) stops new transfers,
@@ -71,7 +72,8 @@ public struct SyncEngine: Sendable {
         }
         var scan = try LocalTree.scan(root: root)
         report.warnings += scan.warnings
-        let previous = try Manifest.loadPrevious(root: root)
+        let remembered = try Manifest.loadPrevious(root: root)
+        let previous = remembered.entries
 
         if options.checksum {
             try await addDigests(to: &scan.files, present: Set(remote.map(\.path)))
@@ -135,7 +137,11 @@ public struct SyncEngine: Sendable {
         try manifest.write(root: root)
         let retainedPaths = Set(plan.retained.map(\.path))
         report.manifestDigest = manifest.digest
-        report.changedSinceLastSync = SyncReport.changes(from: previous.filter { !retainedPaths.contains($0.key) }, to: manifest.entries)
+        // Valohai's rule: inputs changed only if an earlier sync of this same source saw them
+        // otherwise. A first pull, or the first of a new source, changed nothing.
+        if remembered.source == options.source {
+            report.changedSinceLastSync = SyncReport.changes(from: previous.filter { !retainedPaths.contains($0.key) }, to: manifest.entries)
+        }
         report.seconds = (ContinuousClock.now - started).seconds
         if !report.failures.isEmpty {
             throw SyncError(.transfersFailed, "\(report.failures.count) deletions failed, first: \(report.failures[0])", report: report)

@@ -27,7 +27,18 @@ public struct SyncReport: Sendable, Codable {
         public var added: [String] = []
         public var modified: [String] = []
         public var removed: [String] = []
+        /// Every path above with its SHA-256 before and after, in that order (added, then
+        /// modified, then removed).
+        public var changes: [Change] = []
         public var isEmpty: Bool { added.isEmpty && modified.isEmpty && removed.isEmpty }
+    }
+
+    /// One changed file: its content digest in the previous sync and in this one (hex
+    /// SHA-256; nil where the file did not exist).
+    public struct Change: Sendable, Codable, Hashable {
+        public var path: String
+        public var previousSHA256: String?
+        public var sha256: String?
     }
 
     public init(direction: SyncDirection, mode: SyncMode, source: String, dryRun: Bool) {
@@ -46,18 +57,25 @@ public struct SyncReport: Sendable, Codable {
     /// The content changes between two manifests, at most `limit` paths per kind.
     static func changes(from previous: [String: ManifestEntry], to current: [ManifestEntry], limit: Int = 100) -> ChangedInputs {
         var changes = ChangedInputs()
+        var added: [Change] = [], modified: [Change] = [], removed: [Change] = []
         var seen = Set<String>()
         for entry in current {
             seen.insert(entry.path)
             if let old = previous[entry.path] {
-                if old.sha256 != entry.sha256, changes.modified.count < limit { changes.modified.append(entry.path) }
-            } else if changes.added.count < limit {
-                changes.added.append(entry.path)
+                if old.sha256 != entry.sha256, modified.count < limit {
+                    modified.append(Change(path: entry.path, previousSHA256: old.sha256, sha256: entry.sha256))
+                }
+            } else if added.count < limit {
+                added.append(Change(path: entry.path, previousSHA256: nil, sha256: entry.sha256))
             }
         }
-        for path in previous.keys.sorted() where !seen.contains(path) && changes.removed.count < limit {
-            changes.removed.append(path)
+        for path in previous.keys.sorted() where !seen.contains(path) && removed.count < limit {
+            removed.append(Change(path: path, previousSHA256: previous[path]?.sha256, sha256: nil))
         }
+        changes.added = added.map(\.path)
+        changes.modified = modified.map(\.path)
+        changes.removed = removed.map(\.path)
+        changes.changes = added + modified + removed
         return changes
     }
 }

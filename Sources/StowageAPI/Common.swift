@@ -181,12 +181,13 @@ public struct SyncRecord: Codable, Sendable, Hashable {
     public var manifestDigest: String?
     /// Why it failed, or a short summary; never contains secrets.
     public var message: String?
-    /// Spec fields that changed since this sync ran (`spec.source.s3.prefix`, ...).
-    public var changedInputs: [String]?
+    /// A pull's files whose content differs from the previous sync of the same source
+    /// (never set on a first pull), with both digests.
+    public var changedInputs: [ChangedInput]?
 
     public init(direction: SyncDirection, result: SyncResult, start: Date? = nil, end: Date? = nil,
                 files: Int? = nil, bytes: Int64? = nil, deleted: Int? = nil, manifestDigest: String? = nil,
-                message: String? = nil, changedInputs: [String]? = nil) {
+                message: String? = nil, changedInputs: [ChangedInput]? = nil) {
         self.direction = direction
         self.result = result
         self.start = start
@@ -197,5 +198,45 @@ public struct SyncRecord: Codable, Sendable, Hashable {
         self.manifestDigest = manifestDigest
         self.message = message
         self.changedInputs = changedInputs
+    }
+}
+
+extension SyncRecord {
+    /// How many changed inputs `inputWarning` names before it summarises the rest.
+    public static let warningLimit = 5
+
+    /// `status.warning` and the `InputsChanged` event after a pull: what changed since the
+    /// previous sync of the same source, with the old and new digest of each file; nil when
+    /// nothing did (always so on a first pull).
+    public var inputWarning: String? {
+        guard direction == .pull, result == .succeeded, let inputs = changedInputs, !inputs.isEmpty else { return nil }
+        let named = inputs.prefix(Self.warningLimit).map(\.description).joined(separator: "; ")
+        let more = inputs.count > Self.warningLimit ? "; and \(inputs.count - Self.warningLimit) more" : ""
+        return "inputs changed since the previous sync of this source: \(named)\(more)"
+    }
+}
+
+/// One file of a pull whose content differs from the previous sync of the same source.
+public struct ChangedInput: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var path: String
+    /// Hex SHA-256 of the content at the previous sync; nil for a new file.
+    public var previousSHA256: String?
+    /// Hex SHA-256 of the content now; nil for a removed file.
+    public var sha256: String?
+
+    public init(path: String, previousSHA256: String?, sha256: String?) {
+        self.path = path
+        self.previousSHA256 = previousSHA256
+        self.sha256 = sha256
+    }
+
+    /// `data/a.csv sha256:1f...→sha256:9c...`, `new.csv added sha256:...`, `old.csv removed (was sha256:...)`.
+    public var description: String {
+        switch (previousSHA256, sha256) {
+        case let (old?, new?): "\(path) sha256:\(old) -> sha256:\(new)"
+        case let (nil, new?): "\(path) added sha256:\(new)"
+        case let (old?, nil): "\(path) removed (was sha256:\(old))"
+        case (nil, nil): path
+        }
     }
 }

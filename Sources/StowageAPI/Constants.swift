@@ -56,6 +56,8 @@ public enum ConditionReason {
     public static let syncFailed = "SyncFailed"
     /// An RWD mirror refused to delete (too many deletions, or an empty local tree).
     public static let deleteGuard = "DeleteGuard"
+    /// A pull found files changed since the previous sync of the same source (event only).
+    public static let inputsChanged = "InputsChanged"
     public static let invalidSpec = "InvalidSpec"
     public static let validSpec = "ValidSpec"
     public static let unknownAccessLevel = "UnknownAccessLevel"

@@ -87,8 +87,8 @@ public enum UserName {
 }
 
 /// Deterministic names of the objects the operator creates, so a stale cache produces
-/// AlreadyExists instead of duplicates. Every name is at most 63 characters (Job names
-/// become pod label values, which are limited to 63).
+/// AlreadyExists instead of duplicates. Every name but the claim's is at most 63 characters
+/// (Job names become pod label values, which are limited to 63).
 public enum ChildNames {
     public static let maxLength = 63
 
@@ -98,10 +98,31 @@ public enum ChildNames {
         case sharedVolume = "shv"
     }
 
-    /// The PVC: `dv-<name>` or `shv-<name>` (short, since users see it in pod specs; the
-    /// `stowage.io/managed-by` label says who made it).
+    /// The longest claim name Kubernetes accepts (a DNS subdomain).
+    public static let maxClaimLength = 253
+
+    /// The PVC of a volume: exactly `dv-<name>` or `shv-<name>`, never shortened, so that the
+    /// map goes both ways (`volume(ofClaim:)`) and the mutator, the validator and the
+    /// reconcilers agree on it by construction. Names longer than `maxVolumeNameLength`
+    /// have no claim; validation refuses them.
     public static func claimName(kind: Kind, name: String) -> String {
-        fit("\(kind.rawValue)-\(name)")
+        "\(kind.rawValue)-\(name)"
+    }
+
+    /// The volume a claim name is reserved for: the inverse of `claimName(kind:name:)`, or
+    /// nil for a name outside Stowage's `dv-` and `shv-` prefixes.
+    public static func volume(ofClaim claim: String) -> (kind: Kind, name: String)? {
+        for kind in Kind.allCases {
+            let prefix = kind.rawValue + "-"
+            if claim.hasPrefix(prefix), claim.utf8.count > prefix.utf8.count { return (kind, String(claim.dropFirst(prefix.count))) }
+        }
+        return nil
+    }
+
+    /// The longest volume name of `kind` whose claim is still a valid name: 250 for a
+    /// DataVolume, 249 for a SharedVolume.
+    public static func maxVolumeNameLength(kind: Kind) -> Int {
+        maxClaimLength - kind.rawValue.utf8.count - 1
     }
 
     public static func claimName(for volume: DataVolume) -> String {

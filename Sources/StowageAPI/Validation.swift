@@ -26,6 +26,7 @@ extension DataVolume {
     /// object, so the webhook and the controller give the same answer.
     public func validate() -> [FieldError] {
         var v = Validator()
+        v.name(metadata.name, kind: .dataVolume)
         let spec = self.spec
         if let owner = spec.owner, owner.isEmpty { v.fail("spec.owner", "must not be empty when set") }
         v.size(spec.size, at: "spec.size")
@@ -64,6 +65,7 @@ extension SharedVolume {
     /// the access-level configuration's business: `StowageConfig.validate(_:)`).
     public func validate() -> [FieldError] {
         var v = Validator()
+        v.name(metadata.name, kind: .sharedVolume)
         let spec = self.spec
         v.size(spec.size, at: "spec.size")
         v.storageClass(spec.storageClassName, at: "spec.storageClassName")
@@ -94,6 +96,15 @@ struct Validator {
     static let pvcAccessModes: Set = ["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany"]
 
     mutating func fail(_ field: String, _ message: String) { errors.append(FieldError(field, message)) }
+
+    /// A volume name must leave room for its claim's prefix (`ChildNames.claimName`).
+    mutating func name(_ name: String?, kind: ChildNames.Kind) {
+        guard let name else { return }
+        let limit = ChildNames.maxVolumeNameLength(kind: kind)
+        if name.utf8.count > limit {
+            fail("metadata.name", "must be at most \(limit) characters (this one has \(name.utf8.count)), so that the claim \(kind.rawValue)-<name> is a valid name of at most \(ChildNames.maxClaimLength)")
+        }
+    }
 
     mutating func size(_ size: String, at field: String) {
         guard let bytes = Quantity.value(size) else {

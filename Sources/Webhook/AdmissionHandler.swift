@@ -140,28 +140,43 @@ public struct AdmissionHandler: Sendable {
     }
 
     private func validateWorkload(_ request: ReviewEnvelope<Workload>.Request, _ object: Workload) -> ReviewReply {
-        guard request.operation == "CREATE" else { return .allow(uid: request.uid) }
         let namespace = request.namespace ?? ""
-        let workload: WorkloadRequest
-        switch object {
-        case .pod(let pod): workload = WorkloadRequest(pod: pod, namespace: namespace)
-        case .job(let job): workload = WorkloadRequest(job: job, namespace: namespace)
+        let workload = WorkloadRequest(object, namespace: namespace)
+        let creator = request.userInfo.username ?? ""
+        switch request.operation {
+        case "CREATE":
+            break
+        case "UPDATE":
+            // Only the reserved keys can change in a way that matters (a pod's volumes are
+            // immutable, a Job's template too).
+            guard let old = request.oldObject else { return .allow(uid: request.uid) }
+            let problems = ReservedKeys.updateProblems(old: WorkloadRequest(old, namespace: namespace), new: workload,
+                                                       creator: creator, settings: settings)
+            guard !problems.isEmpty else { return .allow(uid: request.uid) }
+            return denyWorkload(request, workload, creator: creator, user: nil, message: Verdict.deny(problems).message)
+        default:
+            return .allow(uid: request.uid)
         }
         let config = source.config
-        let identity = PodIdentity.of(creator: request.userInfo.username ?? "", annotations: workload.annotations, config: config)
+        let identity = PodIdentity.of(creator: creator, annotations: workload.annotations, config: config)
         let claims = workload.stowageClaims
-        guard !claims.isEmpty else { return .allow(uid: request.uid) }
-        let snapshot = source.validationSnapshot(
+        // Without claims nothing is looked up; the reserved keys are still judged.
+        let snapshot = claims.isEmpty ? VolumeSnapshot(config: config) : source.validationSnapshot(
             namespace: workload.namespace,
             dataVolumes: claims.filter { $0.kind == .dataVolume }.map(\.name),
             sharedVolumes: claims.filter { $0.kind == .sharedVolume }.map(\.name))
         let verdict = PodValidator.validate(workload, identity: identity, snapshot: snapshot, settings: settings)
         guard !verdict.allowed else { return .allow(uid: request.uid) }
+        return denyWorkload(request, workload, creator: creator, user: identity.user, message: verdict.message)
+    }
+
+    private func denyWorkload(_ request: ReviewEnvelope<Workload>.Request, _ workload: WorkloadRequest, creator: String,
+                              user: String?, message: String) -> ReviewReply {
         logger.info("workload denied", metadata: [
-            "kind": "\(workload.kind)", "object": "\(workload.namespace)/\(workload.name)",
-            "creator": "\(identity.creator)", "user": "\(identity.user ?? "")", "reason": "\(verdict.message)",
+            "kind": "\(workload.kind)", "object": "\(workload.namespace)/\(workload.name)", "operation": "\(request.operation)",
+            "creator": "\(creator)", "user": "\(user ?? "")", "reason": "\(message)",
         ])
-        return .deny(uid: request.uid, code: 403, reason: "Forbidden", message: verdict.message)
+        return .deny(uid: request.uid, code: 403, reason: "Forbidden", message: message)
     }
 
     private func validateVolume(_ request: ReviewEnvelope<StowageVolume>.Request, _ volume: StowageVolume) -> ReviewReply {

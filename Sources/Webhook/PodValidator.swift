@@ -25,6 +25,9 @@ public struct WorkloadRequest: Sendable {
     public var name: String
     public var namespace: String
     public var labels: [String: String]
+    /// A Job's pod template labels (the labels its pods will have); empty for a pod.
+    public var templateLabels: [String: String]
+    /// A pod's annotations, or a Job's pod template annotations.
     public var annotations: [String: String]
     public var ownerReferences: [OwnerReference]
     public var spec: PodSpec?
@@ -34,6 +37,7 @@ public struct WorkloadRequest: Sendable {
         name = pod.metadata.name ?? pod.metadata.generateName ?? ""
         self.namespace = pod.metadata.namespace ?? namespace
         labels = pod.metadata.labels ?? [:]
+        templateLabels = [:]
         annotations = pod.metadata.annotations ?? [:]
         ownerReferences = pod.metadata.ownerReferences ?? []
         spec = pod.spec
@@ -46,9 +50,17 @@ public struct WorkloadRequest: Sendable {
         name = job.metadata.name ?? job.metadata.generateName ?? ""
         self.namespace = job.metadata.namespace ?? namespace
         labels = job.metadata.labels ?? [:]
+        templateLabels = job.spec?.template.metadata?.labels ?? [:]
         annotations = job.spec?.template.metadata?.annotations ?? [:]
         ownerReferences = []
         spec = job.spec?.template.spec
+    }
+
+    init(_ workload: Workload, namespace: String) {
+        switch workload {
+        case .pod(let pod): self.init(pod: pod, namespace: namespace)
+        case .job(let job): self.init(job: job, namespace: namespace)
+        }
     }
 
     /// Claims named like a Stowage claim, with whether the pod could write through them.
@@ -56,7 +68,8 @@ public struct WorkloadRequest: Sendable {
         guard let spec else { return [] }
         let allMounts = (spec.containers + (spec.initContainers ?? [])).flatMap { $0.volumeMounts ?? [] }
         return (spec.volumes ?? []).compactMap { volume in
-            guard let source = volume.persistentVolumeClaim, let parsed = StowageClaim.parse(source.claimName) else { return nil }
+            // The prefixes are reserved: a pod naming such a claim is judged as mounting that volume.
+            guard let source = volume.persistentVolumeClaim, let parsed = ChildNames.volume(ofClaim: source.claimName) else { return nil }
             let readWrite = source.readOnly != true
                 || allMounts.contains { $0.name == volume.name && $0.readOnly != true }
             return (source.claimName, parsed.kind, parsed.name, readWrite)
@@ -64,22 +77,15 @@ public struct WorkloadRequest: Sendable {
     }
 }
 
-/// Stowage's claim names: `dv-<DataVolume>` and `shv-<SharedVolume>` (see `ManagedVolume`).
-/// The prefixes are reserved: a pod naming such a claim is judged as mounting that volume.
-enum StowageClaim {
-    static func parse(_ claim: String) -> (kind: ChildNames.Kind, name: String)? {
-        if claim.hasPrefix("dv-"), claim.count > 3 { return (.dataVolume, String(claim.dropFirst(3))) }
-        if claim.hasPrefix("shv-"), claim.count > 4 { return (.sharedVolume, String(claim.dropFirst(4))) }
-        return nil
-    }
-}
-
 /// Refuses pods (and Jobs) that mount a Stowage volume their user may not use. A pure
 /// function of the request, its identity and a snapshot of the caches.
 ///
-/// - Allowed outright: objects labelled `stowage.io/managed-by=stowage` and sent by an
-///   operator identity (sync pods and Jobs), and pods sent by the Job controller for a Job
-///   (their template was judged when the Job was created).
+/// - Allowed outright: pods sent by the Job controller for a Job (their template was judged
+///   when the Job was created).
+/// - Refused: objects carrying `stowage.io/user` or `stowage.io/managed-by` the webhook did
+///   not establish (`ReservedKeys`).
+/// - Allowed then: objects labelled `stowage.io/managed-by=stowage` and sent by an operator
+///   identity (sync pods and Jobs).
 /// - Every volume whose claim is `dv-<name>` or `shv-<name>` is checked: the pod's user (from
 ///   a trusted spawner only) needs the volume's entitlement, readWrite unless the claim
 ///   source and every mount of it are `readOnly: true`.
@@ -89,17 +95,20 @@ enum StowageClaim {
 public enum PodValidator {
     public static func validate(_ request: WorkloadRequest, identity: PodIdentity, snapshot: VolumeSnapshot,
                                 settings: AdmissionSettings) -> Verdict {
-        if settings.operatorUsers.contains(identity.creator),
-           request.labels[StowageKeys.managedBy] == StowageKeys.managedByValue {
-            return .allow
-        }
         if request.kind == "Pod", settings.jobControllerUsers.contains(identity.creator),
            request.ownerReferences.contains(where: { $0.kind == "Job" && $0.apiVersion == "batch/v1" && $0.controller == true }) {
             return .allow
         }
+        let config = snapshot.config
+        let reserved = ReservedKeys.creationProblems(request, identity: identity, settings: settings,
+                                                     userAnnotation: config.spawners.userAnnotation)
+        guard reserved.isEmpty else { return .deny(reserved) }
+        if settings.operatorUsers.contains(identity.creator),
+           request.labels[StowageKeys.managedBy] == StowageKeys.managedByValue {
+            return .allow
+        }
         let claims = request.stowageClaims
         guard !claims.isEmpty else { return .allow }
-        let config = snapshot.config
         var reasons: [String] = []
         for item in claims {
             let entitlement: Entitlement

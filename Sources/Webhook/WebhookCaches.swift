@@ -66,6 +66,15 @@ public final class WebhookCaches: VolumeSource, Service {
     public var config: StowageConfig { configHolder.current }
 
     public func run() async throws {
+        do {
+            try await watch()
+        } catch where Task.isShuttingDownGracefully {
+            // SIGTERM: the watches stopped because the drain cancelled them, which is not a
+            // failure (the operator exits 0 after a clean drain).
+        }
+    }
+
+    private func watch() async throws {
         let holder = configHolder
         let log = logger
         try await cancelWhenGracefulShutdown {

@@ -76,6 +76,12 @@ struct OperatorCommand: AsyncParsableCommand {
     @Option(help: "PEM private key of the webhook.")
     var tlsKey = "/etc/stowage/tls/tls.key"
 
+    @Option(help: "Image of the stowage-wait init container the webhook adds to pods whose data is still being pulled (default: the sync pods' image).")
+    var waitImage: String?
+
+    @Option(help: "Seconds the stowage-wait init container waits for a volume's data before it fails the pod.")
+    var waitTimeout = 600
+
     @Option(help: "Kubernetes user of the operator, whose sync pods the webhook lets through (default: system:serviceaccount:<namespace>:stowage-operator).")
     var operatorUser: String?
 
@@ -89,6 +95,10 @@ struct OperatorCommand: AsyncParsableCommand {
     func validate() throws {
         guard cacheSyncTimeout >= 1 else { throw ValidationError("--cache-sync-timeout must be at least 1 (seconds)") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard waitTimeout >= 1 else { throw ValidationError("--wait-timeout must be at least 1 (seconds), got \(waitTimeout)") }
+        if let waitImage, waitImage.isEmpty || waitImage.contains(where: \.isWhitespace) {
+            throw ValidationError("--wait-image must name an image (e.g. ghcr.io/example/stowage:0.1.0), got \"\(waitImage)\"")
+        }
     }
 
     func run() async throws {
@@ -122,7 +132,8 @@ struct OperatorCommand: AsyncParsableCommand {
         if webhookPort > 0 {
             let settings = AdmissionSettings(operatorUsers: [operatorUser ?? "system:serviceaccount:\(namespace):stowage-operator"],
                                              jobControllerUsers: jobControllerUsers.isEmpty ? AdmissionSettings.defaultJobControllerUsers : jobControllerUsers,
-                                             waitImage: settings.image, waitCommand: syncCommand)
+                                             waitImage: waitImage ?? settings.image, waitCommand: syncCommand,
+                                             waitTimeoutSeconds: waitTimeout)
             webhook = try WebhookRunner(client: client, configNamespace: namespace, configMapName: configMap,
                                         server: .init(certificatePath: tlsCert, keyPath: tlsKey, port: webhookPort),
                                         settings: settings, metrics: metrics, logger: logger)

@@ -18,8 +18,8 @@ enum SyncSummary {
             report = (error as? SyncError)?.report
             message = "\(error)"
         }
-        let changes = report?.changedSinceLastSync
-        let changed = changes.map { $0.added + $0.modified + $0.removed } ?? []
+        let changed = (report?.changedSinceLastSync.changes ?? [])
+            .map { ChangedInput(path: $0.path, previousSHA256: $0.previousSHA256, sha256: $0.sha256) }
         return StowageAPI.SyncRecord(
             direction: direction == .pull ? .pull : .push, result: message == nil ? .succeeded : .failed,
             start: start, end: end,

@@ -288,14 +288,15 @@ import Testing
                 case "pods.mutate.stowage.io":
                     #expect(path == "/mutate-pods")
                     #expect(((hook["namespaceSelector"] as? [String: Any])?["matchLabels"] as? [String: String]) == ["stowage.io/inject": "enabled"])
-                    let excluded = ((hook["objectSelector"] as? [String: Any])?["matchExpressions"] as? [[String: Any]])?.first
-                    #expect(excluded?["key"] as? String == StowageKeys.managedBy && excluded?["operator"] as? String == "NotIn")
-                    #expect(excluded?["values"] as? [String] == [StowageKeys.managedByValue])
+                    #expect(hook["objectSelector"].map { ($0 as? [String: Any])?.isEmpty == true } ?? true,
+                            "no label lets a pod around the mutating webhook")
                     #expect(hook["reinvocationPolicy"] as? String == "IfNeeded")
                 case "pods.validate.stowage.io":
                     #expect(path == "/validate-pods")
                     let resources = ((hook["rules"] as? [[String: Any]]) ?? []).flatMap { $0["resources"] as? [String] ?? [] }
                     #expect(Set(resources) == ["pods", "jobs"], "Jobs are validated so their pods can be trusted")
+                    let podOperations = ((hook["rules"] as? [[String: Any]]) ?? []).first { ($0["resources"] as? [String]) == ["pods"] }?["operations"]
+                    #expect(podOperations as? [String] == ["CREATE", "UPDATE"], "the reserved keys may not be added later")
                     #expect(hook["objectSelector"].map { ($0 as? [String: Any])?.isEmpty == true } ?? true,
                             "no label lets a pod around the validating webhook")
                 case "volumes.validate.stowage.io":

@@ -128,6 +128,12 @@ import Testing
         #expect(changes.modified == ["x"])
         #expect(changes.added == ["new"])
         #expect(changes.removed == ["gone"])
+        // Each with the digest it had and has: what status.warning names.
+        #expect(changes.changes == [
+            SyncReport.Change(path: "new", previousSHA256: nil, sha256: entry("new").sha256),
+            SyncReport.Change(path: "x", previousSHA256: entry("x").sha256, sha256: "s2"),
+            SyncReport.Change(path: "gone", previousSHA256: entry("gone").sha256, sha256: nil),
+        ])
     }
 }
 

@@ -80,7 +80,8 @@ import YAML
         status.consumers = ["\(namespace)/jupyter-alice"]
         status.lastSync = SyncRecord(direction: .pull, result: .succeeded, start: Date(timeIntervalSince1970: 1_700_000_000),
                                      end: Date(timeIntervalSince1970: 1_700_000_060), files: 3, bytes: 1 << 40, deleted: 0,
-                                     manifestDigest: "sha256:00", message: "pulled", changedInputs: ["spec.size"])
+                                     manifestDigest: "sha256:00", message: "pulled", changedInputs: [ChangedInput(path: "a.csv", previousSHA256: "01", sha256: "02"),
+                                                                                         ChangedInput(path: "new.csv", previousSHA256: nil, sha256: "03")])
         status.warning = "w"
         status.pulledGeneration = 1
         status.pendingPush = true

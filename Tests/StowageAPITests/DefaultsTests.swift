@@ -64,7 +64,7 @@ import Testing
         status.consumers = ["jhub/jupyter-alice"]
         status.lastSync = SyncRecord(direction: .push, result: .succeeded, start: Date(timeIntervalSince1970: 1_700_000_100),
                                      end: Date(timeIntervalSince1970: 1_700_000_160), files: 12, bytes: 4096, deleted: 1,
-                                     manifestDigest: "sha256:abc", message: "ok", changedInputs: ["spec.source.s3.prefix"])
+                                     manifestDigest: "sha256:abc", message: "ok", changedInputs: [ChangedInput(path: "a.csv", previousSHA256: "01", sha256: "02")])
         status.warning = "inputs changed"
         status.pulledGeneration = 2
         status.pendingPush = true

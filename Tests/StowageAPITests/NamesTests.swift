@@ -85,15 +85,63 @@ import Testing
 
     @Test func longChildNamesFit() {
         let name = String(repeating: "x", count: 200) + ".data"
-        let claim = ChildNames.claimName(kind: .sharedVolume, name: name)
         let job = ChildNames.syncJobName(kind: .sharedVolume, name: name, direction: .push, token: "t")
         let volume = ChildNames.podVolumeName(kind: .dataVolume, name: "my.data")
-        for n in [claim, job, volume, ChildNames.labelValue(name)] { #expect(n.count <= 63, "\(n)") }
+        for n in [job, volume, ChildNames.labelValue(name)] { #expect(n.count <= 63, "\(n)") }
         #expect(job.hasSuffix("-push-" + String(SHA256.hex("t").prefix(8))))
         #expect(Validator.isDNSLabel(Substring(volume)))
         #expect(Validator.isDNSLabel(Substring(job)))
-        #expect(ChildNames.claimName(kind: .sharedVolume, name: name + "a") != ChildNames.claimName(kind: .sharedVolume, name: name + "b"))
         #expect(ChildNames.labelValue("short") == "short")
+    }
+
+    /// A claim name is the volume name behind a prefix, never shortened: the validator reads
+    /// back exactly the volume the mutator and the reconciler meant, at any length the
+    /// validation accepts (issue 15: long home names and long claim names disagreed).
+    @Test func claimNamesMapBothWays() throws {
+        let names = ["a", "home-alice", String(repeating: "x", count: 60), String(repeating: "x", count: 61),
+                     "home-" + String(repeating: "a", count: 58), String(repeating: "x", count: 200) + ".data",
+                     String(repeating: "y", count: 249), String(repeating: "z", count: 250), "dv-x", "shv-y"]
+        for kind in ChildNames.Kind.allCases {
+            for name in names where name.count <= ChildNames.maxVolumeNameLength(kind: kind) {
+                let claim = ChildNames.claimName(kind: kind, name: name)
+                #expect(claim.count <= ChildNames.maxClaimLength)
+                #expect(Self.isObjectName(claim), "\(claim)")
+                let back = try #require(ChildNames.volume(ofClaim: claim))
+                #expect(back.kind == kind && back.name == name, "\(claim)")
+            }
+        }
+        #expect(ChildNames.maxVolumeNameLength(kind: .dataVolume) == 250)
+        #expect(ChildNames.maxVolumeNameLength(kind: .sharedVolume) == 249)
+        for other in ["data", "dv-", "shv-", "dvx", "pvc-dv-a", "DV-a"] {
+            #expect(ChildNames.volume(ofClaim: other) == nil, "\(other)")
+        }
+        // Every home a user name can have maps to a claim and back to that home.
+        for user in ["alice", String(repeating: "a", count: 58), String(repeating: "a", count: 59), String(repeating: "Ab.", count: 100)] {
+            let home = try #require(UserName.homeName(for: user))
+            #expect(ChildNames.volume(ofClaim: ChildNames.claimName(kind: .dataVolume, name: home))?.name == home)
+        }
+    }
+
+    /// The API server's rule for object names such as a PVC's (apimachinery's
+    /// `IsDNS1123Subdomain`): at most 253 characters of dot-separated `[a-z0-9]([-a-z0-9]*[a-z0-9])?`;
+    /// unlike a DNS host name, a part may be longer than 63.
+    static func isObjectName(_ name: String) -> Bool {
+        name.utf8.count <= 253 && name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { part in
+            guard let first = part.first, let last = part.last else { return false }
+            let alnum = { (c: Character) in c.isASCII && (c.isLowercase || c.isNumber) }
+            return alnum(first) && alnum(last) && part.allSatisfy { alnum($0) || $0 == "-" }
+        }
+    }
+
+    @Test func namesTooLongForAClaimAreInvalid() {
+        let fits = DataVolume(name: String(repeating: "d", count: 250), spec: DataVolumeSpec(size: "1Gi"))
+        #expect(fits.validate().isEmpty)
+        let long = DataVolume(name: String(repeating: "d", count: 251), spec: DataVolumeSpec(size: "1Gi"))
+        #expect(long.validate().map(\.description) == [
+            "metadata.name: must be at most 250 characters (this one has 251), so that the claim dv-<name> is a valid name of at most 253",
+        ])
+        let share = SharedVolume(name: String(repeating: "s", count: 250), spec: SharedVolumeSpec(size: "1Gi", accessLevel: "public"))
+        #expect(share.validate().map(\.field) == ["metadata.name"])
     }
 
     @Test func sha256KnownAnswers() {
@@ -103,3 +151,4 @@ import Testing
             == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 }
+

@@ -107,12 +107,15 @@ struct WebhookWorld {
 
     func register(port: Int) async throws {
         let base = "https://127.0.0.1:\(port)"
-        func webhook(_ name: String, _ path: String, rules: [JSONValue]) -> JSONValue {
-            [
+        // The validating webhooks also cover namespaces labelled `<label>-plain`, which the
+        // mutating one does not: namespaces without injection, as in production.
+        func webhook(_ name: String, _ path: String, rules: [JSONValue], plainToo: Bool = true) -> JSONValue {
+            let values: [JSONValue] = plainToo ? [.string(label), .string(plainLabel)] : [.string(label)]
+            return [
                 "name": .string("\(name).\(label).stowage.io"),
                 "clientConfig": ["url": .string(base + path), "caBundle": .string(tls.caBundle)],
                 "rules": .array(rules),
-                "namespaceSelector": ["matchLabels": [Self.labelKey: .string(label)]],
+                "namespaceSelector": ["matchExpressions": [["key": .string(Self.labelKey), "operator": "In", "values": .array(values)]]],
                 "failurePolicy": "Fail",
                 "sideEffects": "None",
                 "admissionReviewVersions": ["v1"],
@@ -123,11 +126,12 @@ struct WebhookWorld {
         let jobs: JSONValue = ["operations": ["CREATE"], "apiGroups": ["batch"], "apiVersions": ["v1"], "resources": ["jobs"], "scope": "Namespaced"]
         let volumes: JSONValue = ["operations": ["CREATE", "UPDATE"], "apiGroups": ["stowage.io"], "apiVersions": ["v1alpha1"],
                                   "resources": ["datavolumes", "sharedvolumes"], "scope": "Namespaced"]
-        var mutate = webhook("pods-mutate", "/mutate-pods", rules: [pods])
+        let podUpdates: JSONValue = ["operations": ["CREATE", "UPDATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "scope": "Namespaced"]
+        var mutate = webhook("pods-mutate", "/mutate-pods", rules: [pods], plainToo: false)
         if case .object(var o) = mutate { o["reinvocationPolicy"] = "IfNeeded"; mutate = .object(o) }
         let mutating = MutatingWebhookConfiguration(metadata: ObjectMeta(name: configurationName), webhooks: [mutate])
         let validating = ValidatingWebhookConfiguration(metadata: ObjectMeta(name: configurationName), webhooks: [
-            webhook("pods-validate", "/validate-pods", rules: [pods, jobs]),
+            webhook("pods-validate", "/validate-pods", rules: [podUpdates, jobs]),
             webhook("volumes-validate", "/validate-volumes", rules: [volumes]),
         ])
         try await replace(admin.resource(MutatingWebhookConfiguration.self), mutating)
@@ -162,6 +166,9 @@ struct WebhookWorld {
         try? await api.delete(object.metadata.name ?? "")
         _ = try await api.create(object)
     }
+
+    /// The label value of namespaces the validating webhooks cover and the mutating one does not.
+    var plainLabel: String { label + "-plain" }
 
     func plainPod(_ name: String) -> Pod {
         Pod(metadata: ObjectMeta(name: name, namespace: namespace), spec: PodSpec(containers: [Container(name: "c", image: "busybox")]))
