@@ -230,6 +230,21 @@ public struct ChangedInput: Codable, Sendable, Hashable, CustomStringConvertible
         self.sha256 = sha256
     }
 
+    private enum CodingKeys: String, CodingKey { case path, previousSHA256, sha256 }
+
+    /// Also reads what operators before 0.2 wrote: the path alone, as a string. A status an
+    /// older operator left must never stop a newer one from listing its volumes.
+    public init(from decoder: any Decoder) throws {
+        if let path = try? decoder.singleValueContainer().decode(String.self) {
+            self.init(path: path, previousSHA256: nil, sha256: nil)
+            return
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(path: try c.decode(String.self, forKey: .path),
+                  previousSHA256: try c.decodeIfPresent(String.self, forKey: .previousSHA256),
+                  sha256: try c.decodeIfPresent(String.self, forKey: .sha256))
+    }
+
     /// `data/a.csv sha256:1f...→sha256:9c...`, `new.csv added sha256:...`, `old.csv removed (was sha256:...)`.
     public var description: String {
         switch (previousSHA256, sha256) {

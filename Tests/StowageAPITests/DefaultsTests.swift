@@ -104,4 +104,15 @@ import Testing
             #expect(Quantity.value(bad) == nil, "\(bad)")
         }
     }
+
+    /// A status written by an operator before changedInputs carried digests (paths as
+    /// strings) still decodes: one old volume must not stop the caches from listing all.
+    @Test func changedInputsOfAnOlderOperatorStillDecode() throws {
+        let old = #"{"direction":"pull","result":"Succeeded","changedInputs":["a.csv","b/c.csv"]}"#
+        let record = try JSONDecoder.kube.decode(SyncRecord.self, from: Data(old.utf8))
+        #expect(record.changedInputs == [ChangedInput(path: "a.csv", previousSHA256: nil, sha256: nil),
+                                         ChangedInput(path: "b/c.csv", previousSHA256: nil, sha256: nil)])
+        let new = #"{"direction":"pull","result":"Succeeded","changedInputs":[{"path":"a.csv","previousSHA256":"01","sha256":"02"}]}"#
+        #expect(try JSONDecoder.kube.decode(SyncRecord.self, from: Data(new.utf8)).changedInputs?.first?.previousSHA256 == "01")
+    }
 }
