@@ -127,9 +127,13 @@ import Testing
         let startedAt = try #require(running.status?.containerStatuses?.first?["state"]?["running"]?["startedAt"]?.stringValue
             .flatMap { try? Date($0, strategy: .iso8601) })
         for (volume, count) in zip(awaiting, counts) {
-            let status = try #require(try await w.dataVolumes.get(volume).status)
-            let pull = try #require(status.lastSync)
-            #expect(pull.direction == .pull && pull.result == .succeeded && (status.syncCount ?? 0) > count, "\(volume) was pulled for this pod")
+            // The sync pod's manifest releases the wait; the operator records the Job after.
+            try await eventually("\(volume)'s pull for this pod is recorded") {
+                let status = try await w.dataVolumes.get(volume).status
+                return (status?.syncCount ?? 0) > count && status?.lastSync?.direction == .pull
+            }
+            let pull = try #require(try await w.dataVolumes.get(volume).status?.lastSync)
+            #expect(pull.result == .succeeded, "\(volume) was pulled for this pod")
             // The container's start time has whole seconds: compare at that precision.
             let pulledAt = try #require(pull.end).timeIntervalSince1970.rounded(.down)
             #expect(startedAt.timeIntervalSince1970 >= pulledAt, "\(volume): notebook started \(startedAt), pull ended \(pull.end!)")
