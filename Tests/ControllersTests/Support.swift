@@ -168,7 +168,9 @@ struct World {
 func runKubectl(_ env: TestEnvironment, _ arguments: [String]) throws { try env.kubectl(arguments) }
 
 /// Polls `check` until it holds (for assertions only: the code under test never polls).
-func eventually(_ what: String, timeout: Duration = .seconds(60), _ check: () async throws -> Bool) async throws {
+/// The default allows for real pods on two loaded cores: each sync is a pod to schedule, start
+/// and stop, beside every other suite's.
+func eventually(_ what: String, timeout: Duration = .seconds(120), _ check: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if (try? await check()) == true { return }
