@@ -129,7 +129,8 @@ import Testing
             pod.metadata.name = "jupyter-big"
             _ = try await w.pods.create(pod)
             try await eventually("InUse") { try await w.dataVolumes.get("big").status?.phase == .inUse }
-            let size = 8 << 20, count = 16
+            // Parts of a multipart upload in flight when the kill comes (8 MiB parts).
+            let size = 48 << 20, count = 6
             let root = try await w.directory(claim: "dv-big")
             var files: [String: Data] = [:]
             for i in 0..<count {
