@@ -71,7 +71,10 @@ let package = Package(
 
         // Development tool for the demo: plays the kubelet for sync pods (no kubelet runs here).
         .executableTarget(name: "stowage-kubelet", dependencies: ["KubeTesting", "KubeClient"], path: "Sources/stowage-kubelet"),
-        .executableTarget(name: "stowage-bench", dependencies: ["KubeClient", "KubeModel", "StowageAPI"], path: "bench/Sources/stowage-bench"),
+        .executableTarget(name: "stowage-bench", dependencies: [
+            "KubeClient", "KubeModel", "StowageAPI", "KubeRuntime", "Controllers", "Webhook",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "bench/Sources/stowage-bench"),
 
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "KubeTesting"]),
