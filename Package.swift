@@ -69,7 +69,10 @@ let package = Package(
             ]
         ),
 
-        .executableTarget(name: "stowage-bench", dependencies: ["KubeClient", "KubeModel", "StowageAPI"], path: "bench/Sources/stowage-bench"),
+        .executableTarget(name: "stowage-bench", dependencies: [
+            "KubeClient", "KubeModel", "StowageAPI", "KubeRuntime", "Controllers", "Webhook",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "bench/Sources/stowage-bench"),
 
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "KubeTesting"]),

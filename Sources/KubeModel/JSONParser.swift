@@ -52,6 +52,8 @@ struct JSONParser {
     var depth = 0
     /// Reused for strings with escapes.
     var scratch: [UInt8] = []
+    /// The members of the objects being parsed, innermost last.
+    var members: [(String, JSONValue)] = []
 
     init(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.bytes = bytes
@@ -119,13 +121,16 @@ struct JSONParser {
     mutating func parseObject() throws(JSONParseError) -> JSONValue {
         try enter()
         index += 1  // {
-        var object: [String: JSONValue] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
             depth -= 1
-            return .object(object)
+            return .object([:])
         }
+        // Members wait on a stack shared by all levels and go into a dictionary of their
+        // final size at the end: one hash per key, no rehashing as it grows.
+        let base = members.count
+        defer { members.removeSubrange(base...) }
         while true {
             guard index < bytes.count else { throw error(.unexpectedEnd, "expected a key") }
             guard bytes[index] == UInt8(ascii: "\"") else { throw error(.unexpectedByte, "expected a string key, found \(describe(bytes[index]))") }
@@ -135,8 +140,7 @@ struct JSONParser {
             guard bytes[index] == UInt8(ascii: ":") else { throw error(.unexpectedByte, "expected ':', found \(describe(bytes[index]))") }
             index += 1
             skipWhitespace()
-            let value = try parseValue()
-            if object[key] == nil { object[key] = value }
+            members.append((key, try parseValue()))
             skipWhitespace()
             guard index < bytes.count else { throw error(.unexpectedEnd, "expected ',' or '}'") }
             switch bytes[index] {
@@ -146,6 +150,9 @@ struct JSONParser {
             case UInt8(ascii: "}"):
                 index += 1
                 depth -= 1
+                var object = [String: JSONValue](minimumCapacity: members.count - base)
+                // Backwards, so that of duplicate keys the first is the one left.
+                for (key, value) in members[base...].reversed() { object[key] = value }
                 return .object(object)
             case let byte: throw error(.unexpectedByte, "expected ',' or '}', found \(describe(byte))")
             }

@@ -304,6 +304,25 @@ struct JSONValueDecoder: Decoder {
             return url as! T
         }
         if type == Decimal.self { return Decimal(try decodeDouble()) as! T }
+        // Labels, annotations, command lines: read straight from the tree when every member
+        // is a string; otherwise `Decodable` says which one is not.
+        if type == [String: String].self, case .object(let object) = value {
+            var strings = [String: String](minimumCapacity: object.count)
+            for (key, member) in object {
+                guard case .string(let s) = member else { return try T(from: self) }
+                strings[key] = s
+            }
+            return strings as! T
+        }
+        if type == [String].self, case .array(let array) = value {
+            var strings: [String] = []
+            strings.reserveCapacity(array.count)
+            for member in array {
+                guard case .string(let s) = member else { return try T(from: self) }
+                strings.append(s)
+            }
+            return strings as! T
+        }
         return try T(from: self)
     }
 
@@ -374,8 +393,16 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decodeNil(forKey key: Key) throws -> Bool { try child(key).value == .null }
-    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try child(key).decode(type) }
-    func decode(_ type: String.Type, forKey key: Key) throws -> String { try child(key).decodeString() }
+    // Values of the expected type are read straight from the object; anything else goes
+    // through a child decoder, which builds the coding path and throws the error.
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
+        if case .bool(let b)? = object[key.stringValue] { return b }
+        return try child(key).decode(type)
+    }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String {
+        if case .string(let s)? = object[key.stringValue] { return s }
+        return try child(key).decodeString()
+    }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try child(key).decodeDouble() }
     func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try child(key).decode(type) }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try child(key).decodeInteger(type) }
@@ -398,6 +425,34 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         default: return try child(key).decodeString()
         }
     }
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
+        switch object[key.stringValue] {
+        case nil, .null?: return nil
+        case .bool(let b)?: return b
+        default: return try child(key).decode(type)
+        }
+    }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
+        switch object[key.stringValue] {
+        case nil, .null?: return nil
+        case .number(let n)?: return n
+        default: return try child(key).decodeDouble()
+        }
+    }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try integerIfPresent(type, forKey: key) }
+    func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? { try integerIfPresent(type, forKey: key) }
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { try integerIfPresent(type, forKey: key) }
+    func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try integerIfPresent(type, forKey: key) }
+
+    private func integerIfPresent<I: FixedWidthInteger>(_ type: I.Type, forKey key: Key) throws -> I? {
+        switch object[key.stringValue] {
+        case nil, .null?: return nil
+        case .number(let n)?: if let i = I(exactly: n) { return i }
+        default: break
+        }
+        return try child(key).decodeInteger(type)
+    }
+
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         switch object[key.stringValue] {
         case nil, .null?: return nil
@@ -453,7 +508,13 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
         currentIndex += 1
         return value
     }
-    mutating func decode(_ type: String.Type) throws -> String { try decodeScalar { try $0.decodeString() } }
+    mutating func decode(_ type: String.Type) throws -> String {
+        if currentIndex < array.count, case .string(let s) = array[currentIndex] {
+            currentIndex += 1
+            return s
+        }
+        return try decodeScalar { try $0.decodeString() }
+    }
     mutating func decode(_ type: Bool.Type) throws -> Bool { try decodeScalar { try $0.decode(type) } }
     mutating func decode(_ type: Double.Type) throws -> Double { try decodeScalar { try $0.decodeDouble() } }
     mutating func decode(_ type: Float.Type) throws -> Float { try decodeScalar { try $0.decode(type) } }

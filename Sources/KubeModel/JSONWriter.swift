@@ -3,58 +3,81 @@ extension JSONValue {
     /// values give equal text. Written directly: generic `Codable` recursion per node costs
     /// several times more.
     public var text: String {
-        var out = ""
+        var out: [UInt8] = []
         Self.write(self, to: &out)
-        // Growing by doubling can leave up to half the buffer unused; texts that are kept
-        // (a cache's `Original`s) get one of their own size.
-        guard out.utf8.count > 32 else { return out }
-        var exact = ""
-        exact.reserveCapacity(out.utf8.count)
-        exact += out
-        return exact
+        // Of the exact size: texts that are kept (a cache's `Original`s) waste nothing.
+        return String(decoding: out, as: UTF8.self)
     }
 
     public static func write(_ value: JSONValue, to out: inout String) {
-        switch value {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let n):
-            if n.rounded() == n, abs(n) < 1e15 { out += String(Int64(n)) } else if n.isFinite { out += "\(n)" } else { out += "null" }
-        case .string(let s): write(string: s, to: &out)
-        case .array(let items):
-            out += "["
-            for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
-                write(item, to: &out)
-            }
-            out += "]"
-        case .object(let members):
-            out += "{"
-            for (i, key) in members.keys.sorted().enumerated() {
-                if i > 0 { out += "," }
-                write(string: key, to: &out)
-                out += ":"
-                write(members[key] ?? .null, to: &out)
-            }
-            out += "}"
-        }
+        var bytes: [UInt8] = []
+        write(value, to: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
     }
 
     public static func write(string: String, to out: inout String) {
-        out += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+        var bytes: [UInt8] = []
+        write(string: string, to: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the value's compact JSON text as UTF-8: bytes, because appending to a
+    /// `String` piece by piece costs more than all the rest of writing a document.
+    public static func write(_ value: JSONValue, to out: inout [UInt8]) {
+        switch value {
+        case .null: append("null", to: &out)
+        case .bool(let b): append(b ? "true" : "false", to: &out)
+        case .number(let n):
+            if n.rounded() == n, abs(n) < 1e15 { out += String(Int64(n)).utf8 } else if n.isFinite { out += "\(n)".utf8 } else { append("null", to: &out) }
+        case .string(let s): write(string: s, to: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                write(item, to: &out)
             }
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            for (i, key) in members.keys.sorted().enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                write(string: key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                write(members[key] ?? .null, to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
         }
-        out += "\""
+    }
+
+    /// Appends `string` as a JSON string: quoted, with `"`, `\` and control characters
+    /// escaped; runs that need no escape (nearly all of every string) are copied whole.
+    public static func write(string: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var string = string
+        string.withUTF8 { bytes in
+            var plain = 0
+            for (i, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                if plain < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plain..<i])) }
+                switch byte {
+                case UInt8(ascii: "\""): append("\\\"", to: &out)
+                case UInt8(ascii: "\\"): append("\\\\", to: &out)
+                case UInt8(ascii: "\n"): append("\\n", to: &out)
+                case UInt8(ascii: "\r"): append("\\r", to: &out)
+                case UInt8(ascii: "\t"): append("\\t", to: &out)
+                default:
+                    let hex = String(byte, radix: 16)
+                    out += ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8
+                }
+                plain = i + 1
+            }
+            if plain < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plain...])) }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends literal text.
+    @inline(__always)
+    public static func append(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 }

@@ -214,9 +214,12 @@ struct Validator {
 
     /// RFC 1123 label: 1-63 of `[a-z0-9-]`, alphanumeric at both ends.
     static func isDNSLabel(_ s: Substring) -> Bool {
-        guard (1...63).contains(s.count), let first = s.first, let last = s.last else { return false }
-        let alnum = { (c: Character) in c.isASCII && (c.isLowercase || c.isNumber) }
-        return alnum(first) && alnum(last) && s.allSatisfy { alnum($0) || $0 == "-" }
+        // By bytes: every character allowed is one ASCII byte, and Character's Unicode
+        // properties cost more than the mutating webhook's whole decision.
+        let bytes = s.utf8
+        guard (1...63).contains(bytes.count), let first = bytes.first, let last = bytes.last else { return false }
+        let alnum = { (b: UInt8) in (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) }
+        return alnum(first) && alnum(last) && bytes.allSatisfy { alnum($0) || $0 == UInt8(ascii: "-") }
     }
 
     /// RFC 1123 subdomain: dot-separated labels, at most 253 characters.

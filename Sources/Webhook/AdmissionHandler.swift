@@ -58,10 +58,19 @@ public struct AdmissionHandler: Sendable {
         case _ where Self.paths.contains(path):
             guard method == "POST" else { return .text(405, "method \(method) not allowed on \(path); use POST") }
             guard source.isReady else { return .text(503, "webhook caches not synced yet") }
+            guard !body.isEmpty else { return .text(400, "empty body: expected an AdmissionReview (admission.k8s.io/v1)") }
+            // KubeModel's byte-level parser and tree decoder: several times cheaper than
+            // Foundation's JSONDecoder on a pod review, and on the request path that matters.
+            let tree: JSONValue
+            do {
+                tree = try JSONValue(parsing: body)
+            } catch {
+                return .text(400, "malformed AdmissionReview: \(error)")
+            }
             switch path {
-            case "/mutate-pods": return review(body, as: Pod.self, mutate)
-            case "/validate-pods": return review(body, as: Workload.self, validateWorkload)
-            default: return review(body, as: StowageVolume.self, validateVolume)
+            case "/mutate-pods": return review(tree, as: Pod.self, mutate)
+            case "/validate-pods": return validatePods(tree)
+            default: return review(tree, as: StowageVolume.self, validateVolume)
             }
         default:
             return .text(404, "not found: \(path)")
@@ -72,18 +81,9 @@ public struct AdmissionHandler: Sendable {
     /// AdmissionReview v1 is a 400; a review whose object cannot be read is answered with a
     /// denial carrying the reason (the API server expects a review back when it can read one).
     private func review<Object: Decodable & Sendable>(
-        _ body: Data, as type: Object.Type,
+        _ tree: JSONValue, as type: Object.Type,
         _ decide: (ReviewEnvelope<Object>.Request, Object) -> ReviewReply
     ) -> WebhookReply {
-        guard !body.isEmpty else { return .text(400, "empty body: expected an AdmissionReview (admission.k8s.io/v1)") }
-        // KubeModel's byte-level parser and tree decoder: several times cheaper than
-        // Foundation's JSONDecoder on a pod review, and on the request path that matters.
-        let tree: JSONValue
-        do {
-            tree = try JSONValue(parsing: body)
-        } catch {
-            return .text(400, "malformed AdmissionReview: \(error)")
-        }
         let envelope: ReviewEnvelope<Object>
         do {
             envelope = try tree.decode(as: ReviewEnvelope<Object>.self)
@@ -108,10 +108,83 @@ public struct AdmissionHandler: Sendable {
     }
 
     private func encode(_ reply: ReviewReply) -> WebhookReply {
-        do {
-            return WebhookReply(status: 200, contentType: "application/json", body: try JSONEncoder().encode(reply))
-        } catch {
-            return .text(500, "cannot encode the AdmissionReview: \(error)")
+        WebhookReply(status: 200, contentType: "application/json", body: Data(reply.bytes))
+    }
+
+    /// `/validate-pods`: a review naming no Stowage claim is answered at once, unless
+    /// `quick` is false (tests compare both ways); the others are decoded and judged.
+    func validatePods(_ tree: JSONValue, quick: Bool = true) -> WebhookReply {
+        if quick, let reply = Self.claimFreeAnswer(tree) { return encode(reply) }
+        return review(tree, as: Workload.self, validateWorkload)
+    }
+
+    /// The answer to a review on `/validate-pods` that needs no decision, read from the
+    /// parsed review without decoding its object: every pod in the cluster comes here, and
+    /// most mount no Stowage claim. Allowed, whatever the operation: a review without an
+    /// object, and a pod (or a Job's pod template) none of whose volumes names a `dv-` or
+    /// `shv-` claim; which is what the full path decides for them (`validateWorkload`).
+    ///
+    /// Nil sends the review the full way: it names a Stowage claim, or its envelope or its
+    /// volumes do not read as the full path reads them (which then answers with the error it
+    /// always gave). Beyond the envelope and the volumes, the object is not read: a pod the
+    /// API server sends here has passed its schema already, so only a hand-made body could
+    /// be malformed elsewhere, and one that names no claim asks nothing of Stowage.
+    static func claimFreeAnswer(_ tree: JSONValue) -> ReviewReply? {
+        // The volumes first: a review that names a claim goes the full way without paying
+        // for the envelope twice.
+        let object = tree["request"]?["object"]
+        if let object, object != .null, !namesNoStowageClaim(object) || carriesReservedKeys(object) { return nil }
+        // An update that adds or drops a reserved key is judged too (`ReservedKeys`).
+        if let old = tree["request"]?["oldObject"], old != .null, carriesReservedKeys(old) { return nil }
+        guard let envelope = try? tree.decode(as: ReviewEnvelope<Ignored>.self),
+              envelope.apiVersion == "admission.k8s.io/v1", envelope.kind == "AdmissionReview",
+              let request = envelope.request else { return nil }
+        return .allow(uid: request.uid)
+    }
+
+    /// True when `object` (a pod, or a Job and its pod template) has a key only Stowage may
+    /// write (`ReservedKeys`): such a pod is judged in full even without a claim, since the
+    /// homes controller trusts `stowage.io/user`.
+    private static func carriesReservedKeys(_ object: JSONValue) -> Bool {
+        let metadata = [object["metadata"], object["spec"]?["template"]?["metadata"]]
+        return metadata.contains { meta in
+            meta?["annotations"]?[StowageKeys.user] != nil || meta?["labels"]?[StowageKeys.managedBy] != nil
+        }
+    }
+
+    /// True when `object`, a pod or a Job, reads as `WorkloadRequest` reads it and none of
+    /// the volumes of its pod spec names a Stowage claim.
+    private static func namesNoStowageClaim(_ object: JSONValue) -> Bool {
+        guard case .object = object else { return false }
+        switch object["kind"] {
+        case nil, .null?, .string?: break
+        default: return false
+        }
+        // Where `WorkloadRequest` finds the pod spec: a Job's template, else the object's own.
+        var spec = object["spec"]
+        if object["kind"] == .string(Job.kind), let jobSpec = spec, jobSpec != .null {
+            // A template and its spec are required of a Job that has a spec.
+            guard case .object = jobSpec, case .object? = jobSpec["template"],
+                  case .object(let template)? = jobSpec["template"]?["spec"] else { return false }
+            spec = .object(template)
+        }
+        guard let spec, spec != .null else { return true }
+        guard case .object = spec else { return false }
+        switch spec["volumes"] {
+        case nil, .null?:
+            return true
+        case .array(let volumes)?:
+            for volume in volumes {
+                guard case .object(let fields) = volume else { return false }
+                switch fields["persistentVolumeClaim"] {
+                case nil, .null?: continue
+                case let source?:
+                    guard case .string(let claim)? = source["claimName"], ChildNames.volume(ofClaim: claim) == nil else { return false }
+                }
+            }
+            return true
+        default:
+            return false
         }
     }
 
@@ -129,7 +202,7 @@ public struct AdmissionHandler: Sendable {
         var reply = ReviewReply.allow(uid: request.uid, warnings: result.warnings)
         if !result.patch.isEmpty {
             reply.response.patchType = "JSONPatch"
-            reply.response.patch = Data(JSONText.encode(result.patch).utf8).base64EncodedString()
+            reply.response.patch = Data(JSONText.bytes(result.patch)).base64EncodedString()
         }
         logger.debug("pod mutated", metadata: [
             "pod": "\(namespace)/\(pod.metadata.name ?? pod.metadata.generateName ?? "")", "creator": "\(identity.creator)",
@@ -207,16 +280,33 @@ public struct AdmissionHandler: Sendable {
 }
 
 /// Request counts and latencies, per path and HTTP status.
+///
+/// The instruments of each path, and its counter for HTTP 200, are looked up once: a lookup
+/// validates names and hashes label sets under the registry's lock, work that does not
+/// depend on the request.
 struct WebhookMetrics: Sendable {
     let registry: MetricsRegistry
+    private let durations: [String: Histogram]
+    private let answered: [String: Counter]
 
-    init(_ registry: MetricsRegistry) { self.registry = registry }
+    init(_ registry: MetricsRegistry) {
+        self.registry = registry
+        durations = Dictionary(uniqueKeysWithValues: AdmissionHandler.paths.map { ($0, Self.duration(registry, path: $0)) })
+        answered = Dictionary(uniqueKeysWithValues: AdmissionHandler.paths.map { ($0, Self.requests(registry, path: $0, status: 200)) })
+    }
 
     func observe(path: String, status: Int, duration: Duration) {
+        ((status == 200 ? answered[path] : nil) ?? Self.requests(registry, path: path, status: status)).increment()
+        (durations[path] ?? Self.duration(registry, path: path)).observe(duration)
+    }
+
+    private static func requests(_ registry: MetricsRegistry, path: String, status: Int) -> Counter {
         registry.counter("stowage_webhook_requests_total", help: "Admission requests by path and HTTP status.",
-                         labels: ["path": path, "code": String(status)]).increment()
+                         labels: ["path": path, "code": String(status)])
+    }
+
+    private static func duration(_ registry: MetricsRegistry, path: String) -> Histogram {
         registry.histogram("stowage_webhook_request_duration_seconds", help: "Time to decide one admission request.",
                            labels: ["path": path], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5])
-            .observe(duration)
     }
 }

@@ -25,6 +25,17 @@ public struct JSONPatchOperation: Codable, Sendable, Hashable, CustomStringConve
     /// A map key as one JSON pointer segment: `~` is `~0`, `/` is `~1` (RFC 6901), so
     /// `stowage.io/user` is `stowage.io~1user`.
     public static func escape(_ key: String) -> String {
-        key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        // Without Foundation's `replacingOccurrences`, which bridges through NSString.
+        guard key.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return key }
+        var out = ""
+        out.reserveCapacity(key.utf8.count + 4)
+        for scalar in key.unicodeScalars {
+            switch scalar {
+            case "~": out += "~0"
+            case "/": out += "~1"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 }

@@ -14,6 +14,11 @@ import Synchronization
 /// TLS comes from PEM files, re-read when they change (`CertificateReloader`): no restart on
 /// rotation. Bodies over `maxBodyBytes` get 413 and the connection is closed.
 ///
+/// Requests are answered on the connection's event loop, as they arrive: a decision is a
+/// pure function of memory that takes microseconds, so handing each request to a task and
+/// its answer back to the loop (two thread hops and their wake-ups) would cost more than
+/// the decision itself.
+///
 /// A `Service`: `run()` serves until the task is cancelled or the service group shuts down
 /// gracefully; then it stops accepting, gives open connections `shutdownGrace` to finish
 /// the request in flight, and closes them. Not behind leader election: every replica serves.
@@ -61,11 +66,12 @@ public struct WebhookServer: Service {
     /// How often a changed certificate pair was loaded.
     public var certificateReloads: Int { certificates.reloads }
 
-    typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
-
     public func run() async throws {
         let certificates = self.certificates
-        let server: NIOAsyncChannel<Connection, Never>
+        let handler = self.handler
+        let limit = configuration.maxBodyBytes
+        let logger = self.logger
+        let server: NIOAsyncChannel<any Channel, Never>
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -76,7 +82,9 @@ public struct WebhookServer: Service {
                         let tls = NIOSSLServerHandler(context: certificates.context())
                         try channel.pipeline.syncOperations.addHandler(tls)
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        return try Connection(wrappingChannelSynchronously: channel)
+                        try channel.pipeline.syncOperations.addHandler(
+                            AdmissionChannelHandler(handler: handler, maxBodyBytes: limit, logger: logger))
+                        return channel as any Channel
                     }
                 }
         } catch {
@@ -88,77 +96,116 @@ public struct WebhookServer: Service {
         bound.set(port)
         logger.info("webhook listening", metadata: ["webhook.host": "\(configuration.host)", "webhook.port": "\(port)"])
 
+        let open = OpenConnections()
         let grace = configuration.shutdownGrace
         try await withGracefulShutdownHandler {
             try await server.executeThenClose { connections in
-                await withDiscardingTaskGroup { group in
-                    do {
-                        for try await connection in connections {
-                            group.addTask { await self.serve(connection) }
-                        }
-                    } catch {
-                        // The accept loop ends when the listening socket closes or on cancellation.
-                    }
-                    // No longer accepting: requests in flight get the grace period, then
-                    // every connection (idle keep-alives included) is closed.
-                    try? await Task.sleep(for: grace)
-                    group.cancelAll()
+                do {
+                    for try await connection in connections { open.insert(connection) }
+                } catch {
+                    // The accept loop ends when the listening socket closes or on cancellation.
                 }
+                // No longer accepting: requests in flight get the grace period, then every
+                // connection (idle keep-alives included) is closed.
+                await open.closeAll(after: grace)
             }
         } onGracefulShutdown: {
             server.channel.close(promise: nil)
         }
         logger.info("webhook stopped", metadata: ["webhook.port": "\(port)"])
     }
+}
 
-    private func serve(_ connection: Connection) async {
-        let limit = configuration.maxBodyBytes
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                var head: HTTPRequestHead?
-                var body = ByteBuffer()
-                var tooLarge = false
-                for try await part in inbound {
-                    switch part {
-                    case .head(let h):
-                        head = h
-                        body.clear()
-                        tooLarge = h.headers.first(name: "content-length").flatMap(Int.init).map { $0 > limit } ?? false
-                    case .body(var chunk):
-                        guard !tooLarge else { continue }
-                        if body.readableBytes + chunk.readableBytes > limit {
-                            tooLarge = true
-                            body.clear()
-                        } else {
-                            body.writeBuffer(&chunk)
-                        }
-                    case .end:
-                        guard let request = head else { continue }
-                        head = nil
-                        let reply = tooLarge
-                            ? WebhookReply.text(413, "request body exceeds \(limit) bytes")
-                            : handler.handle(method: request.method.rawValue, uri: request.uri,
-                                             body: Data(body.readableBytesView))
-                        let keepAlive = request.isKeepAlive && !tooLarge
-                        try await write(reply, version: request.version, keepAlive: keepAlive, to: outbound)
-                        if !keepAlive { return }
-                    }
-                }
+/// One connection's HTTP requests, answered on its event loop: the body is gathered up to
+/// the limit, `AdmissionHandler` decides, and the answer is written and flushed at once.
+final class AdmissionChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let handler: AdmissionHandler
+    private let limit: Int
+    private let logger: Logger
+    private var head: HTTPRequestHead?
+    private var body: ByteBuffer?
+    private var tooLarge = false
+
+    init(handler: AdmissionHandler, maxBodyBytes: Int, logger: Logger) {
+        self.handler = handler
+        limit = maxBodyBytes
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+            body = nil
+            tooLarge = h.headers.first(name: "content-length").flatMap(Int.init).map { $0 > limit } ?? false
+        case .body(var chunk):
+            guard !tooLarge else { return }
+            if (body?.readableBytes ?? 0) + chunk.readableBytes > limit {
+                tooLarge = true
+                body = nil
+            } else if body == nil {
+                body = chunk
+            } else {
+                body!.writeBuffer(&chunk)
             }
-        } catch {
-            logger.debug("webhook connection ended", metadata: ["error": "\(error)"])
+        case .end:
+            guard let request = head else { return }
+            head = nil
+            let reply = tooLarge
+                ? WebhookReply.text(413, "request body exceeds \(limit) bytes")
+                : handler.handle(method: request.method.rawValue, uri: request.uri,
+                                 body: body.map { Data($0.readableBytesView) } ?? Data())
+            body = nil
+            let keepAlive = request.isKeepAlive && !tooLarge
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: reply.contentType)
+            headers.add(name: "Content-Length", value: String(reply.body.count))
+            if !keepAlive { headers.add(name: "Connection", value: "close") }
+            let status = HTTPResponseStatus(statusCode: reply.status)
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))),
+                          promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: reply.body)))), promise: nil)
+            if keepAlive {
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            } else {
+                let channel = context.channel
+                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            }
         }
     }
 
-    private func write(_ reply: WebhookReply, version: HTTPVersion, keepAlive: Bool,
-                       to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: reply.contentType)
-        headers.add(name: "Content-Length", value: String(reply.body.count))
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        try await outbound.write(.head(HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: reply.status), headers: headers)))
-        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: reply.body))))
-        try await outbound.write(.end(nil))
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("webhook connection ended", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+}
+
+/// The connections a server has accepted and not yet seen closed, to close at shutdown.
+final class OpenConnections: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func insert(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.withLock { $0[id] = channel }
+        // Fires at once for a channel already closed.
+        channel.closeFuture.whenComplete { [self] _ in channels.withLock { _ = $0.removeValue(forKey: id) } }
+    }
+
+    var count: Int { channels.withLock { $0.count } }
+
+    /// Waits until every connection has closed or `grace` has passed (at once when the
+    /// task is cancelled), then closes those still open and waits for them to close.
+    func closeAll(after grace: Duration) async {
+        let deadline = ContinuousClock.now + grace
+        while count > 0, ContinuousClock.now < deadline {
+            do { try await Task.sleep(for: .milliseconds(10)) } catch { break }
+        }
+        let remaining = channels.withLock { Array($0.values) }
+        for channel in remaining { channel.close(promise: nil) }
+        for channel in remaining { try? await channel.closeFuture.get() }
     }
 }
 

@@ -183,6 +183,79 @@ import Testing
         #expect(element.contains("[1]") || element.contains("Index 1"), "\(element)")
     }
 
+    /// Strings are written in runs between the bytes that need escaping: every control
+    /// character, quotes and backslashes at either end and side by side, and non-ASCII text.
+    @Test func stringsWithEscapesAnywhereRoundTrip() throws {
+        let controls = String((0..<0x20).map { Character(Unicode.Scalar(UInt8($0))) })
+        for text in ["", "plain", "\"", "\\", "\"\"\\", "\"start", "end\\", "a\"b\\c\nd", controls, controls + "x" + controls,
+                     "é\u{1}ü\"日本\t", String(repeating: "long run ", count: 100) + "\"" + String(repeating: "é", count: 50)] {
+            let written = JSONValue.string(text).text
+            #expect(try parse(written) == .string(text), "\(written)")
+            #expect(try JSONDecoder().decode(String.self, from: Data(written.utf8)) == text)
+            var viaString = ""
+            JSONValue.write(string: text, to: &viaString)
+            #expect(viaString == written)
+        }
+    }
+
+    /// Scalars, string maps and string lists are read straight from the tree when they have
+    /// the expected type; the rest must decode as JSONDecoder decodes them, or fail where it
+    /// fails, naming the field.
+    @Test func directReadsDecodeAndFailLikeJSONDecoder() throws {
+        struct Fields: Decodable, Equatable {
+            var flag: Bool
+            var name: String
+            var on: Bool?
+            var count: Int?
+            var small: Int32?
+            var big: Int64?
+            var unsigned: UInt64?
+            var ratio: Double?
+            var labels: [String: String]?
+            var args: [String]?
+        }
+        enum Outcome: Equatable {
+            case decoded(Fields)
+            /// The first key of the error's coding path ("" at the top).
+            case failed(String)
+            var value: Fields? { if case .decoded(let v) = self { v } else { nil } }
+        }
+        func viaTree(_ json: String) -> Outcome {
+            do {
+                return .decoded(try JSONValue(parsing: Data(json.utf8)).decode(as: Fields.self))
+            } catch {
+                switch error as? DecodingError {
+                case .typeMismatch(_, let c)?, .valueNotFound(_, let c)?, .dataCorrupted(let c)?:
+                    return .failed(c.codingPath.first?.stringValue ?? "")
+                case .keyNotFound(let key, _)?: return .failed(key.stringValue)
+                default: return .failed("\(error)")
+                }
+            }
+        }
+        func viaFoundation(_ json: String) -> Fields? { try? JSONDecoder.kube.decode(Fields.self, from: Data(json.utf8)) }
+
+        let base = #""flag":true,"name":"n""#
+        for good in [#""on":false,"count":3,"small":-2,"big":9007199254740991,"unsigned":7,"ratio":0.5,"labels":{"a":"1","b":""},"args":["x","","y"]"#,
+                     #""on":null,"count":null,"small":null,"big":null,"unsigned":null,"ratio":null,"labels":null,"args":null"#, #""count":3.0"#] {
+            let json = "{\(base),\(good)}"
+            let decoded = try #require(viaTree(json).value, "\(json)")
+            #expect(decoded == viaFoundation(json), "\(json)")
+        }
+        #expect(viaTree("{\(base),\"labels\":{\"a\":\"1\"}}").value?.labels == ["a": "1"])
+        let bad: [(String, String)] = [
+            (#"{"flag":1,"name":"n"}"#, "flag"), (#"{"flag":true,"name":2}"#, "name"), (#"{"flag":null,"name":"n"}"#, "flag"),
+            (#"{"name":"n"}"#, "flag"), ("{\(base),\"on\":\"yes\"}", "on"), ("{\(base),\"count\":1.5}", "count"),
+            ("{\(base),\"count\":\"3\"}", "count"), ("{\(base),\"small\":3000000000}", "small"),
+            ("{\(base),\"unsigned\":-1}", "unsigned"), ("{\(base),\"ratio\":\"x\"}", "ratio"),
+            ("{\(base),\"labels\":{\"a\":1}}", "labels"), ("{\(base),\"labels\":[]}", "labels"),
+            ("{\(base),\"args\":[\"a\",null]}", "args"), ("{\(base),\"args\":\"a\"}", "args"),
+        ]
+        for (json, field) in bad {
+            #expect(viaFoundation(json) == nil, "\(json)")
+            #expect(viaTree(json) == .failed(field), "\(json)")
+        }
+    }
+
     /// `JSONValue` fields inside types decoded by Foundation's JSONDecoder (the webhook's
     /// AdmissionReview, tests) read every kind of value.
     @Test func jsonValueFieldsThroughJSONDecoder() throws {

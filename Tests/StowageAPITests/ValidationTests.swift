@@ -126,6 +126,23 @@ import Testing
         #expect(SharedVolume(name: "s", spec: spec).validate().isEmpty)
     }
 
+    /// Read by bytes, a DNS label is what it was read by characters: 1 to 63 of a-z, 0-9
+    /// and `-`, starting and ending alphanumeric.
+    @Test func dnsLabelsByBytesAsByCharacters() {
+        func byCharacters(_ s: Substring) -> Bool {
+            guard (1...63).contains(s.count), let first = s.first, let last = s.last else { return false }
+            let alnum = { (c: Character) in c.isASCII && (c.isLowercase || c.isNumber) }
+            return alnum(first) && alnum(last) && s.allSatisfy { alnum($0) || $0 == "-" }
+        }
+        let long = String(repeating: "a", count: 63)
+        for text in ["", "a", "0", "-", "a-", "-a", "a-b", "dv-home-alice", "Home", "a.b", "a_b", "a b", "é", "aé", "a\r\nb",
+                     "a\u{301}", "١", "ａ", long, long + "a", String(repeating: "é", count: 30), "a-\u{0}b", "shv-tools-2d01"] {
+            #expect(Validator.isDNSLabel(Substring(text)) == byCharacters(Substring(text)), "\(text.debugDescription)")
+        }
+        #expect(Validator.isDNSLabel(Substring(long)))
+        #expect(!Validator.isDNSLabel(Substring(long + "a")))
+    }
+
     @Test func summaryJoinsErrors() {
         let errors = dv { $0.size = "x"; $0.owner = "" }.validate()
         #expect(errors.summary.hasPrefix("spec.owner: must not be empty when set; spec.size:"))

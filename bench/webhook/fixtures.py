@@ -3,7 +3,8 @@
 the access-level ConfigMap, and realistic AdmissionReview bodies (KubeSpawner pods).
 
   fixtures.py objects COUNT > objects.json     # a v1 List for `kubectl create -f`
-  fixtures.py bodies COUNT DIR                 # DIR/mutate-*.json, validate-*.json, volume-*.json
+  fixtures.py bodies COUNT DIR                 # DIR/mutate-*.json, validate-*.json, volume-*.json,
+                                               # plain-*.json (validate, no Stowage claim; not in the load's mix)
 """
 import json
 import os
@@ -140,6 +141,9 @@ def bodies(count, out, variants=200):
         claims = [("dv-home-" + u.replace("-", "-2d"), False), ("dv-data-%04d" % i, False), ("shv-share-%04d" % (i - i % 100), True)]
         with open(os.path.join(out, "validate-%03d.json" % n), "w") as f:
             json.dump(review("v-%d" % n, "Pod", "", "v1", "pods", notebook_pod(u, claims)), f)
+        # A pod of the same kind naming no Stowage claim: what most pods of a cluster are.
+        with open(os.path.join(out, "plain-%03d.json" % n), "w") as f:
+            json.dump(review("p-%d" % n, "Pod", "", "v1", "pods", notebook_pod(u, [("scratch-%04d" % i, False)])), f)
         dv = items[1 + i] if n < 20 else None
         if dv:
             with open(os.path.join(out, "volume-%03d.json" % n), "w") as f:

@@ -9,6 +9,8 @@
 //   stowage-bench dv-floor NAMESPACE QPS BURST [WORKERS] the operator's writes for each DataVolume
 //                                                        (finalizer, claim, event, two status
 //                                                        writes) by a bare client at QPS
+//   stowage-bench webhook-cost DIR [ROUNDS]              CPU per admission review, no network
+//                                                        (bench/webhook-cost.sh; WebhookCost.swift)
 //
 // Each command prints one JSON line on stdout with what it measured (wall time inside the
 // process); bench/kubeclient.sh wraps it in /usr/bin/time -v for peak RSS.
@@ -208,8 +210,10 @@ do {
     case "dv-floor" where args.count >= 4:
         try await dvFloor(namespace: args[1], qps: Double(args[2]) ?? 50, burst: Int(args[3]) ?? 100,
                           workers: args.count > 4 ? Int(args[4]) ?? 4 : 4)
+    case "webhook-cost" where args.count >= 2:
+        try webhookCost(directory: args[1], rounds: args.count > 2 ? Int(args[2]) ?? 20 : 20)
     default:
-        fail("usage: stowage-bench create NAMESPACE COUNT [CONCURRENCY] | list | watch COUNT | dv-create NAMESPACE COUNT | dv-wait NAMESPACE COUNT | dv-floor NAMESPACE QPS BURST [WORKERS]")
+        fail("usage: stowage-bench create NAMESPACE COUNT [CONCURRENCY] | list | watch COUNT | dv-create NAMESPACE COUNT | dv-wait NAMESPACE COUNT | dv-floor NAMESPACE QPS BURST [WORKERS] | webhook-cost DIR [ROUNDS]")
     }
 } catch {
     fail("\(error)")
