@@ -183,6 +183,10 @@ public final class Controller<R: KubeResource>: Sendable {
             metrics?.reconciled(result: "terminal_error", duration: ContinuousClock.now - started)
             logger.warning("reconcile failed; not retrying", metadata: ["key": "\(key)", "reason": "\(error.reason)", "error": "\(error.message)"])
             await queue.forget(key)
+        } catch where Task.isCancelled {
+            // Stopping (SIGTERM, lost leadership): the pass was cut short, not failed; the
+            // next leader's first list brings the key back.
+            logger.debug("reconcile cut short by shutdown", metadata: ["key": "\(key)"])
         } catch {
             metrics?.reconciled(result: "error", duration: ContinuousClock.now - started)
             logger.warning("reconcile failed; retrying", metadata: ["key": "\(key)", "error": "\(error)"])
