@@ -5,9 +5,11 @@
 #
 # 1. Notebook start overhead. A KubeSpawner-like pod (the hub's service account creates it,
 #    by impersonation; the notebook image as 1000:100) is timed from the create call until
-#    a watch shows its container `notebook` running, in three kinds, alternating, RUNS each:
+#    a watch shows its container `notebook` running, in four kinds, alternating, RUNS each:
 #      baseline  the same pod in namespace `baseline`, which no Stowage webhook covers
 #                (neither mutating nor validating: see WEBHOOKS below), so no volume at all;
+#      claims    the baseline pod mounting two claims of its own (same StorageClass, same
+#                files as the home and the dataset): what the volumes cost without Stowage;
 #      in-place  alice's pod in `notebooks`: the webhook injects her home (data pulled,
 #                `sync.onStart: false`) and an RO dataset (pulled, `sync.onStart: false`):
 #                by the rules (docs/webhook.md) nothing is owed, so no `stowage-wait`;
@@ -194,18 +196,33 @@ alternate() { # rounds function kinds...
   done
 }
 
+# The claim's directory on this machine (the provisioner's hostPath).
+claim_dir() { # claim [namespace]
+  local pv
+  pv=$(k get pvc "$1" -n "${2:-pull}" -o jsonpath='{.spec.volumeName}')
+  k get pv "$pv" -o jsonpath='{.spec.hostPath.path}{.spec.local.path}'
+}
+
 # ---------------------------------------------------------------------------- 1. notebook start
-notebook_pod() { # name user
-  python3 - "$1" "$2" "$STOWAGE_TEST_NOTEBOOK_IMAGE" <<'PY'
+# A notebook pod as KubeSpawner makes it; with "claims", it also mounts the claims home and
+# iris itself (as the webhook would mount a home and a dataset), so no webhook is involved.
+notebook_pod() { # name user [claims]
+  python3 - "$1" "$2" "$STOWAGE_TEST_NOTEBOOK_IMAGE" "${3:-}" <<'PY'
 import json, sys
-name, user, image = sys.argv[1:]
-print(json.dumps({"apiVersion": "v1", "kind": "Pod",
+name, user, image, claims = sys.argv[1:]
+pod = {"apiVersion": "v1", "kind": "Pod",
   "metadata": {"name": name, "labels": {"app": "jupyterhub", "component": "singleuser-server", "hub.jupyter.org/username": user},
                "annotations": {"hub.jupyter.org/username": user}},
   "spec": {"securityContext": {"runAsUser": 1000, "runAsGroup": 100, "fsGroup": 100},
            "terminationGracePeriodSeconds": 5, "enableServiceLinks": False,
            "containers": [{"name": "notebook", "image": image, "imagePullPolicy": "IfNotPresent",
-                           "command": ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.5; done"]}]}}))
+                           "command": ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.5; done"]}]}}
+if claims:
+    pod["spec"]["volumes"] = [{"name": "home", "persistentVolumeClaim": {"claimName": "home"}},
+                              {"name": "iris", "persistentVolumeClaim": {"claimName": "iris", "readOnly": True}}]
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "home", "mountPath": "/home/jovyan"},
+                                                     {"name": "iris", "mountPath": "/data/iris", "readOnly": True}]
+print(json.dumps(pod))
 PY
 }
 
@@ -213,11 +230,12 @@ start_one() { # kind round
   local kind=$1 round=$2 ns user name
   case $kind in
     baseline) ns=baseline user=carol ;;
+    claims)   ns=baseline user=dave ;;
     in-place) ns=notebooks user=alice ;;
     refresh)  ns=notebooks user=bob ;;
   esac
   name=jupyter-$user-$round
-  notebook_pod "$name" "$user" > "$WORK/pod.json"
+  notebook_pod "$name" "$user" "$([ "$kind" = claims ] && echo claims)" > "$WORK/pod.json"
   local row
   row=$(python3 bench/pods/podwatch.py notebook "$ns" "$WORK/pod.json" "$HUB")
   printf '{"kind": "%s", "round": "%s", "load": "%s", "result": %s}\n' "$kind" "$round" "$(load)" "$row" >> "$WORK/notebook.jsonl"
@@ -276,11 +294,23 @@ spec:
 EOF
   settle notebooks 300 Ready
   log "warm-up: one pod of each kind (bob's first login creates and pulls his home)"
-  for kind in baseline in-place refresh; do start_one "$kind" warmup; done
+  # The claims kind's own two claims, holding what the home and the dataset hold.
+  for claim in home iris; do
+    k apply -n baseline -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: $claim}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+EOF
+  done
+  until [ "$(k get pvc home iris -n baseline -o jsonpath='{.items[*].status.phase}')" = "Bound Bound" ]; do sleep 0.5; done
+  cp -r "$WORK/seed/home/." "$(claim_dir home baseline)/"
+  cp -r "$WORK/seed/iris/." "$(claim_dir iris baseline)/"
+  for kind in baseline claims in-place refresh; do start_one "$kind" warmup; done
   k get dv -n notebooks >&2
   NOTEBOOK_LOAD_START=$(load)
   log "notebook start: $RUNS rounds, load $NOTEBOOK_LOAD_START"
-  alternate "$RUNS" start_one baseline in-place refresh
+  alternate "$RUNS" start_one baseline claims in-place refresh
   NOTEBOOK_LOAD_END=$(load)
 fi
 
@@ -345,12 +375,6 @@ EOF
   python3 bench/pods/podwatch.py job pull "s5cmd$run-" -- kubectl apply -f "$WORK/s5cmd.yaml"
 }
 
-# The claim's directory on this machine (the provisioner's hostPath).
-claim_dir() { # claim
-  local pv
-  pv=$(k get pvc "$1" -n pull -o jsonpath='{.spec.volumeName}')
-  k get pv "$pv" -o jsonpath='{.spec.hostPath.path}{.spec.local.path}'
-}
 
 pull_one() { # tool run
   local tool=$1 run=$2 row claim flush0 flush1 identical

@@ -29,6 +29,7 @@ def runs(values, digits=2):
     return ", ".join(fmt(v, digits) for v in values)
 
 
+KINDS = ("baseline", "claims", "in-place", "refresh")
 notebook = [r for r in rows("notebook.jsonl") if r["round"] != "warmup"]
 if notebook:
     print(f"### Notebook start ({os.cpu_count()} cores; load average 1, 5, 15 min at start {nb_start}, at end {nb_end})\n")
@@ -36,7 +37,7 @@ if notebook:
           "returned to running s | API created to started s (whole seconds) |")
     print("|---|---:|---|---|---:|---:|---:|---:|")
     medians = {}
-    for kind in ("baseline", "in-place", "refresh"):
+    for kind in KINDS:
         mine = [r["result"] for r in notebook if r["kind"] == kind]
         if not mine:
             continue
@@ -48,16 +49,16 @@ if notebook:
         print(f"| {kind} | {len(mine)} | {' / '.join(inits)} | {' / '.join(injected)} | {fmt(m['create_call_s'], 3)} | "
               f"**{fmt(m['sent_to_running_s'])}** | {fmt(m['returned_to_running_s'])} | {fmt(m['api_created_to_started_s'], 1)} |")
     print()
-    base = medians.get("baseline")
-    for kind in ("in-place", "refresh"):
-        if base and kind in medians:
-            d = {key: medians[kind][key] - base[key] for key in base}
-            print(f"* {kind} minus baseline (medians): sent to running **{d['sent_to_running_s']:+.2f} s**, "
+    for kind, against in (("in-place", "baseline"), ("refresh", "baseline"), ("claims", "baseline"),
+                          ("in-place", "claims"), ("refresh", "claims")):
+        if kind in medians and against in medians:
+            d = {key: medians[kind][key] - medians[against][key] for key in medians[kind]}
+            print(f"* {kind} minus {against} (medians): sent to running **{d['sent_to_running_s']:+.2f} s**, "
                   f"returned to running {d['returned_to_running_s']:+.2f} s, create call {d['create_call_s'] * 1000:+.0f} ms, "
                   f"API {d['api_created_to_started_s']:+.1f} s")
     print()
     print("Every run, sent to running (s), in the order run:\n")
-    for kind in ("baseline", "in-place", "refresh"):
+    for kind in KINDS:
         mine = [r["result"]["sent_to_running_s"] for r in notebook if r["kind"] == kind]
         if mine:
             print(f"* {kind}: {runs(mine)}")
@@ -92,6 +93,12 @@ if pull:
         job = f"{o['job'] / s['job']:.2f}" if s["job"] and o["job"] else "-"
         print(f"* s5cmd / stowage (medians, above 1: stowage faster): running to done **{o['running'] / s['running']:.2f}**, "
               f"durable {o['durable'] / s['durable']:.2f}, Job {job}")
+        by_run = {}
+        for r in pull:
+            by_run.setdefault(r["run"], {})[r["tool"]] = r["result"]["running_to_done_s"]
+        pairs = [t["s5cmd"] / t["stowage"] for _, t in sorted(by_run.items()) if "s5cmd" in t and t.get("stowage")]
+        if pairs:
+            print(f"* per run (the two pulls of one round, back to back): {runs(pairs)}; median **{median(pairs):.2f}**")
     print()
     print("Every run, pod running to done (s), in the order run:\n")
     for tool in ("stowage", "s5cmd"):
