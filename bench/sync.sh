@@ -75,16 +75,7 @@ export AWS_SHARED_CREDENTIALS_FILE=$WORK/aws-credentials-unused
 
 # ---------------------------------------------------------------------------- data
 log "generating data: $SMALL_FILES x 16 KiB, $LARGE_FILES x $LARGE_MIB MiB"
-python3 - "$WORK/data/small" "$SMALL_FILES" <<'PY'
-import os, sys
-root, count = sys.argv[1], int(sys.argv[2])
-for i in range(count):
-    d = os.path.join(root, "d%03d" % (i // 100))
-    if i % 100 == 0:
-        os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "f%05d.bin" % i), "wb") as f:
-        f.write(os.urandom(16384))
-PY
+python3 bench/small-files.py "$WORK/data/small" "$SMALL_FILES"
 mkdir -p "$WORK/data/large"
 for i in $(seq 1 "$LARGE_FILES"); do
   head -c "$((LARGE_MIB * 1024 * 1024))" /dev/urandom > "$WORK/data/large/large-$i.bin"
