@@ -145,15 +145,23 @@ import Testing
             try await w.pods.delete("jupyter-big")
 
             var killed: String?
-            try await eventually("the push container runs, and is killed", timeout: .seconds(90)) {
-                for p in try await w.syncPods(.push) {
-                    guard let status = p.status?.containerStatuses?.first, status["state"]?["running"] != nil,
-                          let id = status["containerID"]?.stringValue, let node = p.spec?.nodeName else { continue }
-                    try w.env.killContainer(id, node: node)
-                    killed = p.metadata.name
-                    return true
+            var seen = ""
+            do {
+                try await eventually("the push container runs, and is killed", timeout: .seconds(180)) {
+                    for p in try await w.syncPods(.push) {
+                        seen = "\(p.metadata.name ?? ""): \(p.status?.phase ?? "-") \(p.status?.containerStatuses?.first?["state"].map { "\($0)" } ?? "")"
+                        // As soon as the container exists: the push starts the moment it runs.
+                        guard let status = p.status?.containerStatuses?.first, status["state"]?["terminated"] == nil,
+                              let id = status["containerID"]?.stringValue, let node = p.spec?.nodeName else { continue }
+                        try w.env.killContainer(id, node: node)
+                        killed = p.metadata.name
+                        return true
+                    }
+                    return false
                 }
-                return false
+            } catch {
+                Issue.record("push pods: \(seen); volume: \(String(describing: try? await w.dataVolumes.get("big").status))")
+                throw error
             }
             try await eventually("the killed pod failed") {
                 try await w.pods.get(killed ?? "").status?.phase == "Failed"
