@@ -137,10 +137,20 @@ public struct TestEnvironmentError: Error, CustomStringConvertible {
 
 extension TestEnvironment {
     /// Kills a container through its node's runtime, as the OOM killer or a crash would
-    /// (`containerID` as in a pod's status, `containerd://ID`).
+    /// (`containerID` as in a pod's status, `containerd://ID`, or the bare ID).
     public func killContainer(_ containerID: String, node: String) throws {
         let id = containerID.split(separator: "/").last.map(String.init) ?? containerID
-        try run("/usr/bin/ctr", ["--address", "\(directory)/nodes/\(node)/containerd.sock", "-n", "k8s.io",
-                                 "tasks", "kill", "-s", "SIGKILL", id])
+        try run("/usr/bin/ctr", ["--address", socket(node), "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", id])
     }
+
+    /// The IDs of the containers named `container` in pods of `namespace` on `node`, asked of
+    /// the node's containerd directly: it knows a container the moment the kubelet makes it,
+    /// while the pod's status reaches the API server a moment later.
+    public func runtimeContainers(namespace: String, container: String, node: String) throws -> [String] {
+        let filter = #"labels."io.kubernetes.pod.namespace"==\#(namespace),labels."io.kubernetes.container.name"==\#(container)"#
+        return try run("/usr/bin/ctr", ["--address", socket(node), "-n", "k8s.io", "containers", "ls", "-q", filter])
+            .split(separator: "\n").map(String.init)
+    }
+
+    private func socket(_ node: String) -> String { "\(directory)/nodes/\(node)/containerd.sock" }
 }

@@ -144,27 +144,20 @@ import Testing
             }
             try await w.pods.delete("jupyter-big")
 
-            var killed: String?
-            var seen = ""
-            do {
-                try await eventually("the push container runs, and is killed", timeout: .seconds(180)) {
-                    for p in try await w.syncPods(.push) {
-                        seen = "\(p.metadata.name ?? ""): \(p.status?.phase ?? "-") \(p.status?.containerStatuses?.first?["state"].map { "\($0)" } ?? "")"
-                        // As soon as the container exists: the push starts the moment it runs.
-                        guard let status = p.status?.containerStatuses?.first, status["state"]?["terminated"] == nil,
-                              let id = status["containerID"]?.stringValue, let node = p.spec?.nodeName else { continue }
-                        try w.env.killContainer(id, node: node)
-                        killed = p.metadata.name
-                        return true
-                    }
-                    return false
+            // The push starts the moment its container runs and may take only seconds: watch
+            // the node's runtime itself, and kill the container as soon as it has a task.
+            let node = w.env.nodes[0]
+            var killed = false
+            let deadline = ContinuousClock.now + .seconds(180)
+            while !killed && ContinuousClock.now < deadline {
+                for id in try w.env.runtimeContainers(namespace: w.namespace, container: "sync", node: node) {
+                    if (try? w.env.killContainer(id, node: node)) != nil { killed = true }
                 }
-            } catch {
-                Issue.record("push pods: \(seen); volume: \(String(describing: try? await w.dataVolumes.get("big").status))")
-                throw error
+                if !killed { try await Task.sleep(for: .milliseconds(20)) }
             }
+            #expect(killed, "the push container ran on \(node) and was killed")
             try await eventually("the killed pod failed") {
-                try await w.pods.get(killed ?? "").status?.phase == "Failed"
+                try await w.syncPods(.push).contains { $0.status?.phase == "Failed" }
             }
             // Before the retry runs (the Job waits 10 s): whatever is in the bucket is whole.
             let partial = try await w.s3.listObjects(bucket: w.bucket, prefix: "big/").filter { !$0.key.contains("/.stowage/") }
