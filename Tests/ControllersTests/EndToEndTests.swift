@@ -11,18 +11,8 @@ import Testing
 /// containerd, and SeaweedFS; sync pods run the stowage image in containers, notebooks run
 /// the notebook image as 1000:100.
 @Suite struct EndToEndTests {
-    /// Runs `body` in a fresh world with the operator running.
     func withWorld(_ prefix: String, config: String? = nil, _ body: (World) async throws -> Void) async throws {
-        let world = try await World.make(prefix)
-        let op = try await world.startOperator(config: config)
-        defer { op.cancel() }
-        do {
-            try await body(world)
-        } catch {
-            await world.cleanUp()
-            throw error
-        }
-        await world.cleanUp()
+        try await World.with(prefix, config: config, { _ in }, body)
     }
 
     func dv(_ w: World, _ name: String, access: AccessMode = .readWrite, sync: SyncPolicy? = nil,

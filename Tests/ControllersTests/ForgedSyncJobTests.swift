@@ -18,8 +18,8 @@ extension EndToEndTests {
             let volume = try await w.dataVolumes.get("data")
             let pulls = volume.status?.syncCount ?? 0
 
-            // Everything a sync Job has, but the operator's label; its pod never finishes
-            // (the harness runs only the operator's pods), so were it taken for the current
+            // Everything a sync Job has, but the operator's label; its pod never finishes (its
+            // image cannot be pulled on the test nodes), so were it taken for the current
             // sync Job it would hold every later sync back.
             let template = Job.PodTemplate(spec: PodSpec(containers: [Container(name: "c", image: "busybox", command: ["sleep", "3600"])],
                                                          restartPolicy: "Never"))

@@ -11,16 +11,7 @@ import Testing
 @Suite struct RealNodeTests {
     func withWorld(_ prefix: String, _ adjust: (inout SyncPodSettings) -> Void = { _ in },
                    _ body: (World) async throws -> Void) async throws {
-        let world = try await World.make(prefix)
-        let op = try await world.startOperator(config: nil, adjust)
-        defer { op.cancel() }
-        do {
-            try await body(world)
-        } catch {
-            await world.cleanUp()
-            throw error
-        }
-        await world.cleanUp()
+        try await World.with(prefix, adjust, body)
     }
 
     func dv(_ w: World, _ name: String, access: AccessMode = .readWrite, storageClass: String? = nil) -> DataVolume {

@@ -47,6 +47,22 @@ struct World {
         return World(env: env, client: client, namespace: namespace, bucket: bucket, s3: s3, root: root)
     }
 
+    /// Runs `body` in a fresh world with the operator's controllers running in-process,
+    /// cleaning the world up whatever happens.
+    static func with(_ prefix: String, config: String? = nil, _ adjust: (inout SyncPodSettings) -> Void = { _ in },
+                     _ body: (World) async throws -> Void) async throws {
+        let world = try await World.make(prefix)
+        let op = try await world.startOperator(config: config, adjust)
+        defer { op.cancel() }
+        do {
+            try await body(world)
+        } catch {
+            await world.cleanUp()
+            throw error
+        }
+        await world.cleanUp()
+    }
+
     static func installCRDs(_ env: TestEnvironment) async throws { try await env.installStowageCRDs() }
 
     func source(prefix: String) -> DataSource {
