@@ -23,6 +23,8 @@ extension ManagedVolume {
     /// The claim's deterministic name (a DataVolume `home` has `dv-home`).
     public var claimName: String { ChildNames.claimName(kind: Self.childKind, name: metadata.name ?? "") }
     var namespace: String { metadata.namespace ?? "default" }
+    /// What a pull of this spec brings in (`status.pulledSource` after it).
+    var pullIdentity: String { PullIdentity.of(source: dataSource, access: accessMode) }
     var childLabels: [String: String] {
         [StowageKeys.managedBy: StowageKeys.managedByValue, Self.ownerLabel: ChildNames.labelValue(metadata.name ?? "")]
     }

@@ -33,7 +33,12 @@ public struct Operator: Sendable {
         homes = HomeController.make(client: client, namespace: watchNamespace, config: config,
                                     dataVolumes: dataVolumes.controller.store, cacheSyncTimeout: cacheSyncTimeout, logger: logger)
         let shares = sharedVolumes
-        config.onChange { await shares.requeueAll() }
+        let homeVolumes = dataVolumes.controller.store
+        config.onChange { [config] in
+            await shares.requeueAll()
+            // A larger homes.size reaches the homes that exist (they only grow).
+            for home in homeVolumes.all { await HomeController.growIfSmaller(home, homes: config.current.homes, client: client, logger: logger) }
+        }
     }
 
     /// Loads the configuration, then runs every controller until cancelled.
@@ -67,12 +72,33 @@ enum HomeController {
                   let user = homeUser(of: pod, spawners: current.spawners), let ns = pod.metadata.namespace,
                   let home = homes.dataVolume(for: user, namespace: ns), let name = home.metadata.name
             else { return .done }
-            guard dataVolumes.get(namespace: ns, name: name) == nil else { return .done }
+            if let existing = dataVolumes.get(namespace: ns, name: name) {
+                await growIfSmaller(existing, homes: homes, client: client, logger: logger)
+                return .done
+            }
             do {
                 _ = try await client.resource(DataVolume.self, namespace: ns).create(home)
                 logger.info("home created", metadata: ["user": "\(user)", "dv": "\(ns)/\(name)"])
             } catch let error as KubeClientError where error.apiCode == .alreadyExists {}
             return .done
+        }
+    }
+
+    /// Raises a home's `spec.size` to `homes.size` when the admin raised it (z2jh#1346):
+    /// the DataVolume's reconciler then expands its claim. Only homes the operator made
+    /// (labelled so, and named for their owner), and never downwards.
+    static func growIfSmaller(_ home: DataVolume, homes: HomesConfig, client: KubeClient, logger: Logger) async {
+        guard homes.enabled, home.metadata.deletionTimestamp == nil,
+              home.metadata.labels?[StowageKeys.managedBy] == StowageKeys.managedByValue,
+              let owner = home.spec.owner, let ns = home.metadata.namespace, let name = home.metadata.name,
+              homes.dataVolume(for: owner, namespace: ns)?.metadata.name == name,
+              let has = Quantity.value(home.spec.size), let wanted = Quantity.value(homes.size), wanted > has
+        else { return }
+        do {
+            _ = try await client.resource(DataVolume.self, namespace: ns).patch(name, .merge, ["spec": ["size": .string(homes.size)]])
+            logger.info("home grown", metadata: ["dv": "\(ns)/\(name)", "from": "\(home.spec.size)", "to": "\(homes.size)"])
+        } catch {
+            logger.warning("home not grown", metadata: ["dv": "\(ns)/\(name)", "to": "\(homes.size)", "error": "\(error)"])
         }
     }
 

@@ -41,6 +41,8 @@ public struct SyncJobRequest: Sendable, Hashable {
     public var sync: SyncPolicy
     /// The volume's generation when the Job was made: a successful pull records it.
     public var generation: Int64
+    /// What the pull brings in (`PullIdentity`): a successful pull records it.
+    public var pullIdentity: String?
     public var reason: String
     /// The node the sync pod must run on: where the pod that mounts a ReadWriteOnce claim
     /// runs (elsewhere it would wait forever to attach the volume). Nil: anywhere.
@@ -72,6 +74,7 @@ public struct SyncJobRequest: Sendable, Hashable {
 /// where the reconciler reads it from the pod status.
 public enum SyncJob {
     public static let generationAnnotation = "stowage.io/generation"
+    public static let pullIdentityAnnotation = "stowage.io/pull-identity"
     public static let reasonAnnotation = "stowage.io/sync-reason"
     public static let terminationMessagePath = "/dev/termination-log"
     static let caMountPath = "/etc/stowage/ca"
@@ -143,9 +146,10 @@ public enum SyncJob {
         podSecurity.seccompProfile = SeccompProfile(type: "RuntimeDefault")
         pod.securityContext = podSecurity
 
-        var metadata = ObjectMeta(name: request.name, namespace: request.namespace, labels: labels,
-                                  annotations: [generationAnnotation: String(request.generation), reasonAnnotation: request.reason,
-                                                numberAnnotation: String(request.number)])
+        var annotations = [generationAnnotation: String(request.generation), reasonAnnotation: request.reason,
+                           numberAnnotation: String(request.number)]
+        annotations[pullIdentityAnnotation] = request.pullIdentity
+        var metadata = ObjectMeta(name: request.name, namespace: request.namespace, labels: labels, annotations: annotations)
         metadata.ownerReferences = [request.owner]
         let template = Job.PodTemplate(metadata: ObjectMeta(labels: labels), spec: pod)
         return Job(metadata: metadata, spec: Job.Spec(template: template, backoffLimit: settings.backoffLimit))

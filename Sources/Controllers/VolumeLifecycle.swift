@@ -11,9 +11,10 @@ import StowageAPI
 ///    (`cache.retain: false` or `ttlAfterIdle`) and nobody uses it; and it must be bound
 ///    before a sync pod mounts it (unless its StorageClass binds at the first consumer,
 ///    which the sync pod then is).
-/// 3. A source is pulled before first use, again whenever the spec changes, whichever
-///    field (`metadata.generation` newer than `pulledGeneration`), and again when a
-///    consumer arrives if `sync.onStart` is set and the volume holds no unpushed work.
+/// 3. A source is pulled before first use, again when what is pulled changes (`spec.source`
+///    or `spec.access`; no other edit, such as `spec.size` or `spec.mount`, re-pulls), and
+///    again when a consumer arrives if `sync.onStart` is set and the volume holds no
+///    unpushed work.
 /// 4. Work in the volume (`pendingPush`) is pushed when the last consumer leaves (RW, RWD;
 ///    never RO), when the user asks (`stowage.io/sync-now`), or on the schedule.
 /// 5. A volume is never evicted or deleted while it holds unpushed work: a failing push
@@ -23,7 +24,6 @@ import StowageAPI
 public enum VolumeLifecycle {
     /// What the pass observed.
     public struct Observation: Sendable, Hashable {
-        public var generation: Int64 = 1
         public var deleting = false
         public var hasSource = false
         public var access: AccessMode = .readWrite
@@ -40,7 +40,10 @@ public enum VolumeLifecycle {
         /// The sync Job of this volume that has not been recorded yet, if any.
         public var runningSync: SyncDirection?
         // Bookkeeping from status.
-        public var pulledGeneration: Int64?
+        /// The claim holds the data of a successful pull (it was not created or evicted since).
+        public var pulled = false
+        /// The source or access mode differs from those of the last successful pull.
+        public var sourceChanged = false
         public var pendingPush = false
         public var idleSince: Date?
         /// The last recorded sync failed, at the current generation.
@@ -107,7 +110,7 @@ public enum VolumeLifecycle {
         }
 
         // An evicted claim comes back only for a consumer.
-        let evicted = !o.claimExists && o.pulledGeneration == nil && o.idleSince != nil && canPull
+        let evicted = !o.claimExists && !o.pulled && o.idleSince != nil && canPull
         if !o.claimExists {
             if evicted && o.consumers == 0 { return Decision(step: .steady(recheckAfter: nil), phase: .idle) }
             return Decision(step: .createClaim, phase: o.lastSyncFailed ? .failed : .pending)
@@ -120,8 +123,8 @@ public enum VolumeLifecycle {
         // recheck catches why it does not bind (its events are not watched).
         if !o.claimBindable { return Decision(step: .steady(recheckAfter: .seconds(15)), phase: .pending) }
 
-        if canPull && o.pulledGeneration != o.generation && !unpushed {
-            let why = o.pulledGeneration == nil ? "initial pull" : "the source changed"
+        if canPull && (!o.pulled || o.sourceChanged) && !unpushed {
+            let why = o.pulled ? "spec.source or spec.access changed since the last pull" : "initial pull"
             return Decision(step: .sync(.pull, reason: why), phase: .initializing)
         }
         if canPull && o.consumers > 0 && o.idleSince != nil && o.onStart && !unpushed {

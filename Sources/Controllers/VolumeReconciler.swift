@@ -165,13 +165,17 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             }
         }
 
+        if let claim, claim.metadata.deletionTimestamp == nil, !deleting {
+            try await resize(volume, claim: claim, status: &status, before: before, generation: generation)
+        }
+
         // Bookkeeping from what is observed.
         let canSync = volume.dataSource != nil && (level?.sync ?? true)
         if consumers.isEmpty && !(status.consumers ?? []).isEmpty && status.idleSince == nil { status.idleSince = now }
         if !consumers.isEmpty && !(canSync && volume.syncPolicy.effectiveOnStart) { status.idleSince = nil }
         if claim == nil && before.claimName != nil && status.pulledGeneration != nil && running == nil {
             // The claim vanished (evicted, or deleted by hand): its data is gone with it.
-            status.pulledGeneration = nil
+            status.forgetPull()
         }
         let requested = volume.metadata.annotations?[StowageKeys.syncNow]
         let schedule = volume.syncPolicy.cronSchedule
@@ -179,7 +183,6 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         if schedule == nil { status.nextScheduledSync = nil }
 
         var o = VolumeLifecycle.Observation()
-        o.generation = generation
         o.deleting = deleting
         o.hasSource = volume.dataSource != nil
         o.access = volume.accessMode
@@ -192,7 +195,9 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         o.claimBindable = binding?.bindable ?? true
         o.consumers = consumers.count
         o.runningSync = running
-        o.pulledGeneration = status.pulledGeneration
+        o.pulled = status.pulledGeneration != nil
+        // A status written before pulls were identified compares generations, as it did then.
+        o.sourceChanged = status.pulledSource.map { $0 != volume.pullIdentity } ?? (status.pulledGeneration != generation)
         o.pendingPush = status.pendingPush ?? false
         o.idleSince = status.idleSince
         // A failure sticks until the spec changes or a sync is requested.
@@ -258,7 +263,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         switch step {
         case .createClaim:
             try await createClaim(volume)
-            status.pulledGeneration = nil
+            status.forgetPull()
         case .sync(let direction, let reason):
             guard let source = volume.dataSource?.s3 else { break }
             switch placement {
@@ -272,7 +277,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             }
         case .deleteClaim(let reason):
             try await deleteClaim(volume, reason: reason)
-            status.pulledGeneration = nil
+            status.forgetPull()
         case .finish:
             try await releaseClaim(volume, claim: claim)
         case .waitForSync, .waitForConsumers:
@@ -331,6 +336,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             owner: OwnerReference(controller: volume), labels: volume.childLabels, claimName: volume.claimName,
             direction: direction, access: volume.accessMode, source: source, sync: volume.syncPolicy,
             generation: volume.metadata.generation ?? 1, reason: reason)
+        request.pullIdentity = volume.pullIdentity
         request.node = node
         do {
             _ = try await client.resource(Job.self, namespace: volume.namespace).create(SyncJob.build(request, settings: settings))
@@ -354,6 +360,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         switch (record.result, record.direction) {
         case (.succeeded, .pull):
             status.pulledGeneration = generation ?? volume.metadata.generation
+            status.pulledSource = job.metadata.annotations?[SyncJob.pullIdentityAnnotation] ?? volume.pullIdentity
             status.idleSince = nil
             status.warning = record.inputWarning
             if let warning = status.warning { events.post(volume, type: .warning, reason: ConditionReason.inputsChanged, message: warning) }
@@ -388,6 +395,48 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             } else {
                 set(ConditionType.synced, true, ConditionReason.syncSucceeded)
             }
+        }
+    }
+
+    /// Brings the claim to `spec.size` (it only grows), and says how that goes in the
+    /// ClaimResized condition, which appears once `spec.size` differs from the claim. A
+    /// refused expansion is tried again only after the spec changes.
+    func resize(_ volume: V, claim: PersistentVolumeClaim, status: inout VolumeStatus, before: VolumeStatus, generation: Int64) async throws {
+        let wanted = volume.claimSpec.resources?.requests?["storage"] ?? ""
+        let previous = before.conditions[type: ConditionType.claimResized]
+        func report(_ resized: Bool, _ reason: String, _ message: String, warn: Bool = false) {
+            status.conditions.set(Condition(type: ConditionType.claimResized, status: resized, reason: reason, message: message,
+                                            observedGeneration: generation))
+            if previous?.reason != reason || previous?.message != message {
+                events.post(volume, type: warn ? .warning : .normal, reason: reason, message: message)
+            }
+        }
+        switch ClaimSizing.decide(wanted: wanted, requested: claim.spec?.resources?.requests?["storage"],
+                                  capacity: claim.status?.capacity?["storage"]) {
+        case .fits:
+            // Only a claim that was resized reports it; the others never needed to.
+            if previous != nil { report(true, ConditionReason.resized, "claim \(volume.claimName) has \(wanted)") }
+        case .expand(let from, let to):
+            if let previous, previous.reason == ConditionReason.expansionRefused, previous.observedGeneration == generation {
+                status.conditions.set(previous)
+                return
+            }
+            do {
+                let body: JSONValue = ["spec": ["resources": ["requests": ["storage": .string(to)]]]]
+                claims.wrote(try await client.resource(PersistentVolumeClaim.self, namespace: volume.namespace)
+                    .patch(volume.claimName, .merge, body))
+                report(false, ConditionReason.expanding, "asked for claim \(volume.claimName) to grow from \(from) to \(to)")
+            } catch let error as KubeClientError where error.apiCode == .forbidden || error.apiCode == .invalid {
+                // What the API server says, e.g. that the claim's StorageClass does not allow expansion.
+                let why = if case .api(let api) = error { api.message } else { "\(error)" }
+                report(false, ConditionReason.expansionRefused, "claim \(volume.claimName) cannot grow from \(from) to \(to): \(why)", warn: true)
+            }
+        case .expanding(let to, let capacity):
+            report(false, ConditionReason.expanding,
+                   "claim \(volume.claimName) asks for \(to); the storage provider has provided \(capacity ?? "nothing") so far")
+        case .shrinkRefused(let size, let has):
+            report(false, ConditionReason.shrinkRefused,
+                   "spec.size \(size) is smaller than claim \(volume.claimName) (\(has)): a claim cannot shrink; it keeps \(has)", warn: true)
         }
     }
 

@@ -38,6 +38,8 @@ public enum ConditionType {
     public static let claimCreated = "ClaimCreated"
     /// The PVC is bound to a volume.
     public static let claimBound = "ClaimBound"
+    /// The claim has the size `spec.size` asks for; set once `spec.size` has been changed.
+    public static let claimResized = "ClaimResized"
     /// The last sync succeeded and nothing is pending.
     public static let synced = "Synced"
     /// Pods are using the volume.
@@ -51,6 +53,15 @@ public enum ConditionReason {
     public static let claimCreated = "ClaimCreated"
     public static let claimPending = "ClaimPending"
     public static let claimBound = "ClaimBound"
+    /// The claim has grown to `spec.size`.
+    public static let resized = "Resized"
+    /// The claim was asked to grow; the storage provider has not provided it yet.
+    public static let expanding = "Expanding"
+    /// The API server refused to grow the claim (its StorageClass has no
+    /// `allowVolumeExpansion`, say).
+    public static let expansionRefused = "ExpansionRefused"
+    /// `spec.size` is smaller than the claim: a claim cannot shrink.
+    public static let shrinkRefused = "ShrinkRefused"
     public static let syncRunning = "SyncRunning"
     public static let syncSucceeded = "SyncSucceeded"
     public static let syncFailed = "SyncFailed"

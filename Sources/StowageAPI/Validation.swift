@@ -89,6 +89,29 @@ extension SharedVolume {
     }
 }
 
+extension DataVolume {
+    /// What an update may not do, given the object it replaces: the claim only grows
+    /// (`spec.size`), and its class and access modes stay those it was created with, as a
+    /// claim's do.
+    public func validateUpdate(from old: DataVolume) -> [FieldError] {
+        var v = Validator()
+        v.growth(from: old.spec.size, to: spec.size, at: "spec.size")
+        v.unchanged(old.spec.storageClassName, spec.storageClassName, at: "spec.storageClassName")
+        v.unchanged(old.spec.accessModes, spec.accessModes, at: "spec.accessModes")
+        return v.errors
+    }
+}
+
+extension SharedVolume {
+    /// As for a DataVolume: the claim only grows and keeps its class.
+    public func validateUpdate(from old: SharedVolume) -> [FieldError] {
+        var v = Validator()
+        v.growth(from: old.spec.size, to: spec.size, at: "spec.size")
+        v.unchanged(old.spec.storageClassName, spec.storageClassName, at: "spec.storageClassName")
+        return v.errors
+    }
+}
+
 /// Collects field errors; the rules shared by both kinds live here.
 struct Validator {
     var errors: [FieldError] = []
@@ -112,6 +135,16 @@ struct Validator {
             return
         }
         if bytes < 1 { fail(field, "must be at least one byte") }
+    }
+
+    mutating func growth(from old: String, to new: String, at field: String) {
+        guard let was = Quantity.value(old), let now = Quantity.value(new), now < was else { return }
+        fail(field, "cannot shrink from \(old) to \(new): a claim only grows (set \(old) or more)")
+    }
+
+    mutating func unchanged<T: Equatable>(_ old: T?, _ new: T?, at field: String) {
+        guard old != new else { return }
+        fail(field, "cannot change once the claim exists (was \(old.map { "\($0)" } ?? "unset"), now \(new.map { "\($0)" } ?? "unset")); create a new volume instead")
     }
 
     mutating func storageClass(_ name: String?, at field: String) {

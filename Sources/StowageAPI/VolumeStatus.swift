@@ -40,8 +40,13 @@ public struct VolumeStatus: Codable, Sendable, Hashable {
     // Operator bookkeeping: the controller's memory across passes, kept in status so a
     // restarted operator resumes where it left off.
 
-    /// The spec generation whose source was last pulled successfully into the claim.
+    /// The spec generation whose source was last pulled successfully into the claim; nil
+    /// while the claim holds no pulled data (new, or evicted).
     public var pulledGeneration: Int64?
+    /// What that pull pulled: a digest of `spec.source` and `spec.access`
+    /// (`PullIdentity`). Only a change of these re-pulls; editing `spec.size`, `spec.mount`
+    /// or `attachTo` does not.
+    public var pulledSource: String?
     /// Changes may exist that have not been pushed (a consumer ran since the last push).
     public var pendingPush: Bool?
     /// When the last consumer left (drives refresh on start and `cache.ttlAfterIdle`).
@@ -53,6 +58,12 @@ public struct VolumeStatus: Codable, Sendable, Hashable {
     /// Sync Jobs recorded so far; the next Job is named with this number plus one, so a
     /// pass that crashed after creating a Job finds it again instead of starting another.
     public var syncCount: Int?
+
+    /// The claim's data is gone (evicted, deleted or about to be created): the next use pulls.
+    public mutating func forgetPull() {
+        pulledGeneration = nil
+        pulledSource = nil
+    }
 
     public init(phase: VolumePhase? = nil, conditions: [Condition]? = nil, claimName: String? = nil,
                 observedGeneration: Int64? = nil, level: String? = nil) {
@@ -68,3 +79,20 @@ public typealias DataVolumeStatus = VolumeStatus
 public typealias SharedVolumeStatus = VolumeStatus
 public typealias DataVolumePhase = VolumePhase
 public typealias SharedVolumePhase = VolumePhase
+
+/// What a pull brings into a claim, as a short digest: `spec.source` (every field, the
+/// credentials' Secret name included) and `spec.access`. The operator re-pulls when it
+/// differs from `status.pulledSource`; other spec fields change the claim or the pods, not
+/// the data.
+public enum PullIdentity {
+    public static func of(source: DataSource?, access: AccessMode) -> String {
+        struct Pulled: Encodable {
+            var source: DataSource?
+            var access: AccessMode
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let bytes = (try? encoder.encode(Pulled(source: source, access: access))) ?? Data()
+        return String(SHA256.hex(String(decoding: bytes, as: UTF8.self)).prefix(16))
+    }
+}

@@ -265,10 +265,12 @@ public struct AdmissionHandler: Sendable {
         let kind: String, name: String?
         switch volume {
         case .dataVolume(let v):
-            verdict = VolumeValidator.validate(v, config: config)
+            let old: DataVolume? = if case .dataVolume(let was)? = request.oldObject { was } else { nil }
+            verdict = VolumeValidator.validate(v, old: old, config: config)
             (kind, name) = (DataVolume.kind, v.metadata.name)
         case .sharedVolume(let v):
-            verdict = VolumeValidator.validate(v, config: config)
+            let old: SharedVolume? = if case .sharedVolume(let was)? = request.oldObject { was } else { nil }
+            verdict = VolumeValidator.validate(v, old: old, config: config)
             (kind, name) = (SharedVolume.kind, v.metadata.name)
         }
         guard !verdict.allowed else { return .allow(uid: request.uid) }

@@ -8,8 +8,9 @@ public enum VolumeValidator {
     /// Names starting with this are per-user homes (`UserName.homeName(for:)`).
     static let homePrefix = "home-"
 
-    public static func validate(_ volume: DataVolume, config: StowageConfig) -> Verdict {
-        var errors = volume.validate()
+    /// `old`: the object an update replaces (nil on create).
+    public static func validate(_ volume: DataVolume, old: DataVolume? = nil, config: StowageConfig) -> Verdict {
+        var errors = volume.validate() + (old.map(volume.validateUpdate(from:)) ?? [])
         // A home name decides whose home it is (the mutator injects `home-<user>` into that
         // user's pods), so nobody may take another user's home name before the operator does.
         if let name = volume.metadata.name, name.hasPrefix(homePrefix) {
@@ -21,8 +22,8 @@ public enum VolumeValidator {
         return verdict(errors, kind: DataVolume.kind, name: volume.metadata.name)
     }
 
-    public static func validate(_ share: SharedVolume, config: StowageConfig) -> Verdict {
-        var errors = share.validate()
+    public static func validate(_ share: SharedVolume, old: SharedVolume? = nil, config: StowageConfig) -> Verdict {
+        var errors = share.validate() + (old.map(share.validateUpdate(from:)) ?? [])
         // Without levels the configuration is absent or not yet written: the controller
         // reports the unresolved level on the object rather than blocking creation.
         if !config.levels.isEmpty { errors += config.validate(share) }

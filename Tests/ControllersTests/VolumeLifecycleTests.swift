@@ -13,7 +13,7 @@ import Testing
         var o = O()
         o.hasSource = true
         o.claimExists = true
-        o.pulledGeneration = 1
+        o.pulled = true
         change(&o)
         return VolumeLifecycle.decide(o)
     }
@@ -64,13 +64,45 @@ import Testing
     }
 
     @Test func aSecretLevelNeverSyncs() {
-        let d = settled { $0.syncAllowed = false; $0.pendingPush = true; $0.pulledGeneration = nil }
+        let d = settled { $0.syncAllowed = false; $0.pendingPush = true; $0.pulled = false }
         #expect(d.step == .steady(recheckAfter: nil))
     }
 
-    @Test func aSpecChangeRepullsButNeverOverUnpushedWork() {
-        #expect(settled { $0.generation = 2 }.step == .sync(.pull, reason: "the source changed"))
-        #expect(settled { $0.generation = 2; $0.pendingPush = true }.step == .sync(.push, reason: "the last consumer left"))
+    @Test func aSourceChangeRepullsButNeverOverUnpushedWork() {
+        let why = "spec.source or spec.access changed since the last pull"
+        #expect(settled { $0.sourceChanged = true }.step == .sync(.pull, reason: why))
+        #expect(settled { $0.sourceChanged = true; $0.pendingPush = true }.step == .sync(.push, reason: "the last consumer left"))
+        // Any other edit leaves the pulled data alone.
+        #expect(settled { _ in }.step == .steady(recheckAfter: nil))
+    }
+
+    @Test func thePullIdentityCoversTheSourceAndTheAccessModeOnly() {
+        let source = DataSource(s3: S3Source(endpoint: "https://s3.example", bucket: "b", prefix: "p",
+                                             credentialsSecretRef: LocalObjectReference(name: "creds")))
+        let base = PullIdentity.of(source: source, access: .readWrite)
+        #expect(base == PullIdentity.of(source: source, access: .readWrite))
+        #expect(base.count == 16)
+        var prefix = source
+        prefix.s3?.prefix = "q"
+        var secret = source
+        secret.s3?.credentialsSecretRef = LocalObjectReference(name: "other")
+        let others = [PullIdentity.of(source: prefix, access: .readWrite), PullIdentity.of(source: secret, access: .readWrite),
+                      PullIdentity.of(source: source, access: .readOnly), PullIdentity.of(source: nil, access: .readWrite)]
+        #expect(Set(others + [base]).count == 5)
+    }
+
+    @Test(arguments: [
+        ("10Gi", "10Gi", "10Gi", ClaimSizing.fits),
+        ("10Gi", "10Gi", nil, .fits),                                    // not bound yet: provisioned at that size
+        ("20Gi", "10Gi", "10Gi", .expand(from: "10Gi", to: "20Gi")),
+        ("20Gi", "20Gi", "10Gi", .expanding(to: "20Gi", capacity: "10Gi")),
+        ("10G", "10Gi", "10Gi", .shrinkRefused(size: "10G", claim: "10Gi")),
+        ("10737418240", "10Gi", "10Gi", .fits),                          // the same bytes, spelled otherwise
+        ("11Gi", "10Gi", "11Gi", .expand(from: "10Gi", to: "11Gi")),     // the request decides, not a larger capacity
+        ("lots", "10Gi", "10Gi", .fits),                                 // invalid: validation reports it
+    ] as [(String, String, String?, ClaimSizing)])
+    func aClaimOnlyGrows(wanted: String, requested: String, capacity: String?, expected: ClaimSizing) {
+        #expect(ClaimSizing.decide(wanted: wanted, requested: requested, capacity: capacity) == expected)
     }
 
     @Test func aReturningConsumerRefreshesWhenOnStartIsSet() {
@@ -106,9 +138,9 @@ import Testing
         let noRetain = settled { $0.retain = false; $0.idleSince = now }
         #expect(noRetain.step == .deleteClaim(reason: "cache.retain is false and the final sync succeeded"))
         // Evicted: the claim comes back only for a consumer.
-        let evicted = settled { $0.claimExists = false; $0.pulledGeneration = nil; $0.idleSince = now }
+        let evicted = settled { $0.claimExists = false; $0.pulled = false; $0.idleSince = now }
         #expect(evicted == .init(step: .steady(recheckAfter: nil), phase: .idle))
-        #expect(settled { $0.claimExists = false; $0.pulledGeneration = nil; $0.idleSince = now; $0.consumers = 1 }.step == .createClaim)
+        #expect(settled { $0.claimExists = false; $0.pulled = false; $0.idleSince = now; $0.consumers = 1 }.step == .createClaim)
     }
 
     @Test func deletionWaitsForConsumersThenForTheFinalSync() {

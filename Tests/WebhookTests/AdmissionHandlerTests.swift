@@ -116,6 +116,42 @@ struct AdmissionHandlerTests {
     }
 }
 
+extension AdmissionHandlerTests {
+    @Test func anUpdateMayGrowAVolumeButNotShrinkItOrChangeItsClass() throws {
+        func answer(_ old: DataVolume, _ new: DataVolume) throws -> JSONValue {
+            try review(post("/validate-volumes", try reviewBody(kind: "DataVolume", group: "stowage.io", version: "v1alpha1",
+                                                                 operation: "UPDATE", user: "alice", object: new, oldObject: old)))
+        }
+        var old = dataVolume("x", owner: "alice")
+        old.spec.size = "2Gi"
+        var grown = old
+        grown.spec.size = "3Gi"
+        #expect(try answer(old, grown)["response"]?["allowed"] == true)
+        var shrunk = old
+        shrunk.spec.size = "1Gi"
+        let refused = try answer(old, shrunk)
+        #expect(refused["response"]?["allowed"] == false)
+        #expect(refused["response"]?["status"]?["message"]?.stringValue?.contains("spec.size: cannot shrink from 2Gi to 1Gi") == true)
+        var moved = old
+        moved.spec.storageClassName = "fast"
+        #expect(try answer(old, moved)["response"]?["status"]?["message"]?.stringValue?
+            .contains("spec.storageClassName: cannot change once the claim exists (was unset, now fast)") == true)
+        // Created small is fine: only updates compare.
+        #expect(try review(post("/validate-volumes", try reviewBody(kind: "DataVolume", group: "stowage.io", version: "v1alpha1",
+                                                                     user: "alice", object: shrunk)))["response"]?["allowed"] == true)
+    }
+
+    @Test func aShareOnlyGrowsToo() {
+        let old = SharedVolume(name: "s", spec: SharedVolumeSpec(size: "10Gi", accessLevel: "public"))
+        var shrunk = old
+        shrunk.spec.size = "10G"
+        #expect(shrunk.validateUpdate(from: old) == [FieldError("spec.size", "cannot shrink from 10Gi to 10G: a claim only grows (set 10Gi or more)")])
+        var grown = old
+        grown.spec.size = "11Gi"
+        #expect(grown.validateUpdate(from: old).isEmpty)
+    }
+}
+
 @Suite("JSONText")
 struct JSONTextTests {
     @Test func patchTextDecodesToTheSameOperations() throws {

@@ -284,6 +284,11 @@ struct WebhookIntegrationTests {
                 await expectDenied(try await world.admin.resource(DataVolume.self, namespace: world.namespace).create(
                     DataVolume(name: "home-omar", spec: DataVolumeSpec(owner: "nina", size: "1Gi"))),
                                    containing: "metadata.name")
+                // A claim only grows: a smaller spec.size is refused on update, a larger one passes.
+                let dvs = world.admin.resource(DataVolume.self, namespace: world.namespace)
+                await expectDenied(try await dvs.patch("nina-data", .merge, ["spec": ["size": "512Mi"]]),
+                                   containing: "spec.size: cannot shrink from 1Gi to 512Mi")
+                #expect(try await dvs.patch("nina-data", .merge, ["spec": ["size": "2Gi"]]).spec.size == "2Gi")
 
                 // A malformed review straight to the server: 400 with the reason.
                 let reply = try curlPost(port: port, path: "/validate-pods", body: "{\"apiVersion\": 1", tls: world.tls)
