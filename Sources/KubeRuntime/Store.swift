@@ -64,7 +64,18 @@ public final class Store<R: KubeResource>: Sendable {
 
     /// Objects filed under `value` in index `name`.
     public func byIndex(_ name: String, _ value: String) -> [R] {
-        state.withLock { s in (s.indexes[name]?[value] ?? []).compactMap { s.objects[$0] } }
+        // A plain loop: `compactMap` over the set, called from another module, ran
+        // unspecialized, and cost more than the lookups (the admission webhook asks this
+        // several times a review).
+        state.withLock { s in
+            guard let keys = s.indexes[name]?[value] else { return [] }
+            var found: [R] = []
+            found.reserveCapacity(keys.count)
+            for key in keys {
+                if let object = s.objects[key] { found.append(object) }
+            }
+            return found
+        }
     }
 
     /// True once the first full list is in.

@@ -49,7 +49,7 @@ public struct AdmissionHandler: Sendable {
 
     func handle(method: String, uri: String, body: Data, reading: Reading) -> WebhookReply {
         let started = ContinuousClock.now
-        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
+        let path = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(uri[..<$0]) } ?? uri
         let reply = route(method: method, path: path, body: body, reading: reading)
         if let metrics, Self.paths.contains(path) {
             metrics.observe(path: path, status: reply.status, duration: ContinuousClock.now - started)
