@@ -69,7 +69,7 @@ public struct EnvVar: Codable, Sendable, Hashable {
 
     public struct Source: Codable, Sendable, Hashable {
         public var secretKeyRef: SecretKeySelector?
-        public init(secretKeyRef: SecretKeySelector) { self.secretKeyRef = secretKeyRef }
+        public init(secretKeyRef: SecretKeySelector?) { self.secretKeyRef = secretKeyRef }
     }
 
     public init(name: String, value: String?, valueFrom: Source? = nil) {

@@ -236,13 +236,37 @@ enum ReviewReader {
             switch key {
             case "name": name = try r.string()
             case "value": value = try r.optionalString()
-            // One or two a pod (a token from a secret); `Decodable` reads them.
-            case "valueFrom": source = try decoded(&r)
+            case "valueFrom": source = try r.null() ? nil : envSource(&r)
             default: break
             }
         }
         guard let name else { throw missing(at: r) }
         return EnvVar(name: name, value: value, valueFrom: source)
+    }
+
+    /// `valueFrom`, of which only `secretKeyRef` is modelled.
+    private static func envSource(_ r: inout JSONReader) throws(JSONParseError) -> EnvVar.Source {
+        var secret: SecretKeySelector?
+        try r.members { key, r throws(JSONParseError) in
+            if case "secretKeyRef" = key { secret = try r.null() ? nil : secretKeySelector(&r) }
+        }
+        return EnvVar.Source(secretKeyRef: secret)
+    }
+
+    private static func secretKeySelector(_ r: inout JSONReader) throws(JSONParseError) -> SecretKeySelector {
+        var name: String?, key: String?, optional: Bool?
+        try r.members { field, r throws(JSONParseError) in
+            switch field {
+            case "name": name = try r.string()
+            case "key": key = try r.string()
+            case "optional": optional = try r.optionalBool()
+            default: break
+            }
+        }
+        guard let name, let key else { throw missing(at: r) }
+        var selector = SecretKeySelector(name: name, key: key)
+        selector.optional = optional
+        return selector
     }
 
     private static func volume(_ r: inout JSONReader) throws(JSONParseError) -> Volume {

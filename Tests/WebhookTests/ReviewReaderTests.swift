@@ -41,6 +41,7 @@ struct ReviewReaderTests {
             ["name": "JUPYTERHUB_USER", "value": .string(user)],
             ["name": "JUPYTERHUB_API_TOKEN", "valueFrom": ["secretKeyRef": ["name": "token", "key": "t"]]],
             ["name": "FROM_CONFIG", "valueFrom": ["configMapKeyRef": ["name": "c", "key": "k"]]],
+            ["name": "MAYBE", "valueFrom": ["secretKeyRef": ["name": "s", "key": "k", "optional": true]]],
             ["name": "EMPTY", "value": nil],
         ]
         return [
@@ -162,6 +163,7 @@ struct ReviewReaderTests {
             ("metadata null", edit(claimed, #""metadata":{"annotations""#, #""metadata":null,"m":{"annotations""#)),
             ("kind missing", edit(claimed, #""kind":"Pod","metadata""#, #""metadata""#)),
             ("owner reference without a uid", edit(claimed, #","uid":"u"}"#, "}")),
+            ("secret reference without a key", edit(claimed, #"{"key":"t","name":"token"}"#, #"{"name":"token"}"#)),
             ("uid a number", edit(claimed, #""uid":"uid-1""#, #""uid":1"#)),
             ("userInfo missing", edit(claimed, #""userInfo":"#, #""user":"#)),
         ]
