@@ -67,7 +67,10 @@ kubectl create -f "$WORK/objects.json" > /dev/null
 python3 bench/webhook/fixtures.py bodies "$COUNT" "$WORK/bodies"
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-if [ -x "$STOWAGE_BIN" ] && "$STOWAGE_BIN" operator --help 2>/dev/null | grep -q -- --webhook-port; then
+# The help is read whole first: under pipefail, `grep -q` leaving early could fail the pipe
+# with SIGPIPE and send a good binary to the fallback below.
+HELP=$([ -x "$STOWAGE_BIN" ] && "$STOWAGE_BIN" operator --help 2>/dev/null || true)
+if grep -q -- --webhook-port <<<"$HELP"; then
   MODE="stowage operator (release), a replica that does not lead: webhook only"
   # Another replica holds the leader Lease for the whole run, so this one serves the
   # webhook and runs no controllers, as every follower replica does.

@@ -23,12 +23,24 @@ public struct AdmissionReview: Codable, Sendable {
         public var username: String?
         public var uid: String?
         public var groups: [String]?
+
+        public init(username: String? = nil, uid: String? = nil, groups: [String]? = nil) {
+            self.username = username
+            self.uid = uid
+            self.groups = groups
+        }
     }
 
     public struct GroupVersionKind: Codable, Sendable, Hashable {
         public var group: String
         public var version: String
         public var kind: String
+
+        public init(group: String, version: String, kind: String) {
+            self.group = group
+            self.version = version
+            self.kind = kind
+        }
     }
 
     public struct GroupVersionResource: Codable, Sendable, Hashable {

@@ -61,13 +61,17 @@ struct JSONParser {
     }
 
     mutating func parseDocument() throws(JSONParseError) -> JSONValue {
-        // A UTF-8 byte order mark may be ignored (RFC 8259 section 8.1).
-        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }
+        skipByteOrderMark()
         skipWhitespace()
         let value = try parseValue()
         skipWhitespace()
         if index < bytes.count { throw error(.trailingData, "\(describe(bytes[index])) after the value") }
         return value
+    }
+
+    /// A UTF-8 byte order mark may be ignored (RFC 8259 section 8.1).
+    mutating func skipByteOrderMark() {
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }
     }
 
     func error(_ code: JSONParseError.Code, _ detail: String, at offset: Int? = nil) -> JSONParseError {
@@ -119,70 +123,88 @@ struct JSONParser {
     }
 
     mutating func parseObject() throws(JSONParseError) -> JSONValue {
-        try enter()
-        index += 1  // {
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            depth -= 1
-            return .object([:])
-        }
+        guard try openObject() else { return .object([:]) }
         // Members wait on a stack shared by all levels and go into a dictionary of their
         // final size at the end: one hash per key, no rehashing as it grows.
         let base = members.count
         defer { members.removeSubrange(base...) }
-        while true {
-            guard index < bytes.count else { throw error(.unexpectedEnd, "expected a key") }
-            guard bytes[index] == UInt8(ascii: "\"") else { throw error(.unexpectedByte, "expected a string key, found \(describe(bytes[index]))") }
+        repeat {
+            try expectKey()
             let key = try parseString()
-            skipWhitespace()
-            guard index < bytes.count else { throw error(.unexpectedEnd, "expected ':'") }
-            guard bytes[index] == UInt8(ascii: ":") else { throw error(.unexpectedByte, "expected ':', found \(describe(bytes[index]))") }
-            index += 1
-            skipWhitespace()
+            try colon()
             members.append((key, try parseValue()))
-            skipWhitespace()
-            guard index < bytes.count else { throw error(.unexpectedEnd, "expected ',' or '}'") }
-            switch bytes[index] {
-            case UInt8(ascii: ","):
-                index += 1
-                skipWhitespace()
-            case UInt8(ascii: "}"):
-                index += 1
-                depth -= 1
-                var object = [String: JSONValue](minimumCapacity: members.count - base)
-                // Backwards, so that of duplicate keys the first is the one left.
-                for (key, value) in members[base...].reversed() { object[key] = value }
-                return .object(object)
-            case let byte: throw error(.unexpectedByte, "expected ',' or '}', found \(describe(byte))")
-            }
-        }
+        } while try nextMember()
+        var object = [String: JSONValue](minimumCapacity: members.count - base)
+        // Backwards, so that of duplicate keys the first is the one left.
+        for (key, value) in members[base...].reversed() { object[key] = value }
+        return .object(object)
     }
 
     mutating func parseArray() throws(JSONParseError) -> JSONValue {
-        try enter()
-        index += 1  // [
         var array: [JSONValue] = []
+        guard try openArray() else { return .array(array) }
+        repeat {
+            array.append(try parseValue())
+        } while try nextElement()
+        return .array(array)
+    }
+
+    // MARK: the punctuation of objects and arrays, for the parser and `JSONReader`
+
+    /// Past the `{` at the reader (one level deeper): false, past the `}` too, for an
+    /// empty object.
+    mutating func openObject() throws(JSONParseError) -> Bool { try open(closedBy: UInt8(ascii: "}")) }
+
+    /// Past the `[` at the reader (one level deeper): false, past the `]` too, for an
+    /// empty array.
+    mutating func openArray() throws(JSONParseError) -> Bool { try open(closedBy: UInt8(ascii: "]")) }
+
+    private mutating func open(closedBy closing: UInt8) throws(JSONParseError) -> Bool {
+        try enter()
+        index += 1  // { or [
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+        guard index < bytes.count, bytes[index] == closing else { return true }
+        index += 1
+        depth -= 1
+        return false
+    }
+
+    /// Throws unless a key (a string) starts at the reader.
+    mutating func expectKey() throws(JSONParseError) {
+        guard index < bytes.count else { throw error(.unexpectedEnd, "expected a key") }
+        guard bytes[index] == UInt8(ascii: "\"") else { throw error(.unexpectedByte, "expected a string key, found \(describe(bytes[index]))") }
+    }
+
+    /// The `:` after a key, and the whitespace around it.
+    mutating func colon() throws(JSONParseError) {
+        skipWhitespace()
+        guard index < bytes.count else { throw error(.unexpectedEnd, "expected ':'") }
+        guard bytes[index] == UInt8(ascii: ":") else { throw error(.unexpectedByte, "expected ':', found \(describe(bytes[index]))") }
+        index += 1
+        skipWhitespace()
+    }
+
+    /// After a member: true at `,` (and past it), false at the closing `}` (past it, one
+    /// level up).
+    mutating func nextMember() throws(JSONParseError) -> Bool { try next(closedBy: UInt8(ascii: "}")) }
+
+    /// After an element: true at `,` (and past it), false at the closing `]` (past it, one
+    /// level up).
+    mutating func nextElement() throws(JSONParseError) -> Bool { try next(closedBy: UInt8(ascii: "]")) }
+
+    private mutating func next(closedBy closing: UInt8) throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard index < bytes.count else { throw error(.unexpectedEnd, "expected ',' or '\(Character(Unicode.Scalar(closing)))'") }
+        switch bytes[index] {
+        case UInt8(ascii: ","):
+            index += 1
+            skipWhitespace()
+            return true
+        case closing:
             index += 1
             depth -= 1
-            return .array(array)
-        }
-        while true {
-            array.append(try parseValue())
-            skipWhitespace()
-            guard index < bytes.count else { throw error(.unexpectedEnd, "expected ',' or ']'") }
-            switch bytes[index] {
-            case UInt8(ascii: ","):
-                index += 1
-                skipWhitespace()
-            case UInt8(ascii: "]"):
-                index += 1
-                depth -= 1
-                return .array(array)
-            case let byte: throw error(.unexpectedByte, "expected ',' or ']', found \(describe(byte))")
-            }
+            return false
+        case let byte: throw error(.unexpectedByte, "expected ',' or '\(Character(Unicode.Scalar(closing)))', found \(describe(byte))")
         }
     }
 
@@ -190,20 +212,41 @@ struct JSONParser {
     /// validated as UTF-8 and copied once.
     mutating func parseString() throws(JSONParseError) -> String {
         let start = index
+        guard let (body, ascii) = try scanPlainString() else { return try parseEscapedString(start: start) }
+        let bytes = UnsafeBufferPointer(rebasing: self.bytes[body])
+        if ascii { return String(decoding: bytes, as: UTF8.self) }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw error(.invalidUnicode, "string is not valid UTF-8", at: start)
+        }
+        return text
+    }
+
+    /// Passes over a string starting at its opening quote, checking it as `parseString`
+    /// does (strings with escapes are decoded, to check them).
+    mutating func skipString() throws(JSONParseError) {
+        let start = index
+        guard let (body, ascii) = try scanPlainString() else {
+            _ = try parseEscapedString(start: start)
+            return
+        }
+        if !ascii, String(validating: UnsafeBufferPointer(rebasing: bytes[body]), as: UTF8.self) == nil {
+            throw error(.invalidUnicode, "string is not valid UTF-8", at: start)
+        }
+    }
+
+    /// Past a string without escapes starting at its opening quote: its body, and whether
+    /// that is all ASCII. Nil, the reader at the backslash, for a string with escapes.
+    mutating func scanPlainString() throws(JSONParseError) -> (body: Range<Int>, ascii: Bool)? {
+        let start = index
         index += 1  // "
         var ascii = true
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let body = UnsafeBufferPointer(rebasing: bytes[(start + 1)..<index])
                 index += 1
-                if ascii { return String(decoding: body, as: UTF8.self) }
-                guard let text = String(validating: body, as: UTF8.self) else {
-                    throw error(.invalidUnicode, "string is not valid UTF-8", at: start)
-                }
-                return text
+                return ((start + 1)..<(index - 1), ascii)
             }
-            if byte == UInt8(ascii: "\\") { return try parseEscapedString(start: start) }
+            if byte == UInt8(ascii: "\\") { return nil }
             if byte < 0x20 { throw error(.unexpectedByte, "control character \(describe(byte)) in a string") }
             if byte >= 0x80 { ascii = false }
             index += 1

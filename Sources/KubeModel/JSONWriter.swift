@@ -39,11 +39,13 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            for (i, key) in members.keys.sorted().enumerated() {
+            // Members sorted as pairs: sorting the keys and looking each up again hashed
+            // every key once more.
+            for (i, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                write(string: key, to: &out)
+                write(string: member.key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                write(members[key] ?? .null, to: &out)
+                write(member.value, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }

@@ -69,12 +69,13 @@ public struct EnvVar: Codable, Sendable, Hashable {
 
     public struct Source: Codable, Sendable, Hashable {
         public var secretKeyRef: SecretKeySelector?
-        public init(secretKeyRef: SecretKeySelector) { self.secretKeyRef = secretKeyRef }
+        public init(secretKeyRef: SecretKeySelector?) { self.secretKeyRef = secretKeyRef }
     }
 
-    public init(name: String, value: String) {
+    public init(name: String, value: String?, valueFrom: Source? = nil) {
         self.name = name
         self.value = value
+        self.valueFrom = valueFrom
     }
 
     public init(name: String, secret: SecretKeySelector) {
@@ -115,6 +116,12 @@ public struct Volume: Codable, Sendable, Hashable {
     public init(name: String, claimName: String, readOnly: Bool? = nil) {
         self.name = name
         persistentVolumeClaim = PVCSource(claimName: claimName, readOnly: readOnly)
+    }
+
+    /// A volume with only a claim source, or none.
+    public init(name: String, persistentVolumeClaim: PVCSource?) {
+        self.name = name
+        self.persistentVolumeClaim = persistentVolumeClaim
     }
 
     /// A Secret volume projecting `items` (key to path), or every key when empty.

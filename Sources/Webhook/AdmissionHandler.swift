@@ -40,16 +40,24 @@ public struct AdmissionHandler: Sendable {
     }
 
     public func handle(method: String, uri: String, body: Data) -> WebhookReply {
+        handle(method: method, uri: uri, body: body, reading: .lean)
+    }
+
+    /// How a pod review is read: `lean`, by `ReviewReader` when it can, or `full`, always
+    /// as a `JSONValue` tree decoded by `Decodable` (tests compare the two).
+    enum Reading { case lean, full }
+
+    func handle(method: String, uri: String, body: Data, reading: Reading) -> WebhookReply {
         let started = ContinuousClock.now
-        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
-        let reply = route(method: method, path: path, body: body)
+        let path = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(uri[..<$0]) } ?? uri
+        let reply = route(method: method, path: path, body: body, reading: reading)
         if let metrics, Self.paths.contains(path) {
             metrics.observe(path: path, status: reply.status, duration: ContinuousClock.now - started)
         }
         return reply
     }
 
-    private func route(method: String, path: String, body: Data) -> WebhookReply {
+    private func route(method: String, path: String, body: Data, reading: Reading) -> WebhookReply {
         switch path {
         case "/healthz":
             return .text(200, "ok")
@@ -59,8 +67,17 @@ public struct AdmissionHandler: Sendable {
             guard method == "POST" else { return .text(405, "method \(method) not allowed on \(path); use POST") }
             guard source.isReady else { return .text(503, "webhook caches not synced yet") }
             guard !body.isEmpty else { return .text(400, "empty body: expected an AdmissionReview (admission.k8s.io/v1)") }
+            // Pod reviews, nearly every request, are read for what the decisions need; any
+            // body that reader does not take goes the full way below.
+            if reading == .lean {
+                switch path {
+                case "/mutate-pods": if let review = ReviewReader.pod(body) { return answer(review, mutate) }
+                case "/validate-pods": if let review = ReviewReader.workload(body) { return answer(review, validateWorkload) }
+                default: break
+                }
+            }
             // KubeModel's byte-level parser and tree decoder: several times cheaper than
-            // Foundation's JSONDecoder on a pod review, and on the request path that matters.
+            // Foundation's JSONDecoder on a pod review.
             let tree: JSONValue
             do {
                 tree = try JSONValue(parsing: body)
@@ -96,6 +113,12 @@ public struct AdmissionHandler: Sendable {
             logger.warning("admission object unreadable; denied", metadata: ["uid": "\(request.uid)", "error": "\(reason)"])
             return encode(.deny(uid: request.uid, code: 400, reason: "BadRequest", message: "stowage webhook cannot read the object: \(reason)"))
         }
+        return answer(envelope, decide)
+    }
+
+    /// The answer to a decoded review: checks the envelope, runs `decide` and encodes.
+    private func answer<Object>(_ envelope: ReviewEnvelope<Object>,
+                                _ decide: (ReviewEnvelope<Object>.Request, Object) -> ReviewReply) -> WebhookReply {
         guard envelope.apiVersion == "admission.k8s.io/v1", envelope.kind == "AdmissionReview" else {
             return .text(400, "malformed AdmissionReview: expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got \(envelope.apiVersion ?? "none") \(envelope.kind ?? "none")")
         }
@@ -119,8 +142,9 @@ public struct AdmissionHandler: Sendable {
     }
 
     /// The answer to a review on `/validate-pods` that needs no decision, read from the
-    /// parsed review without decoding its object: every pod in the cluster comes here, and
-    /// most mount no Stowage claim. Allowed, whatever the operation: a review without an
+    /// parsed review without decoding its object, for a body `ReviewReader` left to the full
+    /// way (a well-formed pod is decided from what that reader reads, as cheaply). Allowed,
+    /// whatever the operation: a review without an
     /// object, and a pod (or a Job's pod template) none of whose volumes names a `dv-` or
     /// `shv-` claim; which is what the full path decides for them (`validateWorkload`).
     ///

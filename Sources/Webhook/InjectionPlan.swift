@@ -79,39 +79,40 @@ enum InjectionPlan {
         }
 
         // Filter first, then sort the few that attach: namespaces hold thousands of volumes.
-        let attached = snapshot.dataVolumes.filter { $0.attaches(toPodOf: user, labels: podLabels) }
-        for volume in attached.sorted(by: { ($0.metadata.name ?? "") < ($1.metadata.name ?? "") }) {
-            guard let name = volume.metadata.name, !seen.contains(name) else { continue }
+        // By index, as below: a copy of a volume retains every part of it.
+        let volumes = snapshot.dataVolumes
+        let attached = volumes.indices.filter { volumes[$0].attaches(toPodOf: user, labels: podLabels) }
+        for i in attached.sorted(by: { (volumes[$0].metadata.name ?? "") < (volumes[$1].metadata.name ?? "") }) {
+            guard let name = volumes[i].metadata.name, !seen.contains(name) else { continue }
             seen.insert(name)
-            if volume.isTerminating {
+            if volumes[i].isTerminating {
                 skipped.append("dv/\(name): the DataVolume is being deleted")
                 continue
             }
-            planned.append(PlannedVolume(volume, entitlement: volume.entitlement(user: user, podLabels: podLabels),
-                                         arrival: volume.arrival))
+            planned.append(PlannedVolume(volumes[i], entitlement: volumes[i].entitlement(user: user, podLabels: podLabels),
+                                         arrival: volumes[i].arrival))
         }
 
         let groups = config.groups(of: user, reported: identity.groups)
         let membershipOnly = config.levels.mapValues(\.grantsMembersOnly)
-        let entitled = snapshot.sharedVolumes.compactMap { share -> (SharedVolume, Entitlement)? in
+        let shares = snapshot.sharedVolumes
+        let entitled = shares.indices.compactMap { i -> (share: Int, entitlement: Entitlement)? in
             // Most shares of a large namespace grant by membership only: skip non-members
             // before the full decision, which builds group sets per call.
-            guard let onlyMembers = membershipOnly[share.spec.accessLevel] else { return nil }
-            if onlyMembers, !(share.spec.members ?? []).contains(where: { $0.user == user || $0.group.map(groups.contains) == true }) {
+            guard let onlyMembers = membershipOnly[shares[i].spec.accessLevel] else { return nil }
+            if onlyMembers, !(shares[i].spec.members ?? []).contains(where: { $0.user == user || $0.group.map(groups.contains) == true }) {
                 return nil
             }
-            let entitlement = config.entitlement(user: user, groups: groups, to: share)
-            return entitlement > .none ? (share, entitlement) : nil
+            let entitlement = config.entitlement(user: user, groups: groups, to: shares[i])
+            return entitlement > .none ? (i, entitlement) : nil
         }
-        // Sort by name without moving whole volumes around.
-        let order = entitled.indices.sorted { (entitled[$0].0.metadata.name ?? "") < (entitled[$1].0.metadata.name ?? "") }
-        for (share, entitlement) in order.map({ entitled[$0] }) {
-            guard let name = share.metadata.name else { continue }
-            if share.isTerminating {
+        for (i, entitlement) in entitled.sorted(by: { (shares[$0.share].metadata.name ?? "") < (shares[$1.share].metadata.name ?? "") }) {
+            guard let name = shares[i].metadata.name else { continue }
+            if shares[i].isTerminating {
                 skipped.append("shv/\(name): the SharedVolume is being deleted")
                 continue
             }
-            planned.append(PlannedVolume(share, entitlement: entitlement, config: config))
+            planned.append(PlannedVolume(shares[i], entitlement: entitlement, config: config))
         }
         return (planned, skipped)
     }

@@ -115,9 +115,12 @@ struct PatchBuilder {
 
     mutating func add(_ volume: PlannedVolume) {
         if podVolumes[volume.podVolumeName] == nil {
-            var claim: [String: JSONValue] = ["claimName": .string(volume.claimName)]
-            if volume.readOnly { claim["readOnly"] = true }
-            newVolumes.append(["name": .string(volume.podVolumeName), "persistentVolumeClaim": .object(claim)])
+            // Swift's own dictionary literals, of their final size: `JSONValue`'s merge
+            // duplicates, and adding a key to a full dictionary copies it, once per volume
+            // and mount of every pod.
+            let claim: [String: JSONValue] = volume.readOnly
+                ? ["claimName": .string(volume.claimName), "readOnly": true] : ["claimName": .string(volume.claimName)]
+            newVolumes.append(.object(["name": .string(volume.podVolumeName), "persistentVolumeClaim": .object(claim)]))
         }
         for i in mounts.indices where mounts[i][volume.mountPath] == nil {
             mounts[i][volume.mountPath] = volume.podVolumeName
@@ -129,9 +132,8 @@ struct PatchBuilder {
     }
 
     static func mount(_ volume: PlannedVolume, readOnly: Bool) -> JSONValue {
-        var mount: [String: JSONValue] = ["name": .string(volume.podVolumeName), "mountPath": .string(volume.mountPath)]
-        if readOnly { mount["readOnly"] = true }
-        return .object(mount)
+        let (name, path) = (JSONValue.string(volume.podVolumeName), JSONValue.string(volume.mountPath))
+        return .object(readOnly ? ["name": name, "mountPath": path, "readOnly": true] : ["name": name, "mountPath": path])
     }
 
     /// Emits the volume and mount additions, then the wait init container.

@@ -118,22 +118,16 @@ public final class WebhookCaches: VolumeSource, Service {
     public func mutationSnapshot(namespace: String, identity: PodIdentity) -> VolumeSnapshot {
         let config = configHolder.current
         guard let user = identity.user, !user.isEmpty else { return VolumeSnapshot(config: config) }
-        var candidates = dataVolumes.byIndex(Self.attachIndex, "\(namespace)/\(user)")
-            + dataVolumes.byIndex(Self.attachIndex, "\(namespace)/*")
+        // Each volume is copied once, by the store: a copy retains all of a volume's parts.
+        var candidates = dataVolumes.byIndex(Self.attachIndex, anyOf: ["\(namespace)/\(user)", "\(namespace)/*"])
         if let home = UserName.homeName(for: user), !candidates.contains(where: { $0.metadata.name == home }),
            let volume = dataVolumes.get(namespace: namespace, name: home) {
             candidates.append(volume)
         }
-        var seen = Set<String>()
-        candidates = candidates.filter { seen.insert($0.metadata.name ?? "").inserted }
-
         var keys = config.levels.filter { !$0.value.grantsMembersOnly }.map { "\(namespace)/level:\($0.key)" }
         keys.append("\(namespace)/user:\(user)")
         keys += config.groups(of: user, reported: identity.groups).map { "\(namespace)/group:\($0)" }
-        var seenShares = Set<String>()
-        let shares = keys.flatMap { sharedVolumes.byIndex(Self.accessIndex, $0) }
-            .filter { seenShares.insert($0.metadata.name ?? "").inserted }
-        return VolumeSnapshot(config: config, dataVolumes: candidates, sharedVolumes: shares)
+        return VolumeSnapshot(config: config, dataVolumes: candidates, sharedVolumes: sharedVolumes.byIndex(Self.accessIndex, anyOf: keys))
     }
 
     public func validationSnapshot(namespace: String, dataVolumes names: [String], sharedVolumes shares: [String]) -> VolumeSnapshot {

@@ -51,6 +51,17 @@ import Testing
         #expect(store.byIndex("v", "y").map(\.key) == ["ns/a"])
     }
 
+    @Test func objectsUnderAnyOfSeveralIndexValuesComeOnceInTheOrderAsked() {
+        // Index "tag": every word of the data.
+        let store = Store<ConfigMap>(indexes: ["tag": { ($0.data?["v"] ?? "").split(separator: " ").map(String.init) }])
+        store.replace([map("a", version: "1", data: "x y"), map("b", version: "1", data: "y"), map("c", version: "1", data: "z")])
+        #expect(store.byIndex("tag", anyOf: ["z", "x", "y"]).map(\.key) == ["ns/c", "ns/a", "ns/b"])
+        #expect(Set(store.byIndex("tag", anyOf: ["y", "x"]).map(\.key)) == ["ns/a", "ns/b"])
+        #expect(store.byIndex("tag", anyOf: ["y", "x"]).count == 2, "an object under two values comes once")
+        #expect(store.byIndex("tag", anyOf: ["none"]).isEmpty)
+        #expect(store.byIndex("missing index", anyOf: ["x"]).isEmpty)
+    }
+
     @Test func managedFieldsAreNotKept() throws {
         var object = map("a", version: "1", data: "x")
         object.metadata.managedFields = [["manager": "kubectl", "operation": "Update"]]

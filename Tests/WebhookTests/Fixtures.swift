@@ -1,6 +1,7 @@
 import Foundation
 import KubeModel
 import StowageAPI
+import Testing
 @testable import Webhook
 
 /// The spawner every test trusts, and the identity of anyone else.
@@ -156,4 +157,17 @@ func reviewBody(kind: String, group: String = "", version: String = "v1", operat
     if let oldObject { request["oldObject"] = try JSONValue(encoding: oldObject) }
     let review: JSONValue = ["apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": .object(request)]
     return try JSONEncoder.kube.encode(review)
+}
+
+/// Expects two answers to one review to be the same: status, content type and body (the
+/// same JSON value, when it is JSON).
+func expectSameReply(_ reply: WebhookReply, _ expected: WebhookReply, _ comment: String) throws {
+    #expect(reply.status == expected.status, "\(comment)")
+    #expect(reply.contentType == expected.contentType, "\(comment)")
+    if expected.contentType == "application/json" {
+        #expect(try JSONValue(parsing: reply.body) == JSONValue(parsing: expected.body),
+                "\(comment): \(String(decoding: reply.body, as: UTF8.self))")
+    } else {
+        #expect(reply.body == expected.body, "\(comment)")
+    }
 }

@@ -16,6 +16,55 @@ import Webhook
 /// load leaves out), and for the load's mix (50 % mutate, 45 % validate pods, 5 % validate
 /// volumes).
 func webhookCost(directory dir: String, rounds: Int) throws {
+    let handler = try benchHandler(directory: dir)
+    let bodies = dir + "/bodies"
+    let names = try FileManager.default.contentsOfDirectory(atPath: bodies).sorted()
+    func load(_ prefix: String) throws -> [Data] {
+        try names.filter { $0.hasPrefix(prefix) }.map { try Data(contentsOf: URL(fileURLWithPath: bodies + "/" + $0)) }
+    }
+    var micros: [String: Double] = [:]
+    let kinds = [("/mutate-pods", "/mutate-pods", "mutate-"), ("/validate-pods", "/validate-pods", "validate-"),
+                 ("/validate-volumes", "/validate-volumes", "volume-"), ("/validate-pods", "/validate-pods, no claim", "plain-")]
+    for (path, label, prefix) in kinds {
+        let reviews = try load(prefix)
+        guard !reviews.isEmpty else { continue }
+        for body in reviews {  // warm-up, and every review must be answered
+            let reply = handler.handle(method: "POST", uri: path, body: body)
+            guard reply.status == 200 else { fail("\(path): HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))") }
+        }
+        let start = threadCPU()
+        for _ in 0..<rounds {
+            for body in reviews { _ = handler.handle(method: "POST", uri: path, body: body) }
+        }
+        micros[label] = seconds(threadCPU() - start) * 1e6 / Double(rounds * reviews.count)
+    }
+    let mix = 0.50 * (micros["/mutate-pods"] ?? 0) + 0.45 * (micros["/validate-pods"] ?? 0) + 0.05 * (micros["/validate-volumes"] ?? 0)
+    let fields = micros.keys.sorted().map { String(format: "\"%@\":%.1f", $0, micros[$0]!) }.joined(separator: ",")
+    print(#"{"command":"webhook-cost","rounds":\#(rounds),"cpu_us":{\#(fields)},"cpu_us_mix":\#(String(format: "%.1f", mix))}"#)
+}
+
+/// `stowage-bench webhook-serve DIR PORT`: the same handler and caches as `webhook-cost`,
+/// behind the real `WebhookServer` (TLS from DIR/tls.crt and DIR/tls.key) on 127.0.0.1, until
+/// DIR/stop exists: the whole request path, TLS and HTTP included, without a cluster, for
+/// `BENCH_TLS=1 bench/webhook-cost.sh`.
+func webhookServe(directory dir: String, port: Int) async throws {
+    var logger = Logger(label: "stowage-bench")
+    logger.logLevel = .warning
+    let server = try WebhookServer(
+        configuration: .init(certificatePath: dir + "/tls.crt", keyPath: dir + "/tls.key", host: "127.0.0.1", port: port),
+        handler: try benchHandler(directory: dir), logger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await server.run() }
+        while !FileManager.default.fileExists(atPath: dir + "/stop") {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        group.cancelAll()
+    }
+}
+
+/// An admission handler over the real `WebhookCaches`, filled from DIR/objects.json
+/// (`bench/webhook/fixtures.py objects`) directly rather than by watches.
+private func benchHandler(directory dir: String) throws -> AdmissionHandler {
     // Never used to connect: the stores are filled below and no watch runs.
     let kubeconfig = dir + "/cost-kubeconfig"
     try """
@@ -41,34 +90,9 @@ func webhookCost(directory dir: String, rounds: Int) throws {
         default: break
         }
     }
-    let handler = AdmissionHandler(source: AlwaysReady(caches: caches),
-                                   settings: AdmissionSettings(operatorUsers: ["system:serviceaccount:stowage-system:stowage"]),
-                                   metrics: MetricsRegistry(), logger: logger)
-
-    let bodies = dir + "/bodies"
-    let names = try FileManager.default.contentsOfDirectory(atPath: bodies).sorted()
-    func load(_ prefix: String) throws -> [Data] {
-        try names.filter { $0.hasPrefix(prefix) }.map { try Data(contentsOf: URL(fileURLWithPath: bodies + "/" + $0)) }
-    }
-    var micros: [String: Double] = [:]
-    let kinds = [("/mutate-pods", "/mutate-pods", "mutate-"), ("/validate-pods", "/validate-pods", "validate-"),
-                 ("/validate-volumes", "/validate-volumes", "volume-"), ("/validate-pods", "/validate-pods, no claim", "plain-")]
-    for (path, label, prefix) in kinds {
-        let reviews = try load(prefix)
-        guard !reviews.isEmpty else { continue }
-        for body in reviews {  // warm-up, and every review must be answered
-            let reply = handler.handle(method: "POST", uri: path, body: body)
-            guard reply.status == 200 else { fail("\(path): HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))") }
-        }
-        let start = threadCPU()
-        for _ in 0..<rounds {
-            for body in reviews { _ = handler.handle(method: "POST", uri: path, body: body) }
-        }
-        micros[label] = seconds(threadCPU() - start) * 1e6 / Double(rounds * reviews.count)
-    }
-    let mix = 0.50 * (micros["/mutate-pods"] ?? 0) + 0.45 * (micros["/validate-pods"] ?? 0) + 0.05 * (micros["/validate-volumes"] ?? 0)
-    let fields = micros.keys.sorted().map { String(format: "\"%@\":%.1f", $0, micros[$0]!) }.joined(separator: ",")
-    print(#"{"command":"webhook-cost","rounds":\#(rounds),"cpu_us":{\#(fields)},"cpu_us_mix":\#(String(format: "%.1f", mix))}"#)
+    return AdmissionHandler(source: AlwaysReady(caches: caches),
+                            settings: AdmissionSettings(operatorUsers: ["system:serviceaccount:stowage-system:stowage"]),
+                            metrics: MetricsRegistry(), logger: logger)
 }
 
 /// The caches, ready by decree: filled by hand, they never see a list.

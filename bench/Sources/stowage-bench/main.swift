@@ -11,6 +11,8 @@
 //                                                        writes) by a bare client at QPS
 //   stowage-bench webhook-cost DIR [ROUNDS]              CPU per admission review, no network
 //                                                        (bench/webhook-cost.sh; WebhookCost.swift)
+//   stowage-bench webhook-serve DIR PORT                 the same behind the real TLS server, until
+//                                                        DIR/stop exists (BENCH_TLS=1 webhook-cost.sh)
 //
 // Each command prints one JSON line on stdout with what it measured (wall time inside the
 // process); bench/kubeclient.sh wraps it in /usr/bin/time -v for peak RSS.
@@ -212,8 +214,11 @@ do {
                           workers: args.count > 4 ? Int(args[4]) ?? 4 : 4)
     case "webhook-cost" where args.count >= 2:
         try webhookCost(directory: args[1], rounds: args.count > 2 ? Int(args[2]) ?? 20 : 20)
+    case "webhook-serve" where args.count == 3:
+        guard let port = Int(args[2]) else { fail("PORT must be a number") }
+        try await webhookServe(directory: args[1], port: port)
     default:
-        fail("usage: stowage-bench create NAMESPACE COUNT [CONCURRENCY] | list | watch COUNT | dv-create NAMESPACE COUNT | dv-wait NAMESPACE COUNT | dv-floor NAMESPACE QPS BURST [WORKERS] | webhook-cost DIR [ROUNDS]")
+        fail("usage: stowage-bench create NAMESPACE COUNT [CONCURRENCY] | list | watch COUNT | dv-create NAMESPACE COUNT | dv-wait NAMESPACE COUNT | dv-floor NAMESPACE QPS BURST [WORKERS] | webhook-cost DIR [ROUNDS] | webhook-serve DIR PORT")
     }
 } catch {
     fail("\(error)")
