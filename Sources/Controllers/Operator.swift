@@ -44,6 +44,11 @@ public struct Operator: Sendable {
     /// Loads the configuration, then runs every controller until cancelled.
     public func run() async throws {
         try await config.load(client: client, events: events, logger: logger)
+        // Stopped (leadership lost, shutdown): the next leader reports the volumes.
+        defer {
+            dataVolumes.volumeMetrics?.forgetAll()
+            sharedVolumes.volumeMetrics?.forgetAll()
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await configController.run() }
             group.addTask { try await dataVolumes.controller.run() }

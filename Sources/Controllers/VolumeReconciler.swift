@@ -22,6 +22,8 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
     let events: EventRecorder
     let settings: SyncPodSettings
     let config: ConfigHolder
+    /// Per-volume sync series; nil without a registry.
+    let volumeMetrics: VolumeMetrics?
     let logger: Logger
 
     static var claimIndex: String { "claim" }
@@ -35,6 +37,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         self.config = config
         self.events = events
         self.logger = logger
+        volumeMetrics = metrics.map { VolumeMetrics(registry: $0, kind: V.kind) }
         // `reconcile` is bound after every stored property is set.
         let box = ReconcilerBox<V>()
         controller = Controller<V>(name: V.plural, client: client, namespace: namespace, workers: workers,
@@ -161,6 +164,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
                 }
                 status.lastSync = record
                 status.syncCount = SyncJob.number(job) ?? (status.syncCount ?? 0) + 1
+                volumeMetrics?.finished(namespace: volume.namespace, name: volume.metadata.name ?? "", record)
                 await recordOutcome(volume, record, exitCode: exitCode, job: job, status: &status, consumers: consumers.count)
             }
         }
@@ -243,12 +247,17 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             try? await write(volume, status, before: before)
             throw stepError
         }
-        if deleting && decision.step == .finish { return .done }
+        if deleting && decision.step == .finish {
+            // The finalizer goes next, and the volume with it.
+            volumeMetrics?.forget(namespace: volume.namespace, name: volume.metadata.name ?? "")
+            return .done
+        }
         if deleting {
             // Anything but `.done` keeps the finalizer; Job and pod events wake us first.
             action = .requeue(after: .seconds(300))
         }
         try await write(volume, status, before: before)
+        volumeMetrics?.observe(namespace: volume.namespace, name: volume.metadata.name ?? "", status: status, schedule: schedule, now: now)
         if before.phase != status.phase, let phase = status.phase {
             logger.info("phase", metadata: ["from": "\(before.phase?.rawValue ?? "-")", "to": "\(phase.rawValue)"])
         }

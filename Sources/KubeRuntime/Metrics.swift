@@ -41,6 +41,17 @@ public final class MetricsRegistry: Sendable {
         return h
     }
 
+    /// Drops the series of `name` with exactly `labels`, so it is no longer exposed (the
+    /// object it described is gone); Prometheus marks it stale at the next scrape. A family
+    /// left without series is dropped too. Removing what is not there does nothing.
+    public func remove(_ name: String, labels: [String: String]) {
+        let key = LabelSet(labels: labels)
+        families.withLock { families in
+            guard families[name]?.series.removeValue(forKey: key) != nil, families[name]?.series.isEmpty == true else { return }
+            families[name] = nil
+        }
+    }
+
     /// Every series, families sorted by name and series by labels, in the Prometheus text
     /// exposition format 0.0.4.
     public func render() -> String {

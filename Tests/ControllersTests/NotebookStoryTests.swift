@@ -188,24 +188,19 @@ final class OperatorProcess: @unchecked Sendable {
         self.tls = tls
     }
 
-    static func start(_ w: World) async throws -> OperatorProcess {
+    /// `healthPort`: where `/metrics`, `/healthz` and `/readyz` are served (0: any free port).
+    static func start(_ w: World, healthPort: Int = 0) async throws -> OperatorProcess {
         let tls = try TLSMaterial.make()
         let port = try freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: World.binary)
-        process.arguments = ["operator", "--kubeconfig", w.env.kubeconfig, "--namespace", w.namespace,
-                             "--watch-namespace", w.namespace, "--no-leader-elect", "--health-port", "0",
-                             "--image", w.env.image, "--sync-backoff-limit", "0", "--log-level", "info",
-                             "--webhook-port", String(port), "--tls-cert", tls.certificate, "--tls-key", tls.key,
-                             // The test environment's admin runs the operator here: its Jobs are the operator's.
-                             "--operator-user", "admin"]
         let logPath = w.root + "/operator.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let process = try startLogged(World.binary, [
+            "operator", "--kubeconfig", w.env.kubeconfig, "--namespace", w.namespace,
+            "--watch-namespace", w.namespace, "--no-leader-elect", "--health-port", String(healthPort),
+            "--image", w.env.image, "--sync-backoff-limit", "0", "--log-level", "info",
+            "--webhook-port", String(port), "--tls-cert", tls.certificate, "--tls-key", tls.key,
+            // The test environment's admin runs the operator here: its Jobs are the operator's.
+            "--operator-user", "admin",
+        ], log: logPath)
         let op = OperatorProcess(process: process, logPath: logPath, configurationName: "stowage-e2e-\(w.namespace)", env: w.env, tls: tls)
         do {
             try await op.register(port: port, namespace: w.namespace, client: w.client)

@@ -34,6 +34,19 @@ import Testing
         #expect(registry.histogram("h_seconds", help: "h") === registry.histogram("h_seconds", help: "h"))
     }
 
+    @Test func aRemovedSeriesIsNoLongerExposedAndItsEmptyFamilyGoes() {
+        let registry = MetricsRegistry()
+        registry.gauge("v", help: "h", labels: ["name": "a"]).set(1)
+        registry.gauge("v", help: "h", labels: ["name": "b"]).set(2)
+        registry.remove("v", labels: ["name": "a"])
+        registry.remove("v", labels: ["name": "never"])
+        #expect(registry.render() == "# HELP v h\n# TYPE v gauge\nv{name=\"b\"} 2\n")
+        registry.remove("v", labels: ["name": "b"])
+        #expect(registry.render() == "", "no family is rendered without a series")
+        // Asked for again, it starts afresh.
+        #expect(registry.gauge("v", help: "h", labels: ["name": "a"]).value == 0)
+    }
+
     @Test func histogramBucketsAreCumulative() {
         let registry = MetricsRegistry()
         let h = registry.histogram("stowage_reconcile_duration_seconds", help: "Time per pass.", labels: ["controller": "dv"], buckets: [0.1, 1, 0.5])
