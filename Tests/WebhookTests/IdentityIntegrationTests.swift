@@ -58,9 +58,14 @@ struct IdentityIntegrationTests {
                     // reconciler its claim, under the name the webhook injected.
                     let dvs = world.admin.resource(DataVolume.self, namespace: world.namespace)
                     let claims = world.admin.resource(PersistentVolumeClaim.self, namespace: world.namespace)
-                    try await eventually("every home and its claim exist", timeout: .seconds(60)) {
+                    // The claim is created before the pass that made it writes the status.
+                    try await eventually("every home and its claim exist, and each status names its claim", timeout: .seconds(60)) {
                         let names = Set(try await claims.list().items.compactMap(\.metadata.name))
-                        return homes.allSatisfy { names.contains(ChildNames.claimName(kind: .dataVolume, name: $0)) }
+                        let recorded = Set(try await dvs.list().items.compactMap(\.status?.claimName))
+                        return homes.allSatisfy {
+                            let claim = ChildNames.claimName(kind: .dataVolume, name: $0)
+                            return names.contains(claim) && recorded.contains(claim)
+                        }
                     }
                     let created = try await dvs.list().items
                     #expect(created.count == users.count)
