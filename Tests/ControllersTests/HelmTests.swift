@@ -3,7 +3,8 @@ import KubeTesting
 import Testing
 
 /// `charts/stowage` as Helm itself handles it: Helm 4's Go SDK (through `scripts/helm.py`)
-/// lints and renders the chart.
+/// lints and renders the chart, and installs, upgrades and uninstalls it on a real cluster
+/// where the operator runs in a pod on a real node and the API server calls its webhook.
 @Suite struct HelmTests {
     static let root = TestEnvironment.packageRoot
     static let chart = root + "/charts/stowage"
@@ -73,6 +74,150 @@ import Testing
         #expect(changed["Issuer/stowage-selfsigned"] == nil && changed["Certificate/stowage-webhook"] == nil)
         #expect(Set(differing.keys) == ["Deployment/stowage-operator", "MutatingWebhookConfiguration/stowage",
                                         "ValidatingWebhookConfiguration/stowage"], "\(differing)")
+    }
+
+    // MARK: - install, upgrade, uninstall
+
+    /// In a cluster of its own: the chart's CRDs, ClusterRoles and webhook configurations are
+    /// cluster-wide (the webhooks, failing closed, would review every other suite's pods and
+    /// volumes), and its API server routes webhook calls to the Service's endpoints
+    /// (`--enable-aggregator-routing`: no kube-proxy here) and mounts service-account tokens.
+    @Test func helmInstallsUpgradesAndUninstallsTheOperator() async throws {
+        let shared = try TestEnvironment.shared()
+        let directory = Self.root + "/.testenv/helm-\(getpid())"
+        // `up` loads DIR/images/stowage.tar onto its node: the image this test run built.
+        try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: directory + "/images/stowage.tar")
+        try FileManager.default.copyItem(atPath: shared.directory + "/images/stowage.tar", toPath: directory + "/images/stowage.tar")
+        let env = try TestEnvironment.start(directory: directory, apiServerFlags: [
+            "--enable-admission-plugins=ServiceAccount", "--enable-aggregator-routing=true"], nodes: 1)
+        defer {
+            try? env.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        let namespace = "stowage-system", release = "stowage"
+        // Kubernetes 1.21+ labels every namespace with its name; on 1.20 the admin does, so the
+        // validating webhook leaves the operator's own pods alone (docs/admin-guide.md).
+        try env.kubectl(["create", "namespace", namespace])
+        try env.kubectl(["label", "namespace", namespace, "kubernetes.io/metadata.name=\(namespace)"])
+        let tls = try TLSMaterial.make(subjectAltNames: ["DNS:stowage-webhook.\(namespace).svc"])
+        defer { tls.remove() }
+        try env.kubectl(["create", "secret", "tls", "stowage-webhook-tls", "-n", namespace, "--cert", tls.certificate, "--key", tls.key])
+
+        do {
+            try await installAndUpgrade(env, namespace: namespace, release: release, caBundle: tls.caBundle)
+        } catch {
+            Issue.record("the operator's pods:\n\((try? env.kubectl(["describe", "pods", "-n", namespace])) ?? "")")
+            throw error
+        }
+        try await uninstall(env, namespace: namespace, release: release)
+    }
+
+    func installAndUpgrade(_ env: TestEnvironment, namespace: String, release: String, caBundle: String) async throws {
+        let installed = try Self.json(Self.helm(["install", Self.chart, release, namespace, Self.text(
+            Self.values(image: env.image, caBundle: caBundle))], kubeconfig: env.kubeconfig)) as? [[String: Any]] ?? []
+        let pdb = installed.first { $0["kind"] as? String == "PodDisruptionBudget" }
+        #expect(pdb?["apiVersion"] as? String == "policy/v1beta1", "a 1.20 API server serves no policy/v1")
+        try await waitForRollout(env, namespace: namespace, replicas: 1, "the installed operator is ready")
+        try checkWebhookAnswers(env, "after the install")
+
+        // A volume the operator, running in its pod as its ServiceAccount, reconciles.
+        try env.kubectl(["create", "namespace", "helm-data"])
+        try Self.apply(env, """
+            {"apiVersion": "stowage.io/v1alpha1", "kind": "DataVolume", "metadata": {"name": "scratch", "namespace": "helm-data"},
+             "spec": {"owner": "carol", "size": "1Gi"}}
+            """)
+        try await eventually("the DataVolume is Ready", timeout: .seconds(90)) {
+            try env.kubectl(["get", "dv", "scratch", "-n", "helm-data", "-o", "jsonpath={.status.phase}"]) == "Ready"
+        }
+        #expect(try Self.debugLines(env, namespace).isEmpty, "at log level info no debug line is written")
+
+        let resources: [String: Any] = ["requests": ["cpu": "50m", "memory": "48Mi"], "limits": ["memory": "192Mi"]]
+        _ = try Self.helm(["upgrade", Self.chart, release, namespace, Self.text(
+            Self.values(image: env.image, caBundle: caBundle, replicas: 2, logLevel: "debug", resources: resources))], kubeconfig: env.kubeconfig)
+        try await waitForRollout(env, namespace: namespace, replicas: 2, "the upgraded operator has 2 ready replicas")
+        let pods = try Self.operatorPods(env, namespace)
+        #expect(pods.count == 2, "\(pods.count) operator pods")
+        for pod in pods {
+            let container = ((pod["spec"] as? [String: Any])?["containers"] as? [[String: Any]])?.first ?? [:]
+            let name = (pod["metadata"] as? [String: Any])?["name"] as? String ?? "?"
+            #expect((container["args"] as? [String])?.contains("--log-level=debug") == true, "\(name): \(container["args"] ?? "")")
+            let podResources = container["resources"] as? [String: Any]
+            #expect(try Self.differences(podResources ?? [:], resources).isEmpty, "\(name) runs with \(podResources ?? [:])")
+        }
+        try await eventually("the upgraded operator writes debug lines (the watchers' first lists)", timeout: .seconds(60)) {
+            try Self.debugLines(env, namespace).contains { $0.hasSuffix(" listed") }
+        }
+        try checkWebhookAnswers(env, "after the upgrade")
+    }
+
+    func uninstall(_ env: TestEnvironment, namespace: String, release: String) async throws {
+        _ = try Self.helm(["uninstall", release, namespace], kubeconfig: env.kubeconfig)
+        // The operator's objects go, cluster-wide ones included.
+        for (kind, name, inNamespace) in [("deployment", "stowage-operator", true), ("service", "stowage-webhook", true),
+                                          ("serviceaccount", "stowage-operator", true), ("configmap", "stowage-config", true),
+                                          ("role", "stowage-operator", true), ("rolebinding", "stowage-operator", true),
+                                          ("poddisruptionbudget", "stowage-operator", true),
+                                          ("clusterrole", "stowage-operator", false), ("clusterrole", "stowage-edit", false),
+                                          ("clusterrole", "stowage-view", false), ("clusterrolebinding", "stowage-operator", false),
+                                          ("mutatingwebhookconfiguration", "stowage", false),
+                                          ("validatingwebhookconfiguration", "stowage", false)] {
+            let found = try env.kubectl(["get", kind, name, "--ignore-not-found", "-o", "name"] + (inNamespace ? ["-n", namespace] : []))
+            #expect(found.isEmpty, "helm uninstall left \(kind) \(name)")
+        }
+        try await eventually("the operator's pods are gone", timeout: .seconds(90)) { try Self.operatorPods(env, namespace).isEmpty }
+        // No data is deleted: the CRDs, and so every DataVolume, stay.
+        for crd in ["datavolumes.stowage.io", "sharedvolumes.stowage.io"] {
+            #expect((try? env.kubectl(["get", "crd", crd, "-o", "name"])) != nil, "helm uninstall deleted CRD \(crd)")
+        }
+        let volume = try env.kubectl(["get", "dv", "scratch", "-n", "helm-data", "-o", "jsonpath={.metadata.name} {.metadata.deletionTimestamp}"])
+        #expect(volume == "scratch ", "the DataVolume stays, not being deleted: \(volume)")
+    }
+
+    /// The API server calls the webhook in the operator's pod (through the Service, over the
+    /// chart's TLS): a volume only the webhook's validation refuses is refused by it.
+    func checkWebhookAnswers(_ env: TestEnvironment, _ when: String) throws {
+        #expect {
+            try Self.apply(env, """
+                {"apiVersion": "stowage.io/v1alpha1", "kind": "DataVolume", "metadata": {"name": "mirror", "namespace": "default"},
+                 "spec": {"size": "1Gi", "access": "RWD"}}
+                """)
+        } throws: { error in
+            let text = "\(error)"
+            let refused = text.contains("admission webhook \"volumes.validate.stowage.io\" denied the request") && text.contains("requires spec.source")
+            if !refused { Issue.record("\(when), the webhook did not refuse: \(text)") }
+            return refused
+        }
+    }
+
+    func waitForRollout(_ env: TestEnvironment, namespace: String, replicas: Int, _ what: String) async throws {
+        try await eventually(what, timeout: .seconds(180)) {
+            let status = try Self.json(env.kubectl(["get", "deployment", "stowage-operator", "-n", namespace, "-o", "json"])) as? [String: Any]
+            let generation = (status?["metadata"] as? [String: Any])?["generation"] as? Int
+            let s = status?["status"] as? [String: Any] ?? [:]
+            return s["observedGeneration"] as? Int == generation && s["updatedReplicas"] as? Int == replicas
+                && s["readyReplicas"] as? Int == replicas && s["replicas"] as? Int == replicas
+        }
+    }
+
+    static func operatorPods(_ env: TestEnvironment, _ namespace: String) throws -> [[String: Any]] {
+        let list = try json(env.kubectl(["get", "pods", "-n", namespace, "-l", "app.kubernetes.io/component=operator", "-o", "json"]))
+        return ((list as? [String: Any])?["items"] as? [[String: Any]] ?? []).filter {
+            ($0["metadata"] as? [String: Any])?["deletionTimestamp"] == nil
+        }
+    }
+
+    /// The lines the operator's pods logged at level debug (swift-log: `TIME LEVEL LABEL : ...`).
+    static func debugLines(_ env: TestEnvironment, _ namespace: String) throws -> [String] {
+        try env.kubectl(["logs", "-n", namespace, "-l", "app.kubernetes.io/component=operator", "--tail=-1"])
+            .split(separator: "\n").filter { $0.split(separator: " ").dropFirst().first == "debug" }.map(String.init)
+    }
+
+    static func apply(_ env: TestEnvironment, _ object: String) throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("helm-test-\(UUID().uuidString).json").path
+        try object.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try env.kubectl(["create", "-f", file])
     }
 
     // MARK: - comparing objects
