@@ -1,19 +1,22 @@
 import Foundation
 
-/// A CA and a serving certificate for 127.0.0.1 (IP SAN), made with openssl: what an
-/// admission webhook on this machine needs to be called by the API server.
+/// A CA and a serving certificate, made with openssl: what an admission webhook needs to be
+/// called by the API server. For 127.0.0.1 (a webhook on this machine) unless given the
+/// subject alternative names of a Service (`DNS:NAME.NAMESPACE.svc`, a webhook in a pod).
 public struct TLSMaterial: Sendable {
     public let directory: String
     public var caCertificate: String { directory + "/ca.crt" }
     public var certificate: String { directory + "/tls.crt" }
     public var key: String { directory + "/tls.key" }
 
-    public static func make() throws -> TLSMaterial {
+    public let subjectAltNames: [String]
+
+    public static func make(subjectAltNames: [String] = ["IP:127.0.0.1"]) throws -> TLSMaterial {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-webhook-tls-\(UInt32.random(in: 0...UInt32.max))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/ca.key", "-out", dir + "/ca.crt",
                                      "-days", "2", "-subj", "/CN=stowage-test-webhook-ca"])
-        let material = TLSMaterial(directory: dir)
+        let material = TLSMaterial(directory: dir, subjectAltNames: subjectAltNames)
         try material.issue(commonName: "stowage-webhook", into: material.certificate, key: material.key)
         return material
     }
@@ -22,7 +25,7 @@ public struct TLSMaterial: Sendable {
     /// (each through a rename, as a Secret volume update would swap them).
     public func issue(commonName: String, into certificate: String, key: String) throws {
         let stem = directory + "/" + commonName
-        try "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n".write(toFile: stem + ".ext", atomically: true, encoding: .utf8)
+        try "subjectAltName=\(subjectAltNames.joined(separator: ","))\nextendedKeyUsage=serverAuth\n".write(toFile: stem + ".ext", atomically: true, encoding: .utf8)
         try run("/usr/bin/openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", stem + ".key", "-out", stem + ".csr",
                                      "-subj", "/CN=\(commonName)"])
         try run("/usr/bin/openssl", ["x509", "-req", "-in", stem + ".csr", "-CA", caCertificate, "-CAkey", directory + "/ca.key",

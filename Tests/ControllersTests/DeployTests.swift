@@ -9,7 +9,8 @@ import Testing
 /// What a cluster admin installs: `deploy/` applied to the real kube-apiserver, and the
 /// operator run with nothing but the shipped RBAC (authenticated as its ServiceAccount
 /// through a static token, so the shipped bindings apply to it unchanged) through the
-/// notebook story. Plus the static checks of the Helm chart (no `helm` on these machines).
+/// notebook story. Plus static checks of the Helm chart's sources (Helm itself renders,
+/// installs and compares it in HelmTests).
 @Suite(.serialized) struct DeployTests {
     static let root = TestEnvironment.packageRoot
     static let operatorUser = "system:serviceaccount:stowage-system:stowage-operator"
@@ -316,8 +317,8 @@ import Testing
 
     // MARK: - the Helm chart, statically
 
-    /// There is no `helm` on these machines (not packaged by Debian), so the chart cannot be
-    /// rendered here; these checks keep it from drifting from `deploy/` and `crds/`.
+    /// The chart's sources: its CRDs are copies of `crds/`, its RBAC rules `deploy/`'s, and
+    /// every value a template uses is defined (HelmTests compares what Helm renders).
     @Test func theChartShipsTheSameCRDsAndRBACAndOnlyValuesItDefines() throws {
         let chart = Self.root + "/charts/stowage"
         for crd in ["datavolumes.yaml", "sharedvolumes.yaml"] {

@@ -13,6 +13,7 @@
 
 {{- define "stowage.labels" -}}
 app.kubernetes.io/name: stowage
+app.kubernetes.io/part-of: stowage
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
