@@ -1,10 +1,12 @@
 import Foundation
+import KubeModel
 import KubeTesting
 import Testing
 
 /// Every shipped manifest against the schemas of current Kubernetes, with
 /// `kubernetes-validate --strict` (PyPI; `scripts/testenv ensure` installs it): `deploy/` as
-/// `kubectl kustomize` renders it, `crds/` and `samples/`, for 1.25, 1.29 and 1.34. The test
+/// `kubectl kustomize` renders it, `crds/`, `samples/` and the chart as Helm renders it with
+/// its defaults, for 1.25, 1.29 and 1.34. The test
 /// API server is 1.20, so this is what shows the manifests still fit the clusters people run.
 ///
 /// What it does and does not check, found by trying the tool:
@@ -28,7 +30,7 @@ import Testing
 
     @Test(arguments: versions) func everyShippedManifestValidatesStrictly(version: String) throws {
         let files = try Self.shippedFiles()
-        defer { try? FileManager.default.removeItem(atPath: files.files[0].path) }
+        defer { for generated in [files.files.first, files.files.last] { try? FileManager.default.removeItem(atPath: generated?.path ?? "") } }
         let report = try Self.validate(files.paths, version: version)
         for failure in report.failures {
             Issue.record("Kubernetes \(version): \(files.name(of: failure.file)) \(failure.object): \(failure.error)")
@@ -44,7 +46,9 @@ import Testing
                        "deploy/ validatingwebhookconfiguration/stowage", "deploy/ mutatingwebhookconfiguration/stowage",
                        "crds/datavolumes.yaml customresourcedefinition/datavolumes.stowage.io",
                        "crds/sharedvolumes.yaml customresourcedefinition/sharedvolumes.stowage.io",
-                       "samples/stowage-config.yaml configmap/stowage-config"] {
+                       "samples/stowage-config.yaml configmap/stowage-config",
+                       "charts/stowage deployment/stowage-operator", "charts/stowage poddisruptionbudget/stowage-operator",
+                       "charts/stowage validatingwebhookconfiguration/stowage"] {
             #expect(validated.contains(object), "Kubernetes \(version): \(object) was validated; validated: \(validated.sorted())")
         }
         let unchecked = Set(report.unknown.map(\.kind))
@@ -150,10 +154,21 @@ import Testing
                 .filter { $0.hasSuffix(".yaml") && $0 != "kustomization.yaml" }.sorted()
             files += names.map { ShippedFiles.File(path: "\(root)/\(directory)/\($0)", name: "\(directory)/\($0)") }
         }
-        let documents = try files.reduce(0) { count, file in
+        var documents = try files.reduce(0) { count, file in
             let text = try String(contentsOfFile: file.path, encoding: .utf8)
             return count + text.components(separatedBy: "\n---\n").filter { $0.contains("\nkind: ") || $0.hasPrefix("kind: ") }.count
         }
+        // The chart as `helm template` renders it with its defaults (Helm's SDK, offline),
+        // one JSON document per object (JSON is YAML).
+        guard case .array(let objects) = try JSONValue(parsing: Data(HelmTests.helm(
+            ["render", root + "/charts/stowage", "stowage", "stowage-system", "{}"]).utf8)) else {
+            throw CommandFailed(description: "scripts/helm.py render: not a list of objects")
+        }
+        let chart = FileManager.default.temporaryDirectory.appendingPathComponent("chart-\(UUID().uuidString).yaml").path
+        try objects.map { String(decoding: try JSONEncoder.kube.encode($0), as: UTF8.self) }.joined(separator: "\n---\n")
+            .write(toFile: chart, atomically: true, encoding: .utf8)
+        files.append(ShippedFiles.File(path: chart, name: "charts/stowage"))
+        documents += objects.count
         return ShippedFiles(files: files, documents: documents)
     }
 }
