@@ -215,9 +215,14 @@ import Testing
     }
 
     /// The lines the operator's pods logged at level debug (swift-log: `TIME LEVEL LABEL : ...`).
+    /// Every debug line of the operator's pods so far. Pod by pod: with a label selector
+    /// `kubectl logs` shows only the last 10 lines of each, `--tail=-1` notwithstanding.
     static func debugLines(_ env: TestEnvironment, _ namespace: String) throws -> [String] {
-        try env.kubectl(["logs", "-n", namespace, "-l", "app.kubernetes.io/component=operator", "--tail=-1"])
-            .split(separator: "\n").filter { $0.split(separator: " ").dropFirst().first == "debug" }.map(String.init)
+        let names = try operatorPods(env, namespace).compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String }
+        return try names.flatMap { name in
+            try env.kubectl(["logs", "-n", namespace, name]).split(separator: "\n")
+                .filter { $0.split(separator: " ").dropFirst().first == "debug" }.map(String.init)
+        }
     }
 
     static func apply(_ env: TestEnvironment, _ object: String) throws {
