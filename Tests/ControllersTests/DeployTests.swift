@@ -150,24 +150,15 @@ import Testing
     }
 
     func startOperator(kubeconfig: String, watch namespace: String, lease: String, log: String, image: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: World.binary)
-        // The operator's namespace is the shipped one: its ConfigMap and Role live there.
-        process.arguments = ["operator", "--kubeconfig", kubeconfig, "--namespace", "stowage-system",
-                             "--watch-namespace", namespace, "--leader-elect", "--lease-name", lease,
-                             "--health-port", "0", "--image", image, "--sync-backoff-limit", "0",
-                             "--log-level", "info"]
         var environment = ProcessInfo.processInfo.environment
         environment["POD_NAME"] = "deploy-test-operator"
         environment.removeValue(forKey: "KUBECONFIG")
-        process.environment = environment
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
+        // The operator's namespace is the shipped one: its ConfigMap and Role live there.
+        return try startLogged(World.binary, ["operator", "--kubeconfig", kubeconfig, "--namespace", "stowage-system",
+                                              "--watch-namespace", namespace, "--leader-elect", "--lease-name", lease,
+                                              "--health-port", "0", "--image", image, "--sync-backoff-limit", "0",
+                                              "--log-level", "info"],
+                               log: log, environment: environment)
     }
 
     static func operatorKubeconfig(_ env: TestEnvironment) -> String {

@@ -199,11 +199,13 @@ func eventually(_ what: String, timeout: Duration = .seconds(120), _ check: () a
 struct TimedOut: Error { var what: String }
 
 /// Starts a long-running program with no input and its output in the file `log` (made
-/// empty first), for a test to read when something fails.
-func startLogged(_ executable: String, _ arguments: [String], log: String) throws -> Process {
+/// empty first), for a test to read when something fails. `environment`: the whole
+/// environment it gets (nil: this process's).
+func startLogged(_ executable: String, _ arguments: [String], log: String, environment: [String: String]? = nil) throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if let environment { process.environment = environment }
     FileManager.default.createFile(atPath: log, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
     process.standardOutput = handle
