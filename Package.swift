@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "KubeTesting"]),
         .testTarget(name: "DataSyncTests", dependencies: ["DataSync", "ObjectStore", "KubeTesting"]),
         .testTarget(name: "ControllersTests", dependencies: [
-            "Controllers", "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel", "KubeTesting", "ObjectStore",
+            "Controllers", "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel", "KubeTesting", "ObjectStore", "HTTP",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "WebhookTests", dependencies: ["Webhook", "Controllers", "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel", "KubeTesting"]),

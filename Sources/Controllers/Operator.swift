@@ -25,10 +25,12 @@ public struct Operator: Sendable {
         self.events = events
         self.config = config
         self.logger = logger
-        dataVolumes = VolumeReconciler(client: client, namespace: watchNamespace, settings: settings, config: config,
-                                       events: events, metrics: metrics, logger: logger, workers: workers, cacheSyncTimeout: cacheSyncTimeout)
-        sharedVolumes = VolumeReconciler(client: client, namespace: watchNamespace, settings: settings, config: config,
-                                         events: events, metrics: metrics, logger: logger, workers: workers, cacheSyncTimeout: cacheSyncTimeout)
+        // One report per waiting notebook, whichever kinds of volume it waits for.
+        let progress = SpawnProgress(interval: .seconds(settings.progressIntervalSeconds))
+        dataVolumes = VolumeReconciler(client: client, namespace: watchNamespace, settings: settings, config: config, events: events,
+                                       metrics: metrics, spawnProgress: progress, logger: logger, workers: workers, cacheSyncTimeout: cacheSyncTimeout)
+        sharedVolumes = VolumeReconciler(client: client, namespace: watchNamespace, settings: settings, config: config, events: events,
+                                         metrics: metrics, spawnProgress: progress, logger: logger, workers: workers, cacheSyncTimeout: cacheSyncTimeout)
         configController = config.controller(client: client, events: events, cacheSyncTimeout: cacheSyncTimeout, logger: logger)
         homes = HomeController.make(client: client, namespace: watchNamespace, config: config,
                                     dataVolumes: dataVolumes.controller.store, cacheSyncTimeout: cacheSyncTimeout, logger: logger)

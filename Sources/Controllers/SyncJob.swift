@@ -19,6 +19,9 @@ public struct SyncPodSettings: Sendable, Hashable {
         requests: ["cpu": "100m", "memory": "64Mi"], limits: ["memory": "512Mi"])
     /// Where the volume is mounted inside the sync pod.
     public var mountPath = "/data"
+    /// Seconds between the progress lines a sync pod logs, which the operator reads back
+    /// for the users of notebooks that wait for a pull (`SpawnProgress`).
+    public var progressIntervalSeconds = 15
     /// The sync container's `imagePullPolicy`; nil leaves Kubernetes' default.
     public var imagePullPolicy: String?
 
@@ -78,6 +81,8 @@ public enum SyncJob {
     public static let reasonAnnotation = "stowage.io/sync-reason"
     public static let terminationMessagePath = "/dev/termination-log"
     static let caMountPath = "/etc/stowage/ca"
+    /// The sync pod's one container (`kubectl logs job/NAME -c sync`).
+    public static let containerName = "sync"
     /// `stowage sync`'s exit code for a refusal by a deletion guard.
     public static let guardExitCode = 3
 
@@ -100,7 +105,8 @@ public enum SyncJob {
                     "--endpoint", source.endpoint,
                     "--region", source.region ?? "us-east-1",
                     "--summary-file", terminationMessagePath,
-                    "--sequence", String(request.number)]
+                    "--sequence", String(request.number),
+                    "--progress-interval", String(settings.progressIntervalSeconds)]
         if request.direction == .push && request.access.propagatesDeletes {
             args += ["--max-deletes", String(request.sync.effectiveMaxDeletes)]
         }
@@ -108,7 +114,7 @@ public enum SyncJob {
         if source.pathStyle == false { args.append("--virtual-hosted") }
         if let checksum = source.partChecksum { args += ["--part-checksum", checksum.rawValue] }
 
-        var container = Container(name: "sync", image: settings.image, command: [settings.command], args: args)
+        var container = Container(name: containerName, image: settings.image, command: [settings.command], args: args)
         container.imagePullPolicy = settings.imagePullPolicy
         container.env = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map {
             EnvVar(name: $0, secret: SecretKeySelector(name: source.credentialsSecretRef.name, key: $0))

@@ -24,15 +24,18 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
     let config: ConfigHolder
     /// Per-volume sync series; nil without a registry.
     let volumeMetrics: VolumeMetrics?
+    /// Tells waiting notebooks' users how their volumes stand; shared by the reconcilers.
+    let spawnProgress: SpawnProgress?
     let logger: Logger
 
     static var claimIndex: String { "claim" }
     static var jobIndex: String { "job-name" }
 
     public init(client: KubeClient, namespace: String?, settings: SyncPodSettings, config: ConfigHolder,
-                events: EventRecorder, metrics: MetricsRegistry?, logger: Logger, workers: Int = 4,
+                events: EventRecorder, metrics: MetricsRegistry?, spawnProgress: SpawnProgress? = nil, logger: Logger, workers: Int = 4,
                 cacheSyncTimeout: Duration = .seconds(120)) {
         self.client = client
+        self.spawnProgress = spawnProgress
         self.settings = settings
         self.config = config
         self.events = events
@@ -151,6 +154,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
 
         // Record a finished Job, then plan without it.
         var running: SyncDirection?
+        var syncPod: Pod?
         if let job = current {
             // Its pods carry the operator's label too (a pod someone labels job-name=... does not).
             let jobPods = pods.byIndex(Self.jobIndex, "\(volume.namespace)/\(job.metadata.name ?? "")")
@@ -158,6 +162,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             switch SyncJobState.observe(job, pods: jobPods) {
             case .running(let direction):
                 running = direction
+                syncPod = jobPods.last { $0.status?.phase == "Running" } ?? jobPods.last
             case .finished(var record, let exitCode):
                 if exitCode == SyncJob.guardExitCode {
                     record.message = "\(ConditionReason.deleteGuard): \(record.message ?? "refused by a deletion guard")"
@@ -237,6 +242,11 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         } catch {
             stepError = error
         }
+        if await reportSpawnProgress(volume, consumers: consumerPods, pulling: pulling, syncPod: running == .pull ? syncPod : nil,
+                                     status: status, now: now), action == .done {
+            // A pull that pods wait for: look again to tell them how far it is.
+            action = .requeue(after: .milliseconds(Int64(spawnProgress.map { $0.interval * 1000 } ?? 15_000)))
+        }
         if let next = status.nextScheduledSync, action == .done {
             action = .requeue(after: .milliseconds(max(1000, Int64(next.timeIntervalSince(now) * 1000))))
         }
@@ -295,6 +305,54 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             if let recheck { return .requeue(after: recheck) }
         }
         return .done
+    }
+
+    // MARK: - Spawn progress
+
+    /// Tells each consumer pod that `stowage-wait` holds for this volume how the volume stands
+    /// (`SpawnProgress`): an Event on the pod, which KubeSpawner shows on the spawn page.
+    /// Returns whether a pull runs that pods wait for (the pass looks again for its progress).
+    func reportSpawnProgress(_ volume: V, consumers: [Pod], pulling: Bool, syncPod: Pod?, status: VolumeStatus, now: Date) async -> Bool {
+        guard let spawnProgress else { return false }
+        let claim = volume.claimName
+        let waiting = consumers.compactMap { pod -> (pod: Pod, awaited: StowageWait.Awaited, volumes: [String])? in
+            guard pod.status?.phase == "Pending", pod.metadata.deletionTimestamp == nil else { return nil }
+            let awaited = StowageWait.awaited(in: pod)
+            guard let mine = awaited[claim] else { return nil }
+            let names = awaited.keys.sorted().compactMap { ChildNames.volume(ofClaim: $0).map { "\($0.kind.rawValue)/\($0.name)" } }
+            return (pod, mine, names)
+        }
+        guard !waiting.isEmpty else { return false }
+        let name = "\(V.childKind.rawValue)/\(volume.metadata.name ?? "")"
+        var line: SyncProgressLine?
+        if let syncPod, let podName = syncPod.metadata.name, spawnProgress.progressDue(volume: volume.key, now: now) {
+            let log = try? await client.resource(Pod.self, namespace: volume.namespace).log(podName, container: SyncJob.containerName, tailLines: 20)
+            line = log.flatMap(SyncProgressLine.last(inLog:))
+        }
+        let last = status.lastSync.map { (isPull: $0.direction == .pull && $0.result == .succeeded, sequence: status.syncCount) }
+        var pods: [String: Pod] = [:]
+        var reports: [SpawnProgress.VolumeState: [(key: String, volumes: [String])]] = [:]
+        for w in waiting {
+            let state: SpawnProgress.VolumeState
+            if !pulling && w.awaited.isSatisfied(byLastSync: last) {
+                state = .ready
+            } else if status.phase == .failed {
+                state = .failed(status.lastSync?.message ?? "kubectl describe \(name) says why")
+            } else if pulling {
+                state = .pulling(line)
+            } else {
+                state = .waiting(status.conditions[type: ConditionType.claimBound]?.status == "False" ? "waiting for its claim to bind" : "waiting for its pull to start")
+            }
+            pods[w.pod.key] = w.pod
+            reports[state, default: []].append((w.pod.key, w.volumes))
+        }
+        for (state, group) in reports {
+            for (key, note) in spawnProgress.report(volume: name, state, pods: group, now: now) {
+                guard let pod = pods[key] else { continue }
+                events.post(pod, type: note.warning ? .warning : .normal, reason: note.reason, message: note.message)
+            }
+        }
+        return pulling
     }
 
     func createClaim(_ volume: V) async throws {

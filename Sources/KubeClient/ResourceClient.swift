@@ -322,3 +322,12 @@ public struct WatchSequence<R: KubeResource>: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(lines: lines.makeAsyncIterator()) }
 }
+
+extension ResourceClient where R == Pod {
+    /// The last `tailLines` lines a container of pod `name` wrote (`kubectl logs --tail`).
+    public func log(_ name: String, container: String, tailLines: Int) async throws -> String {
+        let call = KubeClient.Call(method: .get, path: path(name, "log"), query: [("container", container), ("tailLines", String(tailLines))],
+                                   timeout: .seconds(10))
+        return String(decoding: try await client.send(call).body, as: UTF8.self)
+    }
+}

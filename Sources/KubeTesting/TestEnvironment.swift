@@ -108,25 +108,31 @@ public struct TestEnvironment: Sendable {
         return url.path
     }()
 
-    /// Runs `scripts/testenv` and waits for it with `waitpid` (Foundation's `Process`
-    /// can miss the exit of a child whose own children live on, as these daemons do).
     private static func runScript(_ arguments: [String], environment: [String: String] = [:]) throws(TestEnvironmentError) {
-        let script = packageRoot + "/scripts/testenv"
-        let argv = [script] + arguments
-        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
-        var pid = pid_t()
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup($0) } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
-        let rc = posix_spawn(&pid, script, nil, nil, cArgs, cEnv)
-        guard rc == 0 else { throw TestEnvironmentError("cannot run scripts/testenv: \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exited = (status & 0x7f) == 0
-        let code = (status >> 8) & 0xff
-        guard exited && code == 0 else {
-            throw TestEnvironmentError("scripts/testenv \(arguments.joined(separator: " ")) failed (status \(status))")
-        }
+        try runStarter(packageRoot + "/scripts/testenv", arguments, environment: environment)
+    }
+}
+
+/// Runs a script that starts daemons (`scripts/testenv up`, `scripts/hub/hub up`) and waits
+/// for it with `waitpid`: Foundation's `Process` can miss the exit of a child whose own
+/// children live on holding the descriptor it watches, as these daemons do. Its output goes
+/// where this process's goes; `environment` is added to this process's.
+public func runStarter(_ script: String, _ arguments: [String], environment: [String: String] = [:]) throws(TestEnvironmentError) {
+    let argv = [script] + arguments
+    let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+    var pid = pid_t()
+    let cArgs = argv.map { strdup($0) } + [nil]
+    let cEnv = env.map { strdup($0) } + [nil]
+    defer { (cArgs + cEnv).forEach { free($0) } }
+    let name = (script as NSString).lastPathComponent
+    let rc = posix_spawn(&pid, script, nil, nil, cArgs, cEnv)
+    guard rc == 0 else { throw TestEnvironmentError("cannot run \(name): \(String(cString: strerror(rc)))") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let exited = (status & 0x7f) == 0
+    let code = (status >> 8) & 0xff
+    guard exited && code == 0 else {
+        throw TestEnvironmentError("\(name) \(arguments.joined(separator: " ")) failed (status \(status))")
     }
 }
 

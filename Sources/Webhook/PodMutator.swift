@@ -1,3 +1,4 @@
+import Controllers
 import KubeModel
 import StowageAPI
 
@@ -32,7 +33,7 @@ public struct MutationResult: Sendable, Hashable {
 ///   existing `stowage-wait`, `MODULEPATH` already listing the path and annotations with
 ///   their values produce no operation, so a second pass over the result yields no patch.
 public enum PodMutator {
-    public static let waitContainerName = "stowage-wait"
+    public static let waitContainerName = StowageWait.containerName
     static let modulePath = "MODULEPATH"
 
     public static func mutate(_ pod: Pod, identity: PodIdentity, snapshot: VolumeSnapshot,
@@ -158,10 +159,7 @@ struct PatchBuilder {
     func waitContainer(_ volumes: [PlannedVolume]) -> JSONValue {
         var args: [JSONValue] = ["wait"]
         for volume in volumes {
-            switch volume.arrival {
-            case .pull(let after): args += ["--path", .string("\(volume.mountPath):\(after)")]
-            case .anyCompletedSync, .inPlace: args += ["--path", .string(volume.mountPath)]
-            }
+            args += ["--path", .string(StowageWait.Awaited(path: volume.mountPath, arrival: volume.arrival).argument)]
         }
         args += ["--timeout", .string(String(settings.waitTimeoutSeconds))]
         return [

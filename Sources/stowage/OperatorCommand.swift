@@ -89,12 +89,16 @@ struct OperatorCommand: AsyncParsableCommand {
             help: "User the Job controller creates pods as; the webhook lets through pods of Jobs it validated (repeatable; default: system:serviceaccount:kube-system:job-controller and system:kube-controller-manager).")
     var jobControllerUsers: [String] = []
 
+    @Option(help: "Seconds between progress reports: the progress lines sync pods log, and the Events that tell a notebook waiting for its data how far each pull is (at most one per pod per interval).")
+    var progressInterval = 15
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
     func validate() throws {
         guard cacheSyncTimeout >= 1 else { throw ValidationError("--cache-sync-timeout must be at least 1 (seconds)") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard progressInterval >= 1 else { throw ValidationError("--progress-interval must be at least 1 (seconds), got \(progressInterval)") }
         guard waitTimeout >= 1 else { throw ValidationError("--wait-timeout must be at least 1 (seconds), got \(waitTimeout)") }
         if let waitImage, waitImage.isEmpty || waitImage.contains(where: \.isWhitespace) {
             throw ValidationError("--wait-image must name an image (e.g. ghcr.io/example/stowage:0.1.0), got \"\(waitImage)\"")
@@ -118,6 +122,7 @@ struct OperatorCommand: AsyncParsableCommand {
         settings.runAsUser = syncUID
         settings.runAsGroup = syncGID
         settings.backoffLimit = syncBackoffLimit
+        settings.progressIntervalSeconds = progressInterval
 
         let metrics = MetricsRegistry()
         let events = EventRecorder(client: client, component: "stowage-operator", instance: identity, logger: logger)

@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import HTTP
 import ObjectStore
+import struct StowageAPI.SyncProgressLine
 
 /// `stowage sync`: what sync pods run, and what users can run by hand.
 struct SyncCommand: AsyncParsableCommand {
@@ -244,13 +245,12 @@ enum SyncRunner {
             do { try await Task.sleep(for: terminal ? .milliseconds(500) : interval) } catch { break }
             let seconds = (clock.now - start).components.seconds
             let rate = seconds > 0 ? Double(progress.bytesDone) / Double(seconds) : 0
-            let line = "\(progress.filesDone)/\(progress.filesTotal) files, \(mib(progress.bytesDone))/\(mib(progress.bytesTotal)) MiB, \(mib(Int64(rate))) MiB/s"
-            FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K" + line : "progress: " + line + "\n").utf8))
+            let line = SyncProgressLine(filesDone: progress.filesDone, filesTotal: progress.filesTotal,
+                                        bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal, bytesPerSecond: rate)
+            FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K" + line.text : SyncProgressLine.prefix + line.text + "\n").utf8))
         }
         if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
-
-    private static func mib(_ bytes: Int64) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
 }
 
 /// Delivers SIGTERM and SIGINT as an async stream instead of killing the process.

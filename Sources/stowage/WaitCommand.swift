@@ -1,4 +1,5 @@
 import ArgumentParser
+import Controllers
 import DataSync
 import Foundation
 #if canImport(Glibc)
@@ -45,41 +46,21 @@ struct WaitCommand: ParsableCommand {
     }
 
     /// One volume and the sync it waits for.
-    struct Awaited: ExpressibleByArgument {
-        var root: String
-        /// Wait for a pull numbered above this; nil: for any completed sync.
-        var pullAfter: Int?
+    typealias Awaited = StowageWait.Awaited
 
-        init?(argument: String) {
-            if let colon = argument.lastIndex(of: ":"), let n = Int(argument[argument.index(after: colon)...]), n >= 0 {
-                root = String(argument[..<colon])
-                pullAfter = n
-            } else {
-                root = argument
-            }
-            if root.isEmpty { return nil }
-        }
-
-        var satisfied: Bool {
-            guard let last = Manifest.lastCompleted(root: root) else { return false }
-            guard let after = pullAfter else { return true }
-            return last.direction == .pull && (last.sequence ?? 0) > after
-        }
-
-        var what: String {
-            pullAfter.map { "a pull numbered above \($0) in \(root)" } ?? "a completed sync in \(root)"
-        }
+    private func what(_ awaited: Awaited) -> String {
+        awaited.pullAfter.map { "a pull numbered above \($0) in \(awaited.path)" } ?? "a completed sync in \(awaited.path)"
     }
 
     private func wait(for awaited: Awaited, until deadline: Date) throws {
-        let path = awaited.root
+        let path = awaited.path
         let watcher = InotifyWatcher(directories: [path, path + "/.stowage"])
         defer { watcher.close() }
-        FileHandle.standardError.write(Data("stowage wait: waiting for \(awaited.what)\n".utf8))
-        while !awaited.satisfied {
+        FileHandle.standardError.write(Data("stowage wait: waiting for \(what(awaited))\n".utf8))
+        while !awaited.isSatisfied(byLastSync: Manifest.lastCompleted(root: path).map { ($0.direction == .pull, $0.sequence) }) {
             let left = deadline.timeIntervalSinceNow
             guard left > 0 else {
-                FileHandle.standardError.write(Data("stowage wait: timed out after \(timeout) s waiting for \(awaited.what); the volume's data is not in place\n".utf8))
+                FileHandle.standardError.write(Data("stowage wait: timed out after \(timeout) s waiting for \(what(awaited)); the volume's data is not in place\n".utf8))
                 throw ExitCode(1)
             }
             watcher.waitForEvent(seconds: min(left, Double(recheck)))
@@ -119,3 +100,5 @@ final class InotifyWatcher {
 
     func close() { if fd >= 0 { Glibc.close(fd) } }
 }
+
+extension StowageWait.Awaited: ExpressibleByArgument {}

@@ -16,15 +16,7 @@ import Testing
 
     @Test func theNotebookNeverStartsBeforeItsDataAndItsWorkIsPushedByteForByte() async throws {
         let w = try await World.make("story")
-        try await w.setConfig("""
-        homes:
-          enabled: true
-          size: 1Gi
-          mountPath: /home/jovyan
-          access: RW
-          source: {s3: {endpoint: "\(w.env.s3Endpoint)", bucket: \(w.bucket), prefix: "homes/{username}", credentialsSecretRef: {name: s3-creds}, pathStyle: true}}
-        \(Self.spawnerConfig)
-        """)
+        try await w.setConfig(w.homesConfig + Self.spawnerConfig)
         let op = try await OperatorProcess.start(w)
         defer { op.stop() }
         do {
@@ -188,8 +180,9 @@ final class OperatorProcess: @unchecked Sendable {
         self.tls = tls
     }
 
-    /// `healthPort`: where `/metrics`, `/healthz` and `/readyz` are served (0: any free port).
-    static func start(_ w: World, healthPort: Int = 0) async throws -> OperatorProcess {
+    /// `healthPort`: where `/metrics`, `/healthz` and `/readyz` are served (0: any free port);
+    /// `arguments`: more flags of `stowage operator`.
+    static func start(_ w: World, healthPort: Int = 0, arguments: [String] = []) async throws -> OperatorProcess {
         let tls = try TLSMaterial.make()
         let port = try freePort()
         let logPath = w.root + "/operator.log"
@@ -200,7 +193,7 @@ final class OperatorProcess: @unchecked Sendable {
             "--webhook-port", String(port), "--tls-cert", tls.certificate, "--tls-key", tls.key,
             // The test environment's admin runs the operator here: its Jobs are the operator's.
             "--operator-user", "admin",
-        ], log: logPath)
+        ] + arguments, log: logPath)
         let op = OperatorProcess(process: process, logPath: logPath, configurationName: "stowage-e2e-\(w.namespace)", env: w.env, tls: tls)
         do {
             try await op.register(port: port, namespace: w.namespace, client: w.client)

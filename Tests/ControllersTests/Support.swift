@@ -65,6 +65,20 @@ struct World {
 
     static func installCRDs(_ env: TestEnvironment) async throws { try await env.installStowageCRDs() }
 
+    /// Homes on, as JupyterHub's users get them: `/home/jovyan`, RW, from this world's bucket
+    /// under `homes/{username}` (the `homes` section of the access-level configuration).
+    var homesConfig: String {
+        """
+        homes:
+          enabled: true
+          size: 1Gi
+          mountPath: /home/jovyan
+          access: RW
+          source: {s3: {endpoint: "\(env.s3Endpoint)", bucket: \(bucket), prefix: "homes/{username}", credentialsSecretRef: {name: s3-creds}, pathStyle: true}}
+
+        """
+    }
+
     func source(prefix: String) -> DataSource {
         DataSource(s3: S3Source(endpoint: env.s3Endpoint, region: "us-east-1", bucket: bucket, prefix: prefix,
                                 credentialsSecretRef: LocalObjectReference(name: "s3-creds"), pathStyle: true))

@@ -178,7 +178,8 @@ extension VolumeLifecycle.Observation {
         #expect(container.command == ["stowage"])
         #expect(container.args == ["sync", "push", "s3://homes/users/alice", "/data", "--mode", "RWD",
                                    "--endpoint", "https://s3.example.org", "--region", "us-east-1",
-                                   "--summary-file", "/dev/termination-log", "--sequence", "3", "--max-deletes", "7", "--checksum",
+                                   "--summary-file", "/dev/termination-log", "--sequence", "3", "--progress-interval", "15",
+                                   "--max-deletes", "7", "--checksum",
                                    "--ca-bundle", "/etc/stowage/ca/ca.crt"])
         // An RW volume's pull keeps local work; an RO pull mirrors.
         let pull = SyncJob.build(request(access: .readWriteDelete, direction: .pull), settings: SyncPodSettings())
