@@ -77,8 +77,9 @@ final class JupyterHub: @unchecked Sendable {
 
     /// The messages of a spawn's progress, as the hub's spawn page reads them: its event
     /// stream, which ends when the spawn does (ready, or failed).
-    func progress(_ user: String) async throws -> [String] {
-        let request = HTTPRequest(url: base + "/users/\(user)/server/progress", headers: ["Authorization": "token \(token)"],
+    func progress(_ user: String, server: String = "") async throws -> [String] {
+        let path = server.isEmpty ? "/users/\(user)/server/progress" : "/users/\(user)/servers/\(server)/progress"
+        let request = HTTPRequest(url: base + path, headers: ["Authorization": "token \(token)"],
                                   timeout: .seconds(300))
         let (_, body) = try await http.stream(request)
         var messages: [String] = []

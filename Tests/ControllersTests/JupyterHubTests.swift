@@ -106,6 +106,18 @@ import Testing
         #expect(try await w.object("homes/alice/results.txt") == "accuracy: 0.97\n")
         #expect(try await w.object("thesis/chapter2.md") == "# Two\n")
 
+        // A named server (hub.allowNamedServers) is its own pod with the same home, refreshed
+        // from what the first one pushed.
+        #expect(try await hub.call(.post, "/users/alice/servers/analysis").status == 202)
+        let named = try await hub.progress("alice", server: "analysis")
+        #expect(named.last?.hasPrefix("Server ready") == true, "\(named)")
+        let second = try await w.pods.get("jupyter-alice--analysis")
+        #expect(second.metadata.annotations?[StowageKeys.injected]?.contains("dv/\(home):rw") == true)
+        let seen = try w.env.kubectl(["exec", "-n", w.namespace, "jupyter-alice--analysis", "-c", "notebook", "--", "cat", "/home/jovyan/results.txt"])
+        #expect(seen == "accuracy: 0.97\n")
+        #expect([202, 204].contains(try await hub.call(.delete, "/users/alice/servers/analysis").status))
+        try await eventually("the named server's pod is gone", timeout: .seconds(90)) { (try? await w.pods.get("jupyter-alice--analysis")) == nil }
+
         // bob's server, which the hub's profile mounts alice's thesis claim into, is refused
         // by the webhook, and the hub says so.
         #expect(try await hub.call(.post, "/users/bob").status == 201)
