@@ -14,6 +14,13 @@
 #   bench/webhook-cost.sh                       # COUNT=1000 ROUNDS=20
 #   BENCH_PERF=1 bench/webhook-cost.sh          # also perf-record it (work/perf.data)
 #   BENCH_TLS=1 bench/webhook-cost.sh           # over TLS: RATE=200 SECONDS=30 THREADS=8
+#   BENCH_CALLGRIND=1 bench/webhook-cost.sh     # instructions per review (valgrind), ROUNDS=3
+#
+# BENCH_CALLGRIND=1 counts the instructions executed inside AdmissionHandler.handle, kind by
+# kind (each in its own run over only that kind's bodies), with valgrind's callgrind:
+# unlike CPU time, the count is the same however loaded the machine is, so it is the
+# steady before/after measure on a shared machine. Per review = the count over
+# (ROUNDS + 1) x bodies (the warm-up pass is counted too). It says nothing of cache misses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${BENCH_VOLUMES:-1000}
@@ -25,6 +32,38 @@ mkdir -p "$WORK"
 python3 bench/webhook/fixtures.py objects "$COUNT" > "$WORK/objects.json"
 rm -rf "$WORK/bodies"
 python3 bench/webhook/fixtures.py bodies "$COUNT" "$WORK/bodies"
+if [ "${BENCH_CALLGRIND:-0}" = 1 ]; then
+  ROUNDS=${BENCH_ROUNDS:-3}
+  # Valgrind 3.19 cannot read the DWARF 5 that Swift writes, and gives up: a copy without
+  # the debug information (the symbol table, which callgrind names functions by, stays).
+  objcopy --strip-debug "$BIN" "$WORK/stowage-bench.nodebug"
+  BIN=$WORK/stowage-bench.nodebug
+  # The public handle(method:uri:body:), not the internal one it calls (a nested toggle
+  # would switch collection off again).
+  SYMBOL=$(nm "$BIN" | awk '{print $NF}' | grep -E 'AdmissionHandlerV6handle6method3uri4body.*DataVtF$' | grep -v reading | head -1)
+  [ -n "$SYMBOL" ] || { echo "webhook-cost.sh: AdmissionHandler.handle not found in $BIN" >&2; exit 1; }
+  RESULTS=()
+  for KIND in mutate validate volume plain; do
+    DIR=$WORK/callgrind-$KIND
+    rm -rf "$DIR" && mkdir -p "$DIR/bodies"
+    cp "$WORK/objects.json" "$DIR/"
+    cp "$WORK/bodies/$KIND"-* "$DIR/bodies/"
+    N=$(ls "$DIR/bodies" | wc -l)
+    valgrind --tool=callgrind --toggle-collect="$SYMBOL" --callgrind-out-file="$DIR/callgrind.out" \
+      "$BIN" webhook-cost "$DIR" "$ROUNDS" > "$DIR/cost.json" 2> "$DIR/valgrind.log"
+    IR=$(awk '/^totals:/ {print $2}' "$DIR/callgrind.out")
+    RESULTS+=("$KIND=$((IR / ((ROUNDS + 1) * N)))")
+  done
+  python3 - "${RESULTS[@]}" <<'PY'
+import json, sys
+ir = dict(a.split("=") for a in sys.argv[1:]); ir = {k: int(v) for k, v in ir.items()}
+names = {"mutate": "/mutate-pods", "validate": "/validate-pods", "volume": "/validate-volumes", "plain": "/validate-pods, no claim"}
+mix = 0.50 * ir["mutate"] + 0.45 * ir["validate"] + 0.05 * ir["volume"]
+print(json.dumps({"command": "webhook-cost-callgrind", "instructions_per_review": {names[k]: v for k, v in ir.items()},
+                  "instructions_mix": round(mix)}))
+PY
+  exit 0
+fi
 if [ "${BENCH_TLS:-0}" != 1 ]; then
   if [ "${BENCH_PERF:-0}" = 1 ]; then
     perf record -F 999 -g -o "$WORK/perf.data" -- "$BIN" webhook-cost "$WORK" "$ROUNDS"

@@ -53,12 +53,25 @@ extension JSONValue {
 
     /// Appends `string` as a JSON string: quoted, with `"`, `\` and control characters
     /// escaped; runs that need no escape (nearly all of every string) are copied whole.
+    ///
+    /// Scanned eight bytes at a time while none of them may need an escape: byte by byte,
+    /// the scan was a sixth of a pod mutation's instructions (its patch, then the patch
+    /// again as base64 in the review, some 10 KB).
     public static func write(string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var string = string
         string.withUTF8 { bytes in
             var plain = 0
-            for (i, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            var i = 0
+            while i < bytes.count {
+                if i + 8 <= bytes.count, let base = bytes.baseAddress,
+                   !mayNeedEscape(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) {
+                    i += 8
+                    continue
+                }
+                let byte = bytes[i]
+                defer { i += 1 }
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
                 if plain < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plain..<i])) }
                 switch byte {
                 case UInt8(ascii: "\""): append("\\\"", to: &out)
@@ -75,6 +88,16 @@ extension JSONValue {
             if plain < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plain...])) }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// False when none of the eight bytes of `word` is a control character, `"` or `\`
+    /// (exact: a byte below 0x20 or equal to one of them is always seen; the borrow of the
+    /// subtractions only ever adds to a byte that was seen already).
+    @inline(__always)
+    static func mayNeedEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func below(_ v: UInt64, _ n: UInt64) -> UInt64 { (v &- ones &* n) & ~v & high }
+        return below(word, 0x20) | below(word ^ (ones &* 0x22), 1) | below(word ^ (ones &* 0x5C), 1) != 0
     }
 
     /// Appends literal text.

@@ -12,6 +12,12 @@ import Synchronization
 /// reads them, and an update made from a cached object leaves them as the server has them.
 /// It keeps each object's `original` JSON as compact text (see `kept`).
 ///
+/// Derived values: a store made with `derive` keeps, beside each object, what that function
+/// made of it when it was stored (a reader's precomputed view, say the admission webhook's:
+/// an immutable object whose fields a request reads in place). Reading it back copies one
+/// reference, where reading the object copies, and so retains, every string, array and
+/// dictionary in it. A value is derived once per stored version, off the request path.
+///
 /// Read your own writes: a controller hands the object a write returned to `wrote`, so its
 /// next pass sees that version even before the watch delivers it (instead of a stale one
 /// whose status update would only earn a Conflict). A watch event older than what the store
@@ -20,9 +26,12 @@ import Synchronization
 /// backed by etcd gives) and, when either is not an integer, simply takes the newest event.
 public final class Store<R: KubeResource>: Sendable {
     public typealias IndexFunction = @Sendable (R) -> [String]
+    public typealias DeriveFunction = @Sendable (R) -> AnyObject & Sendable
 
     private struct State {
         var objects: [String: R] = [:]
+        /// What `derive` made of each object (empty without `derive`).
+        var derived: [String: AnyObject & Sendable] = [:]
         /// index name -> value -> keys
         var indexes: [String: [String: Set<String>]] = [:]
         var synced = false
@@ -38,6 +47,7 @@ public final class Store<R: KubeResource>: Sendable {
     private let state = Mutex(State())
     private let indexFunctions: [String: IndexFunction]
     private let keepsOriginal: Bool
+    private let derive: DeriveFunction?
 
     public static var namespaceIndex: String { "namespace" }
     public static var ownerIndex: String { "owner" }
@@ -45,8 +55,11 @@ public final class Store<R: KubeResource>: Sendable {
     /// `keepsOriginal: false` drops the JSON each object was read as (`original`, otherwise
     /// kept as compact text, about as large as the typed object), for kinds that are never updated from the cache (only read, created,
     /// patched or deleted by name): an update from such a copy would strip unmodelled fields.
-    public init(indexes: [String: IndexFunction] = [:], keepsOriginal: Bool = true) {
+    ///
+    /// `derive`: see "Derived values" above.
+    public init(indexes: [String: IndexFunction] = [:], keepsOriginal: Bool = true, derive: DeriveFunction? = nil) {
         self.keepsOriginal = keepsOriginal
+        self.derive = derive
         var all = indexes
         all[Self.namespaceIndex] = { [$0.metadata.namespace ?? ""] }
         all[Self.ownerIndex] = { ($0.metadata.ownerReferences ?? []).map(\.uid) }
@@ -72,19 +85,41 @@ public final class Store<R: KubeResource>: Sendable {
     /// object retains each of its strings, arrays and dictionaries, which is what the
     /// admission webhook's lookups mostly cost).
     public func byIndex(_ name: String, anyOf values: [String]) -> [R] {
-        // Plain loops: `compactMap` and `filter`, called from another module, ran
-        // unspecialized and copied every object once more.
-        state.withLock { s in
-            guard let index = s.indexes[name] else { return [] }
-            var found: [R] = []
-            var seen = Set<String>()
-            for value in values {
-                for key in index[value] ?? [] where seen.insert(key).inserted {
-                    if let object = s.objects[key] { found.append(object) }
-                }
+        state.withLock { s in Self.collect(in: s, index: name, anyOf: values, from: s.objects) }
+    }
+
+    /// What `derive` made of the object stored under `key`, if it is a `T`.
+    public func derived<T: AnyObject>(_ key: String, as type: T.Type) -> T? {
+        state.withLock { $0.derived[key] } as? T
+    }
+
+    public func derived<T: AnyObject>(namespace: String?, name: String, as type: T.Type) -> T? {
+        derived(namespace.map { "\($0)/\(name)" } ?? name, as: type)
+    }
+
+    /// What `derive` made of the objects filed under any of `values` in index `name`, each
+    /// once, in the order of `values`, as `byIndex` finds them; only references are copied.
+    public func derived<T: AnyObject>(byIndex name: String, anyOf values: [String], as type: T.Type) -> [T] {
+        let found = state.withLock { s in Self.collect(in: s, index: name, anyOf: values, from: s.derived) }
+        var typed: [T] = []
+        typed.reserveCapacity(found.count)
+        for value in found { if let value = value as? T { typed.append(value) } }
+        return typed
+    }
+
+    /// The values in `table` of the keys filed under any of `values` in index `name`: one
+    /// pass under the caller's lock, each key once. Plain loops: `compactMap` and `filter`,
+    /// called from another module, ran unspecialized and copied every object once more.
+    private static func collect<V>(in s: State, index name: String, anyOf values: [String], from table: [String: V]) -> [V] {
+        guard let index = s.indexes[name] else { return [] }
+        var found: [V] = []
+        var seen = Set<String>()
+        for value in values {
+            for key in index[value] ?? [] where seen.insert(key).inserted {
+                if let object = table[key] { found.append(object) }
             }
-            return found
         }
+        return found
     }
 
     /// True once the first full list is in.
@@ -126,6 +161,7 @@ public final class Store<R: KubeResource>: Sendable {
             let fresh = Set(objects.map(\.key))
             let removed = s.objects.values.filter { !fresh.contains($0.key) }
             s.objects = Dictionary(minimumCapacity: objects.count)
+            s.derived = [:]
             s.indexes = [:]
             s.tombstones = [:]
             for object in objects { insert(object, into: &s) }
@@ -198,7 +234,9 @@ public final class Store<R: KubeResource>: Sendable {
 
     private func insert(_ object: R, into s: inout State) {
         let key = object.key
-        s.objects[key] = kept(object)
+        let stored = kept(object)
+        s.objects[key] = stored
+        if let derive { s.derived[key] = derive(stored) }
         for (name, function) in indexFunctions {
             for value in function(object) { s.indexes[name, default: [:]][value, default: []].insert(key) }
         }
@@ -207,6 +245,7 @@ public final class Store<R: KubeResource>: Sendable {
     private func remove(_ object: R, from s: inout State) {
         let key = object.key
         s.objects[key] = nil
+        s.derived[key] = nil
         for (name, function) in indexFunctions {
             for value in function(object) {
                 s.indexes[name]?[value]?.remove(key)

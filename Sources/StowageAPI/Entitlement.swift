@@ -29,8 +29,14 @@ extension StowageConfig {
     /// that matches gives read, else none. An unidentified user (nil or empty), an unknown
     /// level and a rule list that matches nobody all give none; software shares cap at read.
     public func entitlement(user: String?, groups reported: Set<String>, to share: SharedVolume) -> Entitlement {
-        guard let user, !user.isEmpty, let level = levels[share.spec.accessLevel] else { return .none }
-        let groups = groups(of: user, reported: reported)
+        guard let user, !user.isEmpty else { return .none }
+        return entitlement(user: user, resolvedGroups: groups(of: user, reported: reported), to: share)
+    }
+
+    /// `entitlement(user:groups:to:)` for groups already resolved by `groups(of:reported:)`,
+    /// for a caller that judges many shares for one user (resolving walks every group).
+    public func entitlement(user: String, resolvedGroups groups: Set<String>, to share: SharedVolume) -> Entitlement {
+        guard !user.isEmpty, let level = levels[share.spec.accessLevel] else { return .none }
         var membership: MemberAccess?
         for member in share.spec.members ?? [] {
             let matches = member.user.map { $0 == user } ?? member.group.map(groups.contains) ?? false

@@ -22,28 +22,16 @@ struct PlannedVolume: Sendable, Hashable {
     var label: String { "\(kind.rawValue)/\(name):\(readOnly ? "ro" : "rw")" }
     var reference: String { "\(kind.rawValue)/\(name)" }
 
-    init(_ volume: DataVolume, entitlement: Entitlement, arrival: VolumeLifecycle.Arrival) {
-        let name = volume.metadata.name ?? ""
-        kind = .dataVolume
-        self.name = name
-        claimName = volume.claimName
-        podVolumeName = ChildNames.podVolumeName(kind: .dataVolume, name: name)
-        mountPath = volume.effectiveMountPath
+    /// From the cache's view of the volume: nothing here is worked out per request.
+    init<Volume>(_ cached: CachedVolume<Volume>, entitlement: Entitlement, config: StowageConfig) {
+        kind = Volume.childKind
+        name = cached.name
+        claimName = cached.claimName
+        podVolumeName = cached.podVolumeName
+        mountPath = cached.mountPath
         readOnly = entitlement < .readWrite
-        software = false
-        self.arrival = arrival
-    }
-
-    init(_ share: SharedVolume, entitlement: Entitlement, config: StowageConfig) {
-        let name = share.metadata.name ?? ""
-        kind = .sharedVolume
-        self.name = name
-        claimName = share.claimName
-        podVolumeName = ChildNames.podVolumeName(kind: .sharedVolume, name: name)
-        mountPath = share.effectiveMountPath
-        readOnly = entitlement < .readWrite
-        software = share.spec.effectivePurpose == .software
-        arrival = share.arrival(config: config)
+        software = cached.isSoftware
+        arrival = cached.arrival(config: config)
     }
 }
 
@@ -62,57 +50,54 @@ enum InjectionPlan {
         if config.homes.enabled, let homeName = UserName.homeName(for: user) {
             seen.insert(homeName)
             if let home = snapshot.dataVolume(named: homeName) {
-                let entitlement = home.entitlement(user: user, podLabels: podLabels)
+                let entitlement = home.volume.entitlement(user: user, podLabels: podLabels)
                 if home.isTerminating {
                     skipped.append("dv/\(homeName): the home DataVolume is being deleted")
                 } else if entitlement == .none {
                     skipped.append("dv/\(homeName): the home DataVolume exists but user \"\(user)\" is not entitled to it")
                 } else {
-                    planned.append(PlannedVolume(home, entitlement: entitlement, arrival: home.arrival))
+                    planned.append(PlannedVolume(home, entitlement: entitlement, config: config))
                 }
             } else if let home = config.homes.dataVolume(for: user, namespace: namespace) {
                 // The operator creates the home when this pod appears; without a source there
                 // is nothing to pull, with one the wait container holds the pod until it is in.
                 let entitlement: Entitlement = home.mountsReadOnly ? .read : .readWrite
-                planned.append(PlannedVolume(home, entitlement: entitlement, arrival: home.arrival))
+                planned.append(PlannedVolume(CachedVolume(home), entitlement: entitlement, config: config))
             }
         }
 
         // Filter first, then sort the few that attach: namespaces hold thousands of volumes.
-        // By index, as below: a copy of a volume retains every part of it.
-        let volumes = snapshot.dataVolumes
-        let attached = volumes.indices.filter { volumes[$0].attaches(toPodOf: user, labels: podLabels) }
-        for i in attached.sorted(by: { (volumes[$0].metadata.name ?? "") < (volumes[$1].metadata.name ?? "") }) {
-            guard let name = volumes[i].metadata.name, !seen.contains(name) else { continue }
-            seen.insert(name)
-            if volumes[i].isTerminating {
-                skipped.append("dv/\(name): the DataVolume is being deleted")
+        // The volumes are the cache's own (`CachedVolume`), read in place and never copied.
+        let attached = snapshot.cachedDataVolumes.filter { $0.volume.attaches(toPodOf: user, labels: podLabels) }
+        for cached in attached.sorted(by: { $0.name < $1.name }) where !cached.name.isEmpty && !seen.contains(cached.name) {
+            seen.insert(cached.name)
+            if cached.isTerminating {
+                skipped.append("dv/\(cached.name): the DataVolume is being deleted")
                 continue
             }
-            planned.append(PlannedVolume(volumes[i], entitlement: volumes[i].entitlement(user: user, podLabels: podLabels),
-                                         arrival: volumes[i].arrival))
+            planned.append(PlannedVolume(cached, entitlement: cached.volume.entitlement(user: user, podLabels: podLabels),
+                                         config: config))
         }
 
+        // The user's groups once: the entitlement of each share reads them.
         let groups = config.groups(of: user, reported: identity.groups)
         let membershipOnly = config.levels.mapValues(\.grantsMembersOnly)
-        let shares = snapshot.sharedVolumes
-        let entitled = shares.indices.compactMap { i -> (share: Int, entitlement: Entitlement)? in
+        let entitled = snapshot.cachedSharedVolumes.compactMap { cached -> (share: CachedVolume<SharedVolume>, entitlement: Entitlement)? in
             // Most shares of a large namespace grant by membership only: skip non-members
-            // before the full decision, which builds group sets per call.
-            guard let onlyMembers = membershipOnly[shares[i].spec.accessLevel] else { return nil }
-            if onlyMembers, !(shares[i].spec.members ?? []).contains(where: { $0.user == user || $0.group.map(groups.contains) == true }) {
+            // before the full decision.
+            guard let onlyMembers = membershipOnly[cached.volume.spec.accessLevel] else { return nil }
+            if onlyMembers, !(cached.volume.spec.members ?? []).contains(where: { $0.user == user || $0.group.map(groups.contains) == true }) {
                 return nil
             }
-            let entitlement = config.entitlement(user: user, groups: groups, to: shares[i])
-            return entitlement > .none ? (i, entitlement) : nil
+            let entitlement = config.entitlement(user: user, resolvedGroups: groups, to: cached.volume)
+            return entitlement > .none ? (cached, entitlement) : nil
         }
-        for (i, entitlement) in entitled.sorted(by: { (shares[$0.share].metadata.name ?? "") < (shares[$1.share].metadata.name ?? "") }) {
-            guard let name = shares[i].metadata.name else { continue }
-            if shares[i].isTerminating {
-                skipped.append("shv/\(name): the SharedVolume is being deleted")
+        for (share, entitlement) in entitled.sorted(by: { $0.share.name < $1.share.name }) where !share.name.isEmpty {
+            if share.isTerminating {
+                skipped.append("shv/\(share.name): the SharedVolume is being deleted")
                 continue
             }
-            planned.append(PlannedVolume(shares[i], entitlement: entitlement, config: config))
+            planned.append(PlannedVolume(share, entitlement: entitlement, config: config))
         }
         return (planned, skipped)
     }

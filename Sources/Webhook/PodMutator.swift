@@ -168,15 +168,19 @@ struct PatchBuilder {
             "command": [.string(settings.waitCommand)],
             "args": .array(args),
             "volumeMounts": .array(volumes.map { Self.mount($0, readOnly: true) }),
-            "resources": ["requests": ["cpu": "10m", "memory": "16Mi"], "limits": ["memory": "64Mi"]],
-            "securityContext": [
-                "allowPrivilegeEscalation": false,
-                "readOnlyRootFilesystem": true,
-                "capabilities": ["drop": ["ALL"]],
-                "seccompProfile": ["type": "RuntimeDefault"],
-            ],
+            "resources": Self.waitResources,
+            "securityContext": Self.waitSecurityContext,
         ]
     }
+
+    // The same for every pod: built once, not per review.
+    private static let waitResources: JSONValue = ["requests": ["cpu": "10m", "memory": "16Mi"], "limits": ["memory": "64Mi"]]
+    private static let waitSecurityContext: JSONValue = [
+        "allowPrivilegeEscalation": false,
+        "readOnlyRootFilesystem": true,
+        "capabilities": ["drop": ["ALL"]],
+        "seccompProfile": ["type": "RuntimeDefault"],
+    ]
 
     /// Adds the software shares' mount paths to `MODULEPATH` in every container, keeping
     /// what is there.

@@ -115,9 +115,9 @@ public enum PodValidator {
             let subject: String
             switch item.kind {
             case .dataVolume:
-                if let volume = snapshot.dataVolume(named: item.name) {
-                    entitlement = volume.entitlement(user: identity.user, podLabels: request.labels)
-                    let owner = volume.spec.owner.map { " of user \"\($0)\"" } ?? ""
+                if let cached = snapshot.dataVolume(named: item.name) {
+                    entitlement = cached.volume.entitlement(user: identity.user, podLabels: request.labels)
+                    let owner = cached.volume.spec.owner.map { " of user \"\($0)\"" } ?? ""
                     subject = "DataVolume \"\(item.name)\" (claim \(item.claim))\(owner)"
                 } else if let home = ownHome(named: item.name, identity: identity, config: config, namespace: request.namespace) {
                     entitlement = home.mountsReadOnly ? .read : .readWrite
@@ -127,7 +127,7 @@ public enum PodValidator {
                     continue
                 }
             case .sharedVolume:
-                guard let share = snapshot.sharedVolume(named: item.name) else {
+                guard let share = snapshot.sharedVolume(named: item.name)?.volume else {
                     reasons.append("\(request.kind.lowercased()) mounts claim \(item.claim), which is reserved for SharedVolume \"\(item.name)\": there is no such SharedVolume in namespace \(request.namespace)")
                     continue
                 }

@@ -4,9 +4,10 @@ import KubeModel
 /// Reads a pod review straight from its bytes (`JSONReader`), taking only what the
 /// decisions read: the envelope, and of the Pod (or the Job and its pod template) the
 /// metadata that names it and its owners, labels and annotations, and the volumes,
-/// containers' names, mounts and environment. A review carries the whole pod, mostly
-/// environment values, tolerations, affinity and resources; reading it into a `JSONValue`
-/// tree and decoding every modelled field cost several times the decision itself.
+/// containers' names, mounts and (for the mutation, which alone reads it) environment. A
+/// review carries the whole pod, mostly environment values, tolerations, affinity and
+/// resources; reading it into a `JSONValue` tree and decoding every modelled field cost
+/// several times the decision itself.
 ///
 /// Nil when the body is anything but a well-formed review of that shape: not JSON, a field
 /// read of another type, a required one missing, a field given twice. The handler then
@@ -102,23 +103,25 @@ enum ReviewReader {
     // MARK: objects
 
     private static func pod(_ r: inout JSONReader) throws(JSONParseError) -> Pod {
-        guard case .pod(let pod) = try object(&r, jobs: false) else { preconditionFailure("a Job where only pods are read") }
+        guard case .pod(let pod) = try object(&r, jobs: false, env: true) else { preconditionFailure("a Job where only pods are read") }
         return pod
     }
 
+    /// Without the containers' environment: validation never reads it, and it is most of a
+    /// notebook pod's bytes that the reader would otherwise make strings of.
     private static func workload(_ r: inout JSONReader) throws(JSONParseError) -> Workload {
-        try object(&r, jobs: true)
+        try object(&r, jobs: true, env: false)
     }
 
     /// A Pod, or with `jobs` a Job when `kind` says so (as `Workload` decodes). Kubernetes
     /// writes `kind` before `spec`; in a body that does not, the spec is read once the kind
-    /// is known.
-    private static func object(_ r: inout JSONReader, jobs: Bool) throws(JSONParseError) -> Workload {
+    /// is known. `env`: whether the containers' `env` is read (else it is skipped, unchecked).
+    private static func object(_ r: inout JSONReader, jobs: Bool, env: Bool) throws(JSONParseError) -> Workload {
         var apiVersion: String?, kind: String?, metadata: ObjectMeta?
         var podSpec: PodSpec?, jobSpec: Job.Spec?, specOffset: Int?
         func readSpec(_ r: inout JSONReader) throws(JSONParseError) {
             if try r.null() { return }
-            if jobs, kind == Job.kind { jobSpec = try self.jobSpec(&r) } else { podSpec = try self.podSpec(&r) }
+            if jobs, kind == Job.kind { jobSpec = try self.jobSpec(&r, env: env) } else { podSpec = try self.podSpec(&r, env: env) }
         }
         try r.members { key, r throws(JSONParseError) in
             switch key {
@@ -144,21 +147,21 @@ enum ReviewReader {
         return .pod(pod)
     }
 
-    private static func jobSpec(_ r: inout JSONReader) throws(JSONParseError) -> Job.Spec {
+    private static func jobSpec(_ r: inout JSONReader, env: Bool) throws(JSONParseError) -> Job.Spec {
         var template: Job.PodTemplate?
         try r.members { key, r throws(JSONParseError) in
-            if case "template" = key { template = try podTemplate(&r) }
+            if case "template" = key { template = try podTemplate(&r, env: env) }
         }
         guard let template else { throw missing(at: r) }
         return Job.Spec(template: template)
     }
 
-    private static func podTemplate(_ r: inout JSONReader) throws(JSONParseError) -> Job.PodTemplate {
+    private static func podTemplate(_ r: inout JSONReader, env: Bool) throws(JSONParseError) -> Job.PodTemplate {
         var metadata: ObjectMeta?, spec: PodSpec?
         try r.members { key, r throws(JSONParseError) in
             switch key {
             case "metadata": metadata = try r.null() ? nil : objectMeta(&r)
-            case "spec": spec = try podSpec(&r)
+            case "spec": spec = try podSpec(&r, env: env)
             default: break
             }
         }
@@ -183,8 +186,9 @@ enum ReviewReader {
         return meta
     }
 
-    private static func podSpec(_ r: inout JSONReader) throws(JSONParseError) -> PodSpec {
+    private static func podSpec(_ r: inout JSONReader, env: Bool) throws(JSONParseError) -> PodSpec {
         var containers: [Container]?, initContainers: [Container]?, volumes: [Volume]?
+        let container: Read<Container> = { r throws(JSONParseError) in try self.container(&r, env: env) }
         try r.members { key, r throws(JSONParseError) in
             switch key {
             case "containers": containers = try array(&r, container)
@@ -197,13 +201,13 @@ enum ReviewReader {
         return PodSpec(containers: containers, initContainers: initContainers, volumes: volumes)
     }
 
-    private static func container(_ r: inout JSONReader) throws(JSONParseError) -> Container {
+    private static func container(_ r: inout JSONReader, env readsEnv: Bool) throws(JSONParseError) -> Container {
         var name: String?, mounts: [VolumeMount]?, env: [EnvVar]?
         try r.members { key, r throws(JSONParseError) in
             switch key {
             case "name": name = try r.string()
             case "volumeMounts": mounts = try r.null() ? nil : array(&r, volumeMount)
-            case "env": env = try r.null() ? nil : array(&r, envVar)
+            case "env" where readsEnv: env = try r.null() ? nil : array(&r, envVar)
             default: break
             }
         }

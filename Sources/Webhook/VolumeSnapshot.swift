@@ -4,24 +4,43 @@ import StowageAPI
 /// The part of the caches one admission decision reads: the configuration in force and
 /// the volumes of the pod's namespace. A value, so the decisions are pure functions that
 /// unit tests feed directly.
+///
+/// The volumes are held as the caches hold them (`CachedVolume`), shared and read in place.
 public struct VolumeSnapshot: Sendable {
     public var config: StowageConfig
     /// DataVolumes of the namespace (the caches pass only the candidates for one user).
-    public var dataVolumes: [DataVolume]
-    public var sharedVolumes: [SharedVolume]
+    var cachedDataVolumes: [CachedVolume<DataVolume>]
+    var cachedSharedVolumes: [CachedVolume<SharedVolume>]
 
     public init(config: StowageConfig, dataVolumes: [DataVolume] = [], sharedVolumes: [SharedVolume] = []) {
+        self.init(config: config, cachedDataVolumes: dataVolumes.map(CachedVolume.init),
+                  cachedSharedVolumes: sharedVolumes.map(CachedVolume.init))
+    }
+
+    init(config: StowageConfig, cachedDataVolumes: [CachedVolume<DataVolume>],
+         cachedSharedVolumes: [CachedVolume<SharedVolume>]) {
         self.config = config
-        self.dataVolumes = dataVolumes
-        self.sharedVolumes = sharedVolumes
+        self.cachedDataVolumes = cachedDataVolumes
+        self.cachedSharedVolumes = cachedSharedVolumes
     }
 
-    public func dataVolume(named name: String) -> DataVolume? {
-        dataVolumes.first { $0.metadata.name == name }
+    /// The DataVolumes, as values (for tests that build or extend a snapshot).
+    public var dataVolumes: [DataVolume] {
+        get { cachedDataVolumes.map(\.volume) }
+        set { cachedDataVolumes = newValue.map(CachedVolume.init) }
     }
 
-    public func sharedVolume(named name: String) -> SharedVolume? {
-        sharedVolumes.first { $0.metadata.name == name }
+    public var sharedVolumes: [SharedVolume] {
+        get { cachedSharedVolumes.map(\.volume) }
+        set { cachedSharedVolumes = newValue.map(CachedVolume.init) }
+    }
+
+    func dataVolume(named name: String) -> CachedVolume<DataVolume>? {
+        cachedDataVolumes.first { $0.name == name }
+    }
+
+    func sharedVolume(named name: String) -> CachedVolume<SharedVolume>? {
+        cachedSharedVolumes.first { $0.name == name }
     }
 }
 
@@ -40,11 +59,6 @@ public protocol VolumeSource: Sendable {
 }
 
 extension DataVolume {
-    /// What a new consumer waits for (nothing without a source: nothing to pull).
-    var arrival: VolumeLifecycle.Arrival {
-        VolumeLifecycle.arrival(hasSource: spec.source != nil, syncAllowed: true, onStart: syncPolicy.effectiveOnStart, status: status)
-    }
-
     var isTerminating: Bool { metadata.deletionTimestamp != nil || status?.phase == .terminating }
 }
 
@@ -57,9 +71,5 @@ extension AccessLevel {
 }
 
 extension SharedVolume {
-    func arrival(config: StowageConfig) -> VolumeLifecycle.Arrival {
-        VolumeLifecycle.arrival(hasSource: spec.source != nil, syncAllowed: config.levels[spec.accessLevel]?.sync ?? true,
-                                onStart: syncPolicy.effectiveOnStart, status: status)
-    }
     var isTerminating: Bool { metadata.deletionTimestamp != nil || status?.phase == .terminating }
 }

@@ -38,12 +38,13 @@ public final class WebhookCaches: VolumeSource, Service {
         self.client = client
         self.logger = logger
         configHolder = ConfigHolder(namespace: configNamespace, name: configName)
+        // Each volume also as the webhook reads it (`CachedVolume`), made once per version.
         dataVolumes = Store<DataVolume>(indexes: [Self.attachIndex: { volume in
             let ns = volume.metadata.namespace ?? ""
             var keys = Set((volume.spec.attachTo?.users ?? []) + (volume.spec.owner.map { [$0] } ?? [])).map { "\(ns)/\($0)" }
             if let selector = volume.spec.attachTo?.podSelector, !selector.isEmpty { keys.append("\(ns)/*") }
             return keys
-        }])
+        }], derive: { CachedVolume($0) })
         sharedVolumes = Store<SharedVolume>(indexes: [Self.accessIndex: { share in
             let ns = share.metadata.namespace ?? ""
             var keys: Set<String> = ["\(ns)/level:\(share.spec.accessLevel)"]
@@ -52,7 +53,7 @@ public final class WebhookCaches: VolumeSource, Service {
                 if let group = member.group { keys.insert("\(ns)/group:\(group)") }
             }
             return Array(keys)
-        }])
+        }], derive: { CachedVolume($0) })
     }
 
     public var isReady: Bool { dataVolumes.isSynced && sharedVolumes.isSynced && configMaps.isSynced }
@@ -118,21 +119,42 @@ public final class WebhookCaches: VolumeSource, Service {
     public func mutationSnapshot(namespace: String, identity: PodIdentity) -> VolumeSnapshot {
         let config = configHolder.current
         guard let user = identity.user, !user.isEmpty else { return VolumeSnapshot(config: config) }
-        // Each volume is copied once, by the store: a copy retains all of a volume's parts.
-        var candidates = dataVolumes.byIndex(Self.attachIndex, anyOf: ["\(namespace)/\(user)", "\(namespace)/*"])
-        if let home = UserName.homeName(for: user), !candidates.contains(where: { $0.metadata.name == home }),
-           let volume = dataVolumes.get(namespace: namespace, name: home) {
+        // References to the stores' `CachedVolume`s: no volume is copied.
+        var candidates = dataVolumes.derived(byIndex: Self.attachIndex, anyOf: ["\(namespace)/\(user)", "\(namespace)/*"],
+                                             as: CachedVolume<DataVolume>.self)
+        if let home = UserName.homeName(for: user), !candidates.contains(where: { $0.name == home }),
+           let volume = dataVolumes.derived(namespace: namespace, name: home, as: CachedVolume<DataVolume>.self) {
             candidates.append(volume)
         }
         var keys = config.levels.filter { !$0.value.grantsMembersOnly }.map { "\(namespace)/level:\($0.key)" }
         keys.append("\(namespace)/user:\(user)")
         keys += config.groups(of: user, reported: identity.groups).map { "\(namespace)/group:\($0)" }
-        return VolumeSnapshot(config: config, dataVolumes: candidates, sharedVolumes: sharedVolumes.byIndex(Self.accessIndex, anyOf: keys))
+        return VolumeSnapshot(config: config, cachedDataVolumes: candidates,
+                              cachedSharedVolumes: sharedVolumes.derived(byIndex: Self.accessIndex, anyOf: keys,
+                                                                         as: CachedVolume<SharedVolume>.self))
     }
 
     public func validationSnapshot(namespace: String, dataVolumes names: [String], sharedVolumes shares: [String]) -> VolumeSnapshot {
         VolumeSnapshot(config: configHolder.current,
-                       dataVolumes: names.compactMap { dataVolumes.get(namespace: namespace, name: $0) },
-                       sharedVolumes: shares.compactMap { sharedVolumes.get(namespace: namespace, name: $0) })
+                       cachedDataVolumes: names.compactMap { dataVolumes.derived(namespace: namespace, name: $0, as: CachedVolume<DataVolume>.self) },
+                       cachedSharedVolumes: shares.compactMap { sharedVolumes.derived(namespace: namespace, name: $0, as: CachedVolume<SharedVolume>.self) })
+    }
+}
+
+extension WebhookCaches {
+    /// The caches as a source that is ready by decree, for caches filled by hand
+    /// (`Store.wrote`) rather than by watches, which therefore never see a list: what the
+    /// benchmarks and the unit tests decide from.
+    public struct FilledByHand: VolumeSource {
+        public let caches: WebhookCaches
+        public init(_ caches: WebhookCaches) { self.caches = caches }
+        public var isReady: Bool { true }
+        public var config: StowageConfig { caches.config }
+        public func mutationSnapshot(namespace: String, identity: PodIdentity) -> VolumeSnapshot {
+            caches.mutationSnapshot(namespace: namespace, identity: identity)
+        }
+        public func validationSnapshot(namespace: String, dataVolumes: [String], sharedVolumes: [String]) -> VolumeSnapshot {
+            caches.validationSnapshot(namespace: namespace, dataVolumes: dataVolumes, sharedVolumes: sharedVolumes)
+        }
     }
 }

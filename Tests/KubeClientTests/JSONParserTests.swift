@@ -198,6 +198,44 @@ import Testing
         }
     }
 
+    /// The writer scans eight bytes at a time: each byte that needs an escape, at every
+    /// offset of strings of every length around a word or two, and bytes next to them that
+    /// do not (0x1F..0x21, 0x5B..0x5D, non-ASCII), give what a byte-by-byte escape gives.
+    @Test func escapesAreFoundAtEveryOffsetOfAWord() throws {
+        func reference(_ text: String) -> String {
+            var out = "\""
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): out += "\\\""
+                case UInt8(ascii: "\\"): out += "\\\\"
+                case UInt8(ascii: "\n"): out += "\\n"
+                case UInt8(ascii: "\r"): out += "\\r"
+                case UInt8(ascii: "\t"): out += "\\t"
+                case ..<0x20: out += "\\u00" + (byte < 0x10 ? "0" : "") + String(byte, radix: 16)
+                default: out.unicodeScalars.append(Unicode.Scalar(byte))
+                }
+            }
+            return out + "\""
+        }
+        let specials: [Character] = ["\"", "\\", "\u{0}", "\u{1}", "\n", "\u{1F}"]
+        let neighbours: [Character] = [" ", "!", "[", "]", "\u{7F}"]
+        for length in 1...20 {
+            for offset in 0..<length {
+                for special in specials + neighbours {
+                    var characters = Array(repeating: Character("a"), count: length)
+                    characters[offset] = special
+                    let text = String(characters)
+                    #expect(JSONValue.string(text).text == reference(text), "\(length) \(offset) \(special.unicodeScalars.first!.value)")
+                }
+            }
+        }
+        // Multi-byte text around an escape, and an escape in every word of a long run.
+        let wide = String(repeating: "é日", count: 9) + "\"" + String(repeating: "ü", count: 7)
+        #expect(try parse(JSONValue.string(wide).text) == .string(wide))
+        let many = (0..<40).map { "seven!" + ($0 % 3 == 0 ? "\\" : "\u{2}") }.joined()
+        #expect(try JSONDecoder().decode(String.self, from: Data(JSONValue.string(many).text.utf8)) == many)
+    }
+
     /// Scalars, string maps and string lists are read straight from the tree when they have
     /// the expected type; the rest must decode as JSONDecoder decodes them, or fail where it
     /// fails, naming the field.

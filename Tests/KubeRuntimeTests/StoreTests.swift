@@ -62,6 +62,39 @@ import Testing
         #expect(store.byIndex("missing index", anyOf: ["x"]).isEmpty)
     }
 
+    /// What a store with `derive` keeps beside each object: the data of the version it holds.
+    final class Words: Sendable {
+        let data: String
+        init(_ map: ConfigMap) { data = map.data?["v"] ?? "" }
+    }
+    final class Other: Sendable {}
+
+    @Test func derivedValuesFollowTheStoredVersion() {
+        let store = Store<ConfigMap>(indexes: ["tag": { ($0.data?["v"] ?? "").split(separator: " ").map(String.init) }],
+                                     derive: { Words($0) })
+        store.replace([map("a", version: "1", data: "x y"), map("b", version: "1", data: "y"), map("c", version: "1", data: "z")])
+        #expect(store.derived(byIndex: "tag", anyOf: ["z", "x", "y"], as: Words.self).map(\.data) == ["z", "x y", "y"],
+                "once each, in the order asked, as byIndex finds the objects")
+        #expect(store.derived(namespace: "ns", name: "b", as: Words.self)?.data == "y")
+        // A newer version is derived again; an older one leaves the value as it was.
+        store.apply(map("b", version: "3", data: "w"))
+        store.apply(map("b", version: "2", data: "older"))
+        #expect(store.derived("ns/b", as: Words.self)?.data == "w")
+        #expect(store.derived(byIndex: "tag", anyOf: ["y"], as: Words.self).map(\.data) == ["x y"])
+        store.wrote(map("c", version: "4", data: "written"))
+        #expect(store.derived("ns/c", as: Words.self)?.data == "written")
+        // Gone with the object, and after a re-list only what the list holds.
+        store.delete(map("a", version: "5"))
+        #expect(store.derived("ns/a", as: Words.self) == nil)
+        store.replace([map("d", version: "6", data: "x")])
+        #expect(store.derived("ns/b", as: Words.self) == nil)
+        #expect(store.derived(byIndex: "tag", anyOf: ["x", "w"], as: Words.self).map(\.data) == ["x"])
+        // Asked as another type, or from a store without `derive`: nothing.
+        #expect(store.derived("ns/d", as: Words.self)?.data == "x")
+        #expect(store.derived("ns/d", as: Other.self) == nil)
+        #expect(Store<ConfigMap>().derived(byIndex: "namespace", anyOf: ["ns"], as: Words.self).isEmpty)
+    }
+
     @Test func managedFieldsAreNotKept() throws {
         var object = map("a", version: "1", data: "x")
         object.metadata.managedFields = [["manager": "kubectl", "operation": "Update"]]

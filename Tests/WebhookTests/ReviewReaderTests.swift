@@ -163,9 +163,19 @@ struct ReviewReaderTests {
             ("metadata null", edit(claimed, #""metadata":{"annotations""#, #""metadata":null,"m":{"annotations""#)),
             ("kind missing", edit(claimed, #""kind":"Pod","metadata""#, #""metadata""#)),
             ("owner reference without a uid", edit(claimed, #","uid":"u"}"#, "}")),
-            ("secret reference without a key", edit(claimed, #"{"key":"t","name":"token"}"#, #"{"name":"token"}"#)),
             ("uid a number", edit(claimed, #""uid":"uid-1""#, #""uid":1"#)),
             ("userInfo missing", edit(claimed, #""userInfo":"#, #""user":"#)),
+        ]
+    }
+
+    /// Bodies whose only fault is in the containers' environment, which only the mutation
+    /// reads: the pod reader leaves them to the full way, the workload reader skips `env`.
+    static func environmentFaults() -> [(String, Data)] {
+        let claimFree = body(review(fullPod()))
+        return [
+            ("secret reference without a key", edit(claimFree, #"{"key":"t","name":"token"}"#, #"{"name":"token"}"#)),
+            ("env value a number", edit(claimFree, #""value":"alice""#, #""value":7"#)),
+            ("env not a list", edit(claimFree, #""env":["#, #""env":"nope","x":["#)),
         ]
     }
 
@@ -259,6 +269,20 @@ struct ReviewReaderTests {
             #expect(ReviewReader.workload(body) == nil, "\(name): read")
             #expect(ReviewReader.pod(body) == nil, "\(name): read")
             for path in ["/mutate-pods", "/validate-pods"] { try expectSameAnswer(name, body, path: path) }
+        }
+    }
+
+    @Test func validationDoesNotReadTheEnvironment() throws {
+        for (name, body) in Self.environmentFaults() {
+            #expect(ReviewReader.pod(body) == nil, "\(name): read for the mutation")
+            try expectSameAnswer(name, body, path: "/mutate-pods")
+            let review = try #require(ReviewReader.workload(body), "\(name): not read for validation")
+            guard case .pod(let pod)? = review.request?.object else { preconditionFailure("\(name): not a pod") }
+            #expect(pod.spec?.containers.allSatisfy { $0.env == nil } == true, "\(name)")
+            // Decided on what validation reads (a pod naming no claim), as the reader's contract
+            // says of faults in fields no decision reads; the full way refuses it as unreadable.
+            let answer = try JSONValue(parsing: handler.handle(method: "POST", uri: "/validate-pods", body: body).body)
+            #expect(answer["response"]?["allowed"] == true, "\(name)")
         }
     }
 

@@ -90,22 +90,9 @@ private func benchHandler(directory dir: String) throws -> AdmissionHandler {
         default: break
         }
     }
-    return AdmissionHandler(source: AlwaysReady(caches: caches),
+    return AdmissionHandler(source: WebhookCaches.FilledByHand(caches),
                             settings: AdmissionSettings(operatorUsers: ["system:serviceaccount:stowage-system:stowage"]),
                             metrics: MetricsRegistry(), logger: logger)
-}
-
-/// The caches, ready by decree: filled by hand, they never see a list.
-private struct AlwaysReady: VolumeSource {
-    let caches: WebhookCaches
-    var isReady: Bool { true }
-    var config: StowageConfig { caches.config }
-    func mutationSnapshot(namespace: String, identity: PodIdentity) -> VolumeSnapshot {
-        caches.mutationSnapshot(namespace: namespace, identity: identity)
-    }
-    func validationSnapshot(namespace: String, dataVolumes: [String], sharedVolumes: [String]) -> VolumeSnapshot {
-        caches.validationSnapshot(namespace: namespace, dataVolumes: dataVolumes, sharedVolumes: sharedVolumes)
-    }
 }
 
 private func threadCPU() -> Duration {
