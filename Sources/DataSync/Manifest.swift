@@ -10,17 +10,32 @@ public struct ManifestEntry: Sendable, Hashable, Codable {
     /// Local modification time, nanoseconds since the epoch.
     public var mtime: Int64
     public var md5: String
+    /// Nil only in entries written before SHA-1 was recorded.
+    public var sha1: String?
     public var sha256: String
     /// The object's ETag at that moment; a different ETag later means the object changed.
     public var etag: String
+    /// The object's version on a bucket with versioning (`x-amz-version-id`).
+    public var versionID: String?
 
-    public init(path: String, size: Int64, mtime: Int64, md5: String, sha256: String, etag: String) {
+    public init(path: String, size: Int64, mtime: Int64, md5: String, sha1: String?, sha256: String, etag: String, versionID: String? = nil) {
         self.path = path
         self.size = size
         self.mtime = mtime
         self.md5 = md5
+        self.sha1 = sha1
         self.sha256 = sha256
         self.etag = etag
+        self.versionID = versionID
+    }
+
+    public init(path: String, size: Int64, mtime: Int64, digest: ContentDigest, etag: String, versionID: String? = nil) {
+        self.init(path: path, size: size, mtime: mtime, md5: digest.md5, sha1: digest.sha1, sha256: digest.sha256, etag: etag, versionID: versionID)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path, size, mtime, md5, sha1, sha256, etag
+        case versionID = "versionId"
     }
 }
 

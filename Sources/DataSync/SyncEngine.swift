@@ -253,10 +253,10 @@ public struct SyncEngine: Sendable {
             digest = try await ContentDigest.of(file: fd, length: before.size)
         }
         let key = options.keyPrefix + file.path
-        let etag = try await client.upload(bucket: options.bucket, key: key, from: fd, length: before.size,
-                                           metadata: [SyncMetadata.mtime: SyncMetadata.format(mtime: before.mtime),
-                                                      SyncMetadata.sha256: digest.sha256, SyncMetadata.md5: digest.md5],
-                                           digest: digest, parts: parts, moved: { [progress] in progress.moved(bytes: $0) })
+        let uploaded = try await client.upload(bucket: options.bucket, key: key, from: fd, length: before.size,
+                                               metadata: [SyncMetadata.mtime: SyncMetadata.format(mtime: before.mtime)],
+                                               digestMetadata: SyncMetadata.digests, digest: digest, parts: parts,
+                                               moved: { [progress] in progress.moved(bytes: $0) })
         let after = try Self.stat(fd, path)
         progress.finishedFile()
         guard after == before else {
@@ -264,7 +264,7 @@ public struct SyncEngine: Sendable {
             // the next run upload it again.
             return .skipped(warning: "\(file.path) changed while it was uploaded; it will be uploaded again next run")
         }
-        let entry = ManifestEntry(path: file.path, size: before.size, mtime: before.mtime, md5: digest.md5, sha256: digest.sha256, etag: etag)
+        let entry = ManifestEntry(path: file.path, size: before.size, mtime: before.mtime, digest: uploaded.digest, etag: uploaded.etag, versionID: uploaded.versionID)
         journal.record(entry)
         return .done(.push, entry, warning: nil)
     }
@@ -284,29 +284,14 @@ public struct SyncEngine: Sendable {
             if !handedOver { unlink(temp) }
         }
         // Large files start their write-back as parts finish, so the commit's sync is short.
-        // An object Stowage uploaded is hashed with SHA-256 only: its metadata's MD5 is then
-        // as good as computed (below), and MD5 is most of the CPU of a pull. Unless the
-        // object's ETag is an MD5 that disagrees with it: then the MD5 is computed and
-        // checked against the ETag.
+        // An object whose digests are recorded is hashed with SHA-256 only (see
+        // `RecordedDigest`), and MD5 is most of the CPU of a pull.
         let (etag, etagIsMD5) = (file.etag, file.etagIsMD5)
         let (info, computed) = try await client.downloadWithDigest(
             bucket: options.bucket, key: file.key, to: fd, size: file.size, etag: file.etag, writeBehind: file.size >= 8 << 20,
-            md5: { head in SyncMetadata.trustedMD5(head.metadata).map { etagIsMD5 && $0 != etag } ?? true },
+            algorithms: { head in RecordedDigest.algorithms(.metadata(head.metadata), etag: etag, etagIsMD5: etagIsMD5) },
             moved: { [progress] in progress.moved(bytes: $0) })
-        if etagIsMD5 && !computed.md5.isEmpty && computed.md5 != file.etag {
-            throw SyncError(.transfersFailed, "downloaded content has MD5 \(computed.md5), the object's ETag is \(file.etag)")
-        }
-        if let sha = info.metadata[SyncMetadata.sha256], sha != computed.sha256 {
-            throw SyncError(.transfersFailed, "downloaded content has SHA-256 \(computed.sha256), the object's metadata says \(sha)")
-        }
-        var digest = computed
-        if digest.md5.isEmpty {
-            // Not computed: the SHA-256 just matched the one uploaded with this MD5.
-            guard let md5 = SyncMetadata.trustedMD5(info.metadata) else {
-                throw SyncError(.transfersFailed, "\(file.path): no MD5 computed and none recorded")
-            }
-            digest.md5 = md5
-        }
+        let digest = try RecordedDigest.verify(computed, against: .metadata(info.metadata), etag: etag, etagIsMD5: etagIsMD5)
         let mtime = info.metadata[SyncMetadata.mtime].flatMap(SyncMetadata.parse(mtime:))
             ?? Int64(file.lastModified.timeIntervalSince1970) * 1_000_000_000
         // (1 << 30) - 2 is UTIME_OMIT (leave atime alone), a macro Swift does not import.
@@ -317,7 +302,7 @@ public struct SyncEngine: Sendable {
         }
         handedOver = true
         progress.finishedFile()
-        let entry = ManifestEntry(path: file.path, size: info.size, mtime: mtime, md5: digest.md5, sha256: digest.sha256, etag: file.etag)
+        let entry = ManifestEntry(path: file.path, size: info.size, mtime: mtime, digest: digest, etag: file.etag, versionID: info.versionID)
         return .downloaded(DownloadCommitter.Item(temporary: temp, entry: entry))
     }
 

@@ -27,6 +27,17 @@ public struct S3ObjectInfo: Sendable, Hashable {
     public var etag: String
     public var lastModified: Date?
     public var metadata: [String: String]
+    /// `x-amz-version-id`, on a bucket with versioning.
+    public var versionID: String? = nil
+}
+
+/// What an upload stored.
+public struct UploadedObject: Sendable, Hashable {
+    public var etag: String
+    /// `x-amz-version-id` of the new object, on a bucket with versioning.
+    public var versionID: String?
+    /// The digest of the bytes stored.
+    public var digest: ContentDigest
 }
 
 enum S3Time {

@@ -237,11 +237,12 @@ import Testing
             let bytes = try Data(contentsOf: URL(fileURLWithPath: src + "/big.bin"))
             let truth = ContentDigest.of(bytes)
             #expect(head.metadata[SyncMetadata.md5] == truth.md5 && head.metadata[SyncMetadata.sha256] == truth.sha256)
+            #expect(head.metadata[SyncMetadata.sha1] == truth.sha1)
 
             let dst = scratch + "/md5-dst"
             _ = try await sync(.pull, .RO, b, dst)
             let manifest = try String(contentsOfFile: dst + "/.stowage/manifest.json", encoding: .utf8)
-            #expect(manifest.contains(truth.md5) && manifest.contains(truth.sha256))
+            #expect(manifest.contains(truth.md5) && manifest.contains(truth.sha1) && manifest.contains(truth.sha256))
 
             // Other bytes under the same recorded digests (an object written by hand).
             var forged = bytes

@@ -80,7 +80,7 @@ import Testing
         try await withBucket(s3, "file") { bucket in
             let source = try tempFile(size: 300_000)
             defer { close(source.fd); unlink(source.path) }
-            let etag = try await s3.upload(bucket: bucket, key: "f.bin", from: source.fd, length: Int64(source.data.count), metadata: ["mtime": "42"])
+            let etag = try await s3.upload(bucket: bucket, key: "f.bin", from: source.fd, length: Int64(source.data.count), metadata: ["mtime": "42"]).etag
             #expect(etag == ContentDigest.of(source.data).md5)
 
             let target = try tempFile(size: 0)
@@ -99,9 +99,12 @@ import Testing
             defer { close(source.fd); unlink(source.path) }
             let pieces = Mutex<[Int64]>([])
             let expectedPieces: [Int64] = [2 << 20 + 12345, 5 << 20, 5 << 20, 5 << 20]
-            let etag = try await s3.upload(bucket: bucket, key: "big/file.bin", from: source.fd, length: Int64(size), metadata: ["mtime": "7"],
-                                           moved: { bytes in pieces.withLock { $0.append(bytes) } })
+            // Hashed as it is sent: the digest of the bytes stored comes back with the ETag.
+            let uploaded = try await s3.upload(bucket: bucket, key: "big/file.bin", from: source.fd, length: Int64(size), metadata: ["mtime": "7"],
+                                               moved: { bytes in pieces.withLock { $0.append(bytes) } })
+            let etag = uploaded.etag
             #expect(etag.hasSuffix("-4"), "four parts make a multipart ETag, got \(etag)")
+            #expect(uploaded.digest == ContentDigest.of(source.data))
             // Progress moves part by part, and adds up to the file.
             #expect(pieces.withLock { $0.sorted() } == expectedPieces)
             let listed = try await s3.listObjects(bucket: bucket)
@@ -135,7 +138,7 @@ import Testing
             #expect(parts.values.last == lastPart.withUnsafeBytes { bytes in
                 withUnsafeBytes(of: stowage_crc32c_portable(0, bytes.baseAddress, bytes.count).bigEndian) { Data($0).base64EncodedString() }
             })
-            let etag = try await s3.upload(bucket: bucket, key: "e.bin", from: source.fd, length: Int64(size), digest: digest, parts: parts)
+            let etag = try await s3.upload(bucket: bucket, key: "e.bin", from: source.fd, length: Int64(size), digest: digest, parts: parts).etag
             #expect(etag.hasSuffix("-\(parts.values.count)"), "\(etag)")
 
             let target = try tempFile(size: 0)
@@ -166,7 +169,7 @@ import Testing
             #expect(try await s3.headObject(bucket: bucket, key: "c.bin") == nil)
             #expect(try await s3.listMultipartUploads(bucket: bucket).isEmpty)
 
-            let etag = try await s3.upload(bucket: bucket, key: "c.bin", from: source.fd, length: Int64(size))
+            let etag = try await s3.upload(bucket: bucket, key: "c.bin", from: source.fd, length: Int64(size)).etag
             #expect(etag.hasSuffix("-3"), "\(etag)")
             let target = try tempFile(size: 0)
             defer { close(target.fd); unlink(target.path) }
@@ -184,17 +187,18 @@ import Testing
         try await withBucket(s3, "hash") { bucket in
             let source = try tempFile(size: size)
             defer { close(source.fd); unlink(source.path) }
-            let etag = try await s3.upload(bucket: bucket, key: "s.bin", from: source.fd, length: Int64(source.data.count), metadata: ["k": "v"])
+            let etag = try await s3.upload(bucket: bucket, key: "s.bin", from: source.fd, length: Int64(source.data.count), metadata: ["k": "v"]).etag
             let truth = ContentDigest.of(source.data)
             for md5 in [true, false] {
                 let target = try tempFile(size: 0)
                 defer { close(target.fd); unlink(target.path) }
                 let asked = Mutex(0)
                 let (_, digest) = try await s3.downloadWithDigest(bucket: bucket, key: "s.bin", to: target.fd, size: Int64(source.data.count), etag: etag,
-                                                                  md5: { head in asked.withLock { $0 += 1 }; return md5 && head.metadata["k"] == "v" })
+                                                                  algorithms: { head in asked.withLock { $0 += 1 }; return md5 && head.metadata["k"] == "v" ? .all : [] })
                 #expect(asked.withLock { $0 } == 1)
                 #expect(digest.sha256 == truth.sha256)
                 #expect(digest.md5 == (md5 ? etag : ""))
+                #expect(digest.sha1 == (md5 ? truth.sha1 : ""))
                 #expect(FileManager.default.contents(atPath: target.path) == source.data)
             }
         }
