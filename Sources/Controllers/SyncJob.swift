@@ -101,6 +101,7 @@ public enum SyncJob {
                     "--region", source.region ?? "us-east-1",
                     "--summary-file", terminationMessagePath,
                     "--sequence", String(request.number)]
+        if request.direction == .push { args += ["--volume", "\(request.owner.kind.lowercased())/\(request.namespace)/\(request.owner.name)"] }
         if request.direction == .push && request.access.propagatesDeletes {
             args += ["--max-deletes", String(request.sync.effectiveMaxDeletes)]
         }

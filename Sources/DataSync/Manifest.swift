@@ -140,14 +140,7 @@ public struct Manifest: Sendable, Codable {
         func json(_ value: some Encodable) throws -> Data { try encoder.encode(value) }
         var out = Data()
         out.reserveCapacity(256 * (entries.count + deletedLocally.count + 8))
-        func list(_ name: String, _ items: [ManifestEntry]) throws {
-            out += Data("  \"\(name)\": [".utf8)
-            for (i, entry) in items.enumerated() {
-                out += Data((i == 0 ? "\n    " : ",\n    ").utf8)
-                out += try json(entry)
-            }
-            out += Data((items.isEmpty ? "],\n" : "\n  ],\n").utf8)
-        }
+        func list(_ name: String, _ items: [ManifestEntry]) throws { try ManifestJSON.list(name, items, into: &out, encoder: encoder) }
         out += Data("{\n  \"completed\": ".utf8) + (try json(completed.formatted(.iso8601))) + Data(",\n".utf8)
         try list("deletedLocally", deletedLocally)
         out += Data("  \"direction\": ".utf8) + (try json(direction)) + Data(",\n".utf8)
@@ -156,6 +149,19 @@ public struct Manifest: Sendable, Codable {
         out += Data("  \"source\": ".utf8) + (try json(source)) + Data(",\n".utf8)
         out += Data("  \"version\": \(version)\n}\n".utf8)
         return out
+    }
+}
+
+/// The manifests' JSON, written by hand: one entry per line.
+enum ManifestJSON {
+    /// `"name": [` and the entries, one per line, then `],`.
+    static func list(_ name: String, _ items: [ManifestEntry], into out: inout Data, encoder: JSONEncoder) throws {
+        out += Data("  \"\(name)\": [".utf8)
+        for (i, entry) in items.enumerated() {
+            out += Data((i == 0 ? "\n    " : ",\n    ").utf8)
+            out += try encoder.encode(entry)
+        }
+        out += Data((items.isEmpty ? "],\n" : "\n  ],\n").utf8)
     }
 }
 

@@ -122,6 +122,12 @@ struct RecordedDigest: Sendable, Hashable {
                               sha1: SyncMetadata.hex(metadata[SyncMetadata.sha1], count: 40), origin: "the object's metadata")
     }
 
+    /// The digests a version manifest recorded for the object.
+    static func version(_ entry: ManifestEntry) -> RecordedDigest {
+        RecordedDigest(sha256: entry.sha256, md5: SyncMetadata.hex(entry.md5, count: 32), sha1: SyncMetadata.hex(entry.sha1, count: 40),
+                       origin: "the version manifest")
+    }
+
     /// What a download must compute beside SHA-256 for an object whose ETag is `etag`.
     static func algorithms(_ recorded: RecordedDigest?, etag: String, etagIsMD5: Bool) -> ContentDigest.Algorithms {
         guard let recorded else { return .all }
