@@ -66,9 +66,12 @@ import Testing
     @Test func failuresGiveOneLineAndDistinctExitCodes() async throws {
         try await withBucket("codes") { b in
             let dir = scratch + "/vol"
-            let wrong = try run(["sync", "pull", "s3://\(b)/p", dir, "--mode", "RO", "--endpoint", env.s3Endpoint], secret: "wrong")
-            #expect(wrong.status == 4)
-            #expect(wrong.stderr.split(separator: "\n").count == 1 && wrong.stderr.contains("SignatureDoesNotMatch"), "\(wrong.stderr)")
+            // moto accepts any credentials (`S3Server.checksCredentials`).
+            if env.s3Server.checksCredentials {
+                let wrong = try run(["sync", "pull", "s3://\(b)/p", dir, "--mode", "RO", "--endpoint", env.s3Endpoint], secret: "wrong")
+                #expect(wrong.status == 4)
+                #expect(wrong.stderr.split(separator: "\n").count == 1 && wrong.stderr.contains("SignatureDoesNotMatch"), "\(wrong.stderr)")
+            }
             let missing = try run(["sync", "pull", "s3://no-such-\(b)/p", dir, "--mode", "RO", "--endpoint", env.s3Endpoint])
             #expect(missing.status == 5)
             #expect(missing.stderr.split(separator: "\n").count == 1 && missing.stderr.contains("NoSuchBucket"))

@@ -164,6 +164,13 @@ import Testing
             let (digest, parts) = try await ContentDigest.of(file: source.fd, length: Int64(size), partSize: 5 << 20, checksum: checksum)
             var flipped = ~source.data[6 << 20]
             #expect(pwrite(source.fd, &flipped, 1, off_t(6 << 20)) == 1)
+            guard env.s3Server.verifiesChecksums else {
+                // moto stores the changed part: there, the sync engine's size and mtime
+                // check (before and after the upload) is all that catches such a change.
+                let stored = try await s3.upload(bucket: bucket, key: "c.bin", from: source.fd, length: Int64(size), digest: digest, parts: parts)
+                #expect(stored.etag.hasSuffix("-3"))
+                return
+            }
             await #expect { try await s3.upload(bucket: bucket, key: "c.bin", from: source.fd, length: Int64(size), digest: digest, parts: parts) }
                 throws: { ($0 as? S3Error)?.code == .badDigest }
             #expect(try await s3.headObject(bucket: bucket, key: "c.bin") == nil)
@@ -219,6 +226,9 @@ import Testing
         }
     }
 
+    /// Where the server verifies `Content-MD5` (SeaweedFS, AWS), a body corrupted on the way
+    /// is refused; moto stores it, which is why downloads are checked against the recorded
+    /// SHA-256 too.
     @Test func contentMD5MismatchIsRefused() async throws {
         let s3 = try client()
         try await withBucket(s3, "digest") { bucket in
@@ -227,17 +237,27 @@ import Testing
                                      body: .data(Data("payload".utf8)), payloadHash: SigV4Signer.unsignedPayload)
             var refusal: S3Error?
             do { _ = try await s3.send(call) } catch { refusal = error as? S3Error }
-            #expect(refusal?.code == .badDigest || refusal?.code == .init(rawValue: "InvalidDigest"), "got \(String(describing: refusal))")
             let stored = try await s3.headObject(bucket: bucket, key: "k")
+            guard env.s3Server.verifiesChecksums else {
+                #expect(refusal == nil && stored != nil, "\(env.s3Server) stores a body whose Content-MD5 is wrong")
+                return
+            }
+            #expect(refusal?.code == .badDigest || refusal?.code == .init(rawValue: "InvalidDigest"), "got \(String(describing: refusal))")
             #expect(stored == nil)
         }
     }
 
+    /// On moto, which accepts any credentials, only the missing bucket is an error: Stowage
+    /// maps what the server answers (exit 4 for refused credentials) and checks nothing itself.
     @Test func wrongSecretWrongKeyAndMissingBucketAreTyped() async throws {
         let good = try client()
         try await withBucket(good, "auth") { bucket in
-            await #expect { try await client(secret: "not-the-secret").checkBucket(bucket) } throws: { ($0 as? S3Error)?.code == .signatureDoesNotMatch }
-            await #expect { try await client(key: "AKIANOBODY").checkBucket(bucket) } throws: { ($0 as? S3Error)?.code == .invalidAccessKeyId }
+            if env.s3Server.checksCredentials {
+                await #expect { try await client(secret: "not-the-secret").checkBucket(bucket) } throws: { ($0 as? S3Error)?.code == .signatureDoesNotMatch }
+                await #expect { try await client(key: "AKIANOBODY").checkBucket(bucket) } throws: { ($0 as? S3Error)?.code == .invalidAccessKeyId }
+            } else {
+                try await client(secret: "not-the-secret").checkBucket(bucket)
+            }
             await #expect { try await good.checkBucket("no-such-bucket-\(UInt32.random(in: 0...UInt32.max))") } throws: { ($0 as? S3Error)?.code == .noSuchBucket }
         }
     }
@@ -276,7 +296,8 @@ import Testing
             try bad.run()
             let code = String(decoding: badPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             bad.waitUntilExit()
-            #expect(code == "403")
+            // Stowage relies on the server for this: a link is as safe as the server's checks.
+            #expect(code == (env.s3Server.checksCredentials ? "403" : "200"), "\(env.s3Server) answers a tampered link with \(code)")
         }
     }
 }
