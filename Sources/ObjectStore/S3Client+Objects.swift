@@ -43,6 +43,34 @@ extension S3Client {
         _ = try await send(Call(operation: "CreateBucket", method: .put, bucket: bucket))
     }
 
+    /// Every object version and delete marker in `bucket` (ListObjectVersions, page by page).
+    public func listObjectVersions(bucket: String) async throws -> [(key: String, versionID: String)] {
+        var versions: [(key: String, versionID: String)] = []
+        var marker: (key: String, version: String)?
+        repeat {
+            var query = [("versions", "")]
+            if let marker { query += [("key-marker", marker.key), ("version-id-marker", marker.version)] }
+            let root = try XMLNode.parse(try await send(Call(operation: "ListObjectVersions", method: .get, bucket: bucket, query: query)).body)
+            for entry in root.all("Version") + root.all("DeleteMarker") {
+                if let key = entry["Key"]?.text, let id = entry["VersionId"]?.text { versions.append((key, id)) }
+            }
+            marker = nil
+            if root["IsTruncated"]?.text == "true", let key = root["NextKeyMarker"]?.text {
+                marker = (key, root["NextVersionIdMarker"]?.text ?? "")
+            }
+        } while marker != nil
+        return versions
+    }
+
+    /// Turns on object versioning for `bucket` (PutBucketVersioning): for tests and for
+    /// buckets whose pushes must keep what they replace.
+    public func enableVersioning(_ bucket: String) async throws {
+        let body = Data(#"<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>"#.utf8)
+        let digest = ContentDigest.of(body)
+        _ = try await send(Call(operation: "PutBucketVersioning", method: .put, bucket: bucket, query: [("versioning", "")],
+                                headers: [("Content-MD5", digest.md5Base64), ("Content-Type", "application/xml")], body: .data(body), payloadHash: digest.sha256))
+    }
+
     /// The object's head, or nil if there is no such key.
     public func headObject(bucket: String, key: String) async throws -> S3ObjectInfo? {
         do {
@@ -284,11 +312,19 @@ extension S3Client {
     /// Deletes `keys` with batch DeleteObjects, 1,000 per request. Returns the keys S3
     /// refused, with its reason; keys that did not exist count as deleted, as in S3.
     public func deleteObjects(bucket: String, keys: [String]) async throws -> [(key: String, error: S3Error)] {
+        try await deleteObjects(bucket: bucket, versions: keys.map { ($0, nil) })
+    }
+
+    /// Deletes the given versions of objects (the current one where `versionID` is nil), as
+    /// `deleteObjects(bucket:keys:)` does.
+    public func deleteObjects(bucket: String, versions objects: [(key: String, versionID: String?)]) async throws -> [(key: String, error: S3Error)] {
         var failed: [(key: String, error: S3Error)] = []
-        for start in stride(from: 0, to: keys.count, by: 1000) {
-            let batch = keys[start..<min(start + 1000, keys.count)]
+        for start in stride(from: 0, to: objects.count, by: 1000) {
+            let batch = objects[start..<min(start + 1000, objects.count)]
             var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>true</Quiet>"
-            for key in batch { xml += "<Object><Key>\(XMLNode.escape(key))</Key></Object>" }
+            for object in batch {
+                xml += "<Object><Key>\(XMLNode.escape(object.key))</Key>" + (object.versionID.map { "<VersionId>\(XMLNode.escape($0))</VersionId>" } ?? "") + "</Object>"
+            }
             xml += "</Delete>"
             let body = Data(xml.utf8)
             let digest = ContentDigest.of(body)
@@ -342,6 +378,9 @@ extension S3Client {
     public func deleteBucketAndContents(_ bucket: String) async throws {
         let keys = try await listObjects(bucket: bucket).map(\.key)
         _ = try await deleteObjects(bucket: bucket, keys: keys)
+        // A versioned bucket keeps every version and the delete markers just made.
+        let versions = (try? await listObjectVersions(bucket: bucket)) ?? []
+        _ = try await deleteObjects(bucket: bucket, versions: versions.map { ($0.key, Optional($0.versionID)) })
         try await abortStaleUploads(bucket: bucket)
         _ = try await send(Call(operation: "DeleteBucket", method: .delete, bucket: bucket))
     }

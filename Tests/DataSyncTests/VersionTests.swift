@@ -151,6 +151,36 @@ import Testing
         }
     }
 
+    /// On a bucket with versioning, every entry names the object version it recorded (what
+    /// the object's HEAD says), for files pushed whole and in parts; a file unchanged since
+    /// keeps its version in the next manifest, an edited one gets a new one, and a pull
+    /// records the same versions in the volume.
+    @Test func onAVersionedBucketEveryEntryNamesItsObjectVersion() async throws {
+        try await s3.withTemporaryBucket("ver-versioned") { b in
+            try await s3.enableVersioning(b)
+            let src = scratch + "/versioned"
+            try write(src, "small.txt", Data("one".utf8))
+            try write(src, "large.bin", random((7 << 20) + 3))
+            _ = try await sync(.push, .RW, b, src)
+            let first = try await manifest(b, try #require(try await VersionListing.summaries(client: s3, bucket: b, prefix: "out").first))
+            for entry in first.entries {
+                let head = try #require(try await s3.headObject(bucket: b, key: "out/" + entry.path))
+                #expect(entry.versionID != nil && entry.versionID == head.versionID, "\(entry.path) on \(env.s3Server)")
+            }
+            try write(src, "small.txt", Data("two".utf8))
+            _ = try await sync(.push, .RW, b, src)
+            let second = try await manifest(b, try #require(try await VersionListing.summaries(client: s3, bucket: b, prefix: "out").first))
+            #expect(second.entries[0].path == "large.bin" && second.entries[0].versionID == first.entries[0].versionID)
+            #expect(second.entries[1].path == "small.txt" && second.entries[1].versionID != first.entries[1].versionID)
+            let dst = scratch + "/versioned-pulled"
+            _ = try await sync(.pull, .RO, b, dst)
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            let pulled = try decoder.decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: dst + "/" + Manifest.file)))
+            #expect(pulled.entries.map(\.versionID) == second.entries.map(\.versionID))
+        }
+    }
+
     /// The hex digest `tool` (md5sum, sha1sum, sha256sum) prints for `path`.
     func sum(_ tool: String, _ path: String) throws -> String {
         let process = Process()
