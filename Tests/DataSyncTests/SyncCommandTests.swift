@@ -202,6 +202,29 @@ import Testing
         }
     }
 
+    /// Someone outside the cluster uploads with plain `curl -T` to a pre-signed PUT link
+    /// (Nuvla's upload action), and `stowage sync pull` then fetches the object, checked
+    /// against its MD5 ETag. A method other than GET or PUT is a command-line error.
+    @Test func aPresignedPutUploadsWithCurlAndAPullFetchesIt() async throws {
+        try await withBucket("presign-put") { b in
+            let src = scratch + "/presign-src", dst = scratch + "/presign-dst"
+            try files(src, count: 1, size: 300 << 10)
+            let link = try run(["presign", "--method", "PUT", "s3://\(b)/inbox/upload.bin", "--expires", "1h", "--endpoint", env.s3Endpoint])
+            #expect(link.status == 0, "\(link.stderr)")
+            let curl = Process()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            curl.arguments = ["-sS", "--fail", "-T", src + "/f0.bin", link.stdout.trimmingCharacters(in: .whitespacesAndNewlines)]
+            try curl.run()
+            curl.waitUntilExit()
+            #expect(curl.terminationStatus == 0)
+            let pulled = try run(["sync", "pull", "s3://\(b)/inbox", dst, "--mode", "RO", "--endpoint", env.s3Endpoint])
+            #expect(pulled.status == 0, "\(pulled.stderr)")
+            #expect(FileManager.default.contentsEqual(atPath: src + "/f0.bin", andPath: dst + "/upload.bin"))
+            let wrong = try run(["presign", "--method", "DELETE", "s3://\(b)/inbox/upload.bin", "--endpoint", env.s3Endpoint])
+            #expect(wrong.status == 64 && wrong.stderr.contains("DELETE"), "\(wrong.stderr)")
+        }
+    }
+
     /// `stowage wait --path DIR:N` returns for a pull numbered above N, not for an older one
     /// nor for a push, and times out with exit 1.
     @Test func waitReturnsForTheAwaitedPullOnly() async throws {
