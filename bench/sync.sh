@@ -19,6 +19,8 @@
 #   STOWAGE_BIN=/path/to/stowage bench/sync.sh   # skip the release build
 #   STOWAGE_BEFORE_BIN=/path/to/old/stowage BENCH_TOOLS="stowage-before stowage s5cmd" bench/sync.sh
 #                                      # an older build as one more tool: before/after in one run
+#   BENCH_S3=moto bench/sync.sh        # against moto_server instead of SeaweedFS (no request counts)
+#   BENCH_CASES=large bench/sync.sh    # only (b); BENCH_CASES=small: (a) and (c)
 #
 # Output: a markdown table on stdout and in .testenv/bench-sync/work/results.md, raw rows in
 # results.tsv, each command's stdout/stderr in logs/.
@@ -32,7 +34,9 @@ SMALL_FILES=${BENCH_SMALL_FILES:-10000}
 LARGE_FILES=${BENCH_LARGE_FILES:-2}
 LARGE_MIB=${BENCH_LARGE_MIB:-1024}
 TOOLS=${BENCH_TOOLS:-"stowage rclone s5cmd aws"}
-ENV_DIR=$ROOT/.testenv/bench-sync
+S3_SERVER=${BENCH_S3:-seaweedfs}
+CASES=${BENCH_CASES:-"small large"}
+ENV_DIR=$ROOT/.testenv/bench-sync${BENCH_ENV_SUFFIX:-}
 WORK=$ENV_DIR/work
 STOWAGE=${STOWAGE_BIN:-$ROOT/.build-release/release/stowage}
 STOWAGE_BEFORE=${STOWAGE_BEFORE_BIN:-}
@@ -57,6 +61,7 @@ trap 'scripts/testenv down "$ENV_DIR" || true; set +f; rm -rf "$WORK/data" "$WOR
 source "$ENV_DIR/env"
 export PATH="$STOWAGE_TESTENV_BIN:$PATH"
 EP=$STOWAGE_TEST_S3_ENDPOINT
+[ "$S3_SERVER" = moto ] && EP=$STOWAGE_TEST_MOTO_ENDPOINT
 mkdir -p "$WORK/data" "$WORK/logs"
 
 # rclone: an S3 remote named "bench" from the environment only; no config file anywhere.
@@ -102,10 +107,11 @@ cmd_for() { # tool, push|pull, bucket, dir
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 RESULTS=$WORK/results.tsv
-printf 'case\ttool\tseconds\tdurable_seconds\tpeak_rss_kib\texit\trequests\n' > "$RESULTS"
+printf 'case\ttool\tseconds\tdurable_seconds\tpeak_rss_kib\texit\trequests\tcpu_seconds\n' > "$RESULTS"
 
 # "GET=2 PUT=10001": the S3 requests SeaweedFS counted for one bucket so far, by type.
 requests() { # bucket
+  [ "$S3_SERVER" = seaweedfs ] || { echo; return; }  # moto has no request counters
   curl -sf "$STOWAGE_TEST_S3_METRICS" | python3 -c '
 import re, sys
 counts = {}
@@ -136,19 +142,20 @@ timed() { # case label, tool, bucket, command...
   before_requests=$(requests "$bucket")
   log "$label: $tool: $*"
   set +e
-  ( timeout 1800 /usr/bin/time -f '%e %M' -o "$out/$tag.time" "$@" >"$out/$tag.stdout" 2>"$out/$tag.stderr" )
+  ( timeout 1800 /usr/bin/time -f '%e %M %U %S' -o "$out/$tag.time" "$@" >"$out/$tag.stdout" 2>"$out/$tag.stderr" )
   local rc=$?
   local flush_start flush_end
   flush_start=$(date +%s.%N); sync; flush_end=$(date +%s.%N)
   set -e
   local made
   made=$(request_delta "$before_requests" "$(requests "$bucket")")
-  local secs=NaN rss=0
-  [ -s "$out/$tag.time" ] && read -r secs rss < <(tail -1 "$out/$tag.time")
+  local secs=NaN rss=0 user=0 system=0
+  [ -s "$out/$tag.time" ] && read -r secs rss user system < <(tail -1 "$out/$tag.time")
   [ "$rc" -eq 0 ] || { log "$label: $tool FAILED (exit $rc), see $out/$tag.stderr"; tail -5 "$out/$tag.stderr" >&2; }
   local durable
   durable=$(python3 -c "print(f'{$secs + $flush_end - $flush_start:.2f}')" 2>/dev/null || echo NaN)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$tool" "$secs" "$durable" "$rss" "$rc" "$made" >> "$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$tool" "$secs" "$durable" "$rss" "$rc" "$made" \
+    "$(python3 -c "print(f'{$user + $system:.2f}')")" >> "$RESULTS"
 }
 
 verify() { # label, tool, source, pulled
@@ -180,14 +187,15 @@ run_case() { # set (small|large), case letter
   done
 }
 
-run_case small a
-run_case large b
+for set in $CASES; do
+  case $set in small) run_case small a ;; large) run_case large b ;; *) log "unknown case set $set"; exit 64 ;; esac
+done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------- report
-python3 - "$RESULTS" "$N" "$SMALL_FILES" "$LARGE_FILES" "$LARGE_MIB" "$LOAD_START" "$LOAD_END" <<'PY' | tee "$WORK/results.md"
+python3 - "$RESULTS" "$N" "$SMALL_FILES" "$LARGE_FILES" "$LARGE_MIB" "$LOAD_START" "$LOAD_END" "$S3_SERVER" <<'PY' | tee "$WORK/results.md"
 import csv, sys, platform, os
-path, n, small, large, mib, load_start, load_end = sys.argv[1:]
+path, n, small, large, mib, load_start, load_end, server = sys.argv[1:]
 rows = [r for r in csv.DictReader(open(path), delimiter="\t") if r["seconds"] != "verify"]
 bad = [r for r in csv.DictReader(open(path), delimiter="\t") if r["seconds"] == "verify"]
 cases = []
@@ -196,10 +204,10 @@ for r in rows:
 order = {"(a) push": 0, "(a) pull": 1, "(b) push": 2, "(b) pull": 3, "(c) no-change push": 4}
 cases.sort(key=lambda c: order.get(c, 9))
 print(f"N={n}; (a) {int(small):,} x 16 KiB; (b) {large} x {mib} MiB; (c) no-change push of (a). "
-      f"{os.cpu_count()} cores. Ratio = tool time / stowage time (above 1: stowage faster). "
+      f"S3 server: {server}. {os.cpu_count()} cores. Ratio = tool time / stowage time (above 1: stowage faster). "
       f"Load average (1, 5, 15 min) at start {load_start}, at end {load_end}.\n")
-print("| case | tool | wall s | ratio to stowage | durable s (+ sync) | durable ratio | peak RSS MiB | S3 requests | exit |")
-print("|---|---|---:|---:|---:|---:|---:|---|---:|")
+print("| case | tool | wall s | ratio to stowage | durable s (+ sync) | durable ratio | client CPU s | CPU ratio | peak RSS MiB | S3 requests | exit |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 def requests(text):
     counts = dict(item.split("=") for item in text.split()) if text not in ("", "-") else {}
     total = sum(int(v) for v in counts.values())
@@ -210,9 +218,11 @@ for c in cases:
     stowage = next((r for r in rows if r["case"] == c and r["tool"] == "stowage"), None)
     base = float(stowage["seconds"]) if stowage else None
     durable_base = float(stowage["durable_seconds"]) if stowage else None
+    cpu_base = float(stowage["cpu_seconds"]) if stowage else None
     for r in (r for r in rows if r["case"] == c):
         s, d = float(r["seconds"]), float(r["durable_seconds"])
-        print(f"| {c} | {r['tool']} | {s:.2f} | {ratio(s, base)} | {d:.2f} | {ratio(d, durable_base)} | "
+        cpu = float(r["cpu_seconds"])
+        print(f"| {c} | {r['tool']} | {s:.2f} | {ratio(s, base)} | {d:.2f} | {ratio(d, durable_base)} | {cpu:.2f} | {ratio(cpu, cpu_base)} | "
               f"{int(r['peak_rss_kib']) / 1024:.1f} | {requests(r['requests'])} | {r['exit']} |")
 for r in bad:
     print(f"\n**{r['case']} {r['tool']}: pulled tree differs from the source.**")

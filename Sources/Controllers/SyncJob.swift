@@ -107,6 +107,7 @@ public enum SyncJob {
                     "--summary-file", terminationMessagePath,
                     "--sequence", String(request.number),
                     "--progress-interval", String(settings.progressIntervalSeconds)]
+        if request.direction == .push { args += ["--volume", "\(request.owner.kind.lowercased())/\(request.namespace)/\(request.owner.name)"] }
         if request.direction == .push && request.access.propagatesDeletes {
             args += ["--max-deletes", String(request.sync.effectiveMaxDeletes)]
         }

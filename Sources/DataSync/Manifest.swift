@@ -10,17 +10,32 @@ public struct ManifestEntry: Sendable, Hashable, Codable {
     /// Local modification time, nanoseconds since the epoch.
     public var mtime: Int64
     public var md5: String
+    /// Nil only in entries written before SHA-1 was recorded.
+    public var sha1: String?
     public var sha256: String
     /// The object's ETag at that moment; a different ETag later means the object changed.
     public var etag: String
+    /// The object's version on a bucket with versioning (`x-amz-version-id`).
+    public var versionID: String?
 
-    public init(path: String, size: Int64, mtime: Int64, md5: String, sha256: String, etag: String) {
+    public init(path: String, size: Int64, mtime: Int64, md5: String, sha1: String?, sha256: String, etag: String, versionID: String? = nil) {
         self.path = path
         self.size = size
         self.mtime = mtime
         self.md5 = md5
+        self.sha1 = sha1
         self.sha256 = sha256
         self.etag = etag
+        self.versionID = versionID
+    }
+
+    public init(path: String, size: Int64, mtime: Int64, digest: ContentDigest, etag: String, versionID: String? = nil) {
+        self.init(path: path, size: size, mtime: mtime, md5: digest.md5, sha1: digest.sha1, sha256: digest.sha256, etag: etag, versionID: versionID)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path, size, mtime, md5, sha1, sha256, etag
+        case versionID = "versionId"
     }
 }
 
@@ -125,14 +140,7 @@ public struct Manifest: Sendable, Codable {
         func json(_ value: some Encodable) throws -> Data { try encoder.encode(value) }
         var out = Data()
         out.reserveCapacity(256 * (entries.count + deletedLocally.count + 8))
-        func list(_ name: String, _ items: [ManifestEntry]) throws {
-            out += Data("  \"\(name)\": [".utf8)
-            for (i, entry) in items.enumerated() {
-                out += Data((i == 0 ? "\n    " : ",\n    ").utf8)
-                out += try json(entry)
-            }
-            out += Data((items.isEmpty ? "],\n" : "\n  ],\n").utf8)
-        }
+        func list(_ name: String, _ items: [ManifestEntry]) throws { try ManifestJSON.list(name, items, into: &out, encoder: encoder) }
         out += Data("{\n  \"completed\": ".utf8) + (try json(completed.formatted(.iso8601))) + Data(",\n".utf8)
         try list("deletedLocally", deletedLocally)
         out += Data("  \"direction\": ".utf8) + (try json(direction)) + Data(",\n".utf8)
@@ -141,6 +149,19 @@ public struct Manifest: Sendable, Codable {
         out += Data("  \"source\": ".utf8) + (try json(source)) + Data(",\n".utf8)
         out += Data("  \"version\": \(version)\n}\n".utf8)
         return out
+    }
+}
+
+/// The manifests' JSON, written by hand: one entry per line.
+enum ManifestJSON {
+    /// `"name": [` and the entries, one per line, then `],`.
+    static func list(_ name: String, _ items: [ManifestEntry], into out: inout Data, encoder: JSONEncoder) throws {
+        out += Data("  \"\(name)\": [".utf8)
+        for (i, entry) in items.enumerated() {
+            out += Data((i == 0 ? "\n    " : ",\n    ").utf8)
+            out += try encoder.encode(entry)
+        }
+        out += Data((items.isEmpty ? "],\n" : "\n  ],\n").utf8)
     }
 }
 

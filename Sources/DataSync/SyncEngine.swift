@@ -28,6 +28,8 @@ public struct SyncEngine: Sendable {
         /// Which sync of the volume this is (the operator's Job number), recorded in the
         /// manifest so `stowage wait --after N` can tell this run's result from older ones.
         public var sequence: Int?
+        /// The volume that pushes (`KIND/NAMESPACE/NAME`), recorded in the version manifest.
+        public var volume: String?
 
         public init(direction: SyncDirection, mode: SyncMode, bucket: String, prefix: String, root: String) {
             self.direction = direction
@@ -57,10 +59,13 @@ public struct SyncEngine: Sendable {
         let root = options.root
         // Remote first: a wrong endpoint, key or bucket fails here, before the volume is touched.
         let objects = try await client.listObjects(bucket: options.bucket, prefix: options.keyPrefix)
+        // The same listing holds the prefix's version manifests (`PREFIX/.stowage/`).
+        let versions = VersionListing(objects: objects, keyPrefix: options.keyPrefix)
         var remote: [RemoteFile] = []
         for object in objects {
             let path = String(object.key.dropFirst(options.keyPrefix.count))
             if object.key.hasSuffix("/") && object.size == 0 { continue } // folder marker
+            if path.hasPrefix(Manifest.directory + "/") { continue } // Stowage's own, never a file
             guard LocalTree.isSafe(path) else {
                 report.warnings.append("skipped object \(object.key): its name cannot be a file in the volume")
                 continue
@@ -103,7 +108,9 @@ public struct SyncEngine: Sendable {
         let journal = try Journal(root: root)
         progress.planned(files: plan.uploads.count + plan.downloads.count,
                          bytes: plan.uploads.reduce(0) { $0 + $1.size } + plan.downloads.reduce(0) { $0 + $1.size })
-        let outcome = await transfer(plan, journal: journal)
+        // Pulls check each object against the latest version manifest that recorded it.
+        let recorded = options.direction == .pull && !plan.downloads.isEmpty ? await recordedDigests(versions, warnings: &report.warnings) : [:]
+        let outcome = await transfer(plan, journal: journal, recorded: recorded)
         journal.sync()
         report.uploaded = outcome.entries.count { $0.0 == .push }
         report.downloaded = outcome.entries.count { $0.0 == .pull }
@@ -131,7 +138,8 @@ public struct SyncEngine: Sendable {
             }
         }
 
-        let entries = plan.unchanged + outcome.entries.map(\.1)
+        var entries = plan.unchanged + outcome.entries.map(\.1)
+        if options.direction == .push && report.failures.isEmpty { entries = try await completeDigests(entries) }
         var manifest = Manifest(direction: options.direction, source: options.source, completed: Date(), entries: entries, deletedLocally: plan.retained)
         manifest.sequence = options.sequence
         try manifest.write(root: root)
@@ -142,11 +150,68 @@ public struct SyncEngine: Sendable {
         if remembered.source == options.source {
             report.changedSinceLastSync = SyncReport.changes(from: previous.filter { !retainedPaths.contains($0.key) }, to: manifest.entries)
         }
-        report.seconds = (ContinuousClock.now - started).seconds
         if !report.failures.isEmpty {
+            report.seconds = (ContinuousClock.now - started).seconds
             throw SyncError(.transfersFailed, "\(report.failures.count) deletions failed, first: \(report.failures[0])", report: report)
         }
+        if options.direction == .push {
+            do {
+                report.version = try await writeVersion(manifest.entries, latest: versions.latest)
+            } catch {
+                report.seconds = (ContinuousClock.now - started).seconds
+                throw SyncError(.transfersFailed, "every file was pushed, but the version manifest could not be written: \(error); the next push writes it", report: report)
+            }
+        }
+        report.seconds = (ContinuousClock.now - started).seconds
         return report
+    }
+
+    /// Writes the version manifest of a push that fully succeeded, in one PUT under a key
+    /// of its own (never over another), and returns its identifier. When the latest version
+    /// already has this identifier (a push that changed nothing), nothing is written.
+    private func writeVersion(_ entries: [ManifestEntry], latest: VersionKey?) async throws -> String {
+        let version = VersionManifest(source: options.source, volume: options.volume, entries: entries)
+        let bytes = try version.encoded()
+        let id = VersionManifest.id(of: bytes)
+        guard latest?.id != id else { return id }
+        var metadata = [VersionMetadata.files: String(version.files), VersionMetadata.bytes: String(version.bytes)]
+        metadata[VersionMetadata.volume] = options.volume
+        let key = VersionListing.key(VersionKey(time: Date(), id: id), keyPrefix: options.keyPrefix)
+        try await client.putObject(bucket: options.bucket, key: key, data: bytes, metadata: metadata)
+        return id
+    }
+
+    /// The digests the latest version manifest recorded, by path; empty (with a warning)
+    /// when it cannot be read, and downloads are then checked against object metadata.
+    private func recordedDigests(_ versions: VersionListing, warnings: inout [String]) async -> [String: ManifestEntry] {
+        guard let latest = versions.latest else { return [:] }
+        let key = VersionListing.key(latest, keyPrefix: options.keyPrefix)
+        do {
+            let manifest = try VersionManifest.decode(try await client.getObject(bucket: options.bucket, key: key))
+            return Dictionary(manifest.entries.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        } catch {
+            warnings.append("the version manifest \(key) is unreadable (\(error)); downloads are checked against object metadata")
+            return [:]
+        }
+    }
+
+    /// Entries of files synced before SHA-1 was recorded get their digests from the local
+    /// file (once: the volume's manifest keeps them), so every version entry has all three.
+    private func completeDigests(_ entries: [ManifestEntry]) async throws -> [ManifestEntry] {
+        var completed = entries
+        for (index, entry) in entries.enumerated() where entry.sha1 == nil || entry.md5.isEmpty {
+            let path = options.root + "/" + entry.path
+            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { throw SyncError(.localIO, "cannot open \(path) to complete its digests: \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            let state = try Self.stat(fd, path)
+            let digest = try await ContentDigest.of(file: fd, length: state.size)
+            guard state == FileState(size: entry.size, mtime: entry.mtime), digest.sha256 == entry.sha256 else {
+                throw SyncError(.transfersFailed, "\(entry.path) changed since it was synced; the next push uploads it and records its version")
+            }
+            completed[index] = ManifestEntry(path: entry.path, size: entry.size, mtime: entry.mtime, digest: digest, etag: entry.etag, versionID: entry.versionID)
+        }
+        return completed
     }
 
     private func prepareStateDirectory() throws {
@@ -181,7 +246,7 @@ public struct SyncEngine: Sendable {
     /// others (so a run makes as much progress as it can), cancellation stops all.
     /// Downloads are committed in batches (`DownloadCommitter`), also when cancelled: what
     /// was downloaded before the stop is kept.
-    private func transfer(_ plan: SyncPlan, journal: Journal) async -> Outcome {
+    private func transfer(_ plan: SyncPlan, journal: Journal, recorded: [String: ManifestEntry]) async -> Outcome {
         let committer = DownloadCommitter(root: options.root, journal: journal)
         enum Job: Sendable { case up(LocalFile), down(RemoteFile) }
         // Large files first, so the long transfers overlap the many small ones.
@@ -199,7 +264,7 @@ public struct SyncEngine: Sendable {
                     do {
                         switch job {
                         case .up(let file): return try await upload(file, journal: journal)
-                        case .down(let file): return try await download(file)
+                        case .down(let file): return try await download(file, recorded: recorded[file.path])
                         }
                     } catch is CancellationError {
                         return .cancelled
@@ -240,23 +305,14 @@ public struct SyncEngine: Sendable {
         }
         defer { close(fd) }
         let before = try Self.stat(fd, path)
-        // One read of the file gives everything the upload needs: the digest for the
-        // manifest and metadata, and for a multipart upload each part's checksum.
-        var parts: PartDigests?
-        let digest: ContentDigest
-        if let known = file.digest, file.size == before.size, file.mtime == before.mtime {
-            digest = known
-        } else if client.isMultipart(before.size) {
-            (digest, parts) = try await ContentDigest.of(file: fd, length: before.size, partSize: client.configuration.partSize,
-                                                        checksum: client.configuration.partChecksum)
-        } else {
-            digest = try await ContentDigest.of(file: fd, length: before.size)
-        }
+        // The upload hashes the file in the read it sends from (a multipart upload starts at
+        // once, see `S3Client.upload`); checksum mode's digest saves a single PUT its read.
+        let known = file.digest.flatMap { file.size == before.size && file.mtime == before.mtime ? $0 : nil }
         let key = options.keyPrefix + file.path
-        let etag = try await client.upload(bucket: options.bucket, key: key, from: fd, length: before.size,
-                                           metadata: [SyncMetadata.mtime: SyncMetadata.format(mtime: before.mtime),
-                                                      SyncMetadata.sha256: digest.sha256, SyncMetadata.md5: digest.md5],
-                                           digest: digest, parts: parts, moved: { [progress] in progress.moved(bytes: $0) })
+        let uploaded = try await client.upload(bucket: options.bucket, key: key, from: fd, length: before.size,
+                                               metadata: [SyncMetadata.mtime: SyncMetadata.format(mtime: before.mtime)],
+                                               digestMetadata: SyncMetadata.digests, digest: known,
+                                               moved: { [progress] in progress.moved(bytes: $0) })
         let after = try Self.stat(fd, path)
         progress.finishedFile()
         guard after == before else {
@@ -264,7 +320,7 @@ public struct SyncEngine: Sendable {
             // the next run upload it again.
             return .skipped(warning: "\(file.path) changed while it was uploaded; it will be uploaded again next run")
         }
-        let entry = ManifestEntry(path: file.path, size: before.size, mtime: before.mtime, md5: digest.md5, sha256: digest.sha256, etag: etag)
+        let entry = ManifestEntry(path: file.path, size: before.size, mtime: before.mtime, digest: uploaded.digest, etag: uploaded.etag, versionID: uploaded.versionID)
         journal.record(entry)
         return .done(.push, entry, warning: nil)
     }
@@ -272,7 +328,7 @@ public struct SyncEngine: Sendable {
     /// Downloads into a temporary file, hashed (as its parts complete, or once whole) and
     /// checked, with the mtime set; the committer then makes it durable, puts it in place
     /// and journals it.
-    private func download(_ file: RemoteFile) async throws -> Result {
+    private func download(_ file: RemoteFile, recorded entry: ManifestEntry?) async throws -> Result {
         try LocalTree.prepareParent(root: options.root, path: file.path)
         let parent = (file.path as NSString).deletingLastPathComponent
         let temp = options.root + "/" + (parent.isEmpty ? "" : parent + "/") + LocalTree.partialPrefix + UUID().uuidString
@@ -284,29 +340,16 @@ public struct SyncEngine: Sendable {
             if !handedOver { unlink(temp) }
         }
         // Large files start their write-back as parts finish, so the commit's sync is short.
-        // An object Stowage uploaded is hashed with SHA-256 only: its metadata's MD5 is then
-        // as good as computed (below), and MD5 is most of the CPU of a pull. Unless the
-        // object's ETag is an MD5 that disagrees with it: then the MD5 is computed and
-        // checked against the ETag.
+        // An object whose digests are recorded is hashed with SHA-256 only (see
+        // `RecordedDigest`), and MD5 is most of the CPU of a pull. The version manifest
+        // vouches for the object it recorded (same ETag and size), else its metadata may.
         let (etag, etagIsMD5) = (file.etag, file.etagIsMD5)
+        let version = entry.flatMap { $0.etag == etag && $0.size == file.size ? RecordedDigest.version($0) : nil }
         let (info, computed) = try await client.downloadWithDigest(
             bucket: options.bucket, key: file.key, to: fd, size: file.size, etag: file.etag, writeBehind: file.size >= 8 << 20,
-            md5: { head in SyncMetadata.trustedMD5(head.metadata).map { etagIsMD5 && $0 != etag } ?? true },
+            algorithms: { head in RecordedDigest.algorithms(version ?? .metadata(head.metadata), etag: etag, etagIsMD5: etagIsMD5) },
             moved: { [progress] in progress.moved(bytes: $0) })
-        if etagIsMD5 && !computed.md5.isEmpty && computed.md5 != file.etag {
-            throw SyncError(.transfersFailed, "downloaded content has MD5 \(computed.md5), the object's ETag is \(file.etag)")
-        }
-        if let sha = info.metadata[SyncMetadata.sha256], sha != computed.sha256 {
-            throw SyncError(.transfersFailed, "downloaded content has SHA-256 \(computed.sha256), the object's metadata says \(sha)")
-        }
-        var digest = computed
-        if digest.md5.isEmpty {
-            // Not computed: the SHA-256 just matched the one uploaded with this MD5.
-            guard let md5 = SyncMetadata.trustedMD5(info.metadata) else {
-                throw SyncError(.transfersFailed, "\(file.path): no MD5 computed and none recorded")
-            }
-            digest.md5 = md5
-        }
+        let digest = try RecordedDigest.verify(computed, against: version ?? .metadata(info.metadata), etag: etag, etagIsMD5: etagIsMD5)
         let mtime = info.metadata[SyncMetadata.mtime].flatMap(SyncMetadata.parse(mtime:))
             ?? Int64(file.lastModified.timeIntervalSince1970) * 1_000_000_000
         // (1 << 30) - 2 is UTIME_OMIT (leave atime alone), a macro Swift does not import.
@@ -317,7 +360,7 @@ public struct SyncEngine: Sendable {
         }
         handedOver = true
         progress.finishedFile()
-        let entry = ManifestEntry(path: file.path, size: info.size, mtime: mtime, md5: digest.md5, sha256: digest.sha256, etag: file.etag)
+        let entry = ManifestEntry(path: file.path, size: info.size, mtime: mtime, digest: digest, etag: file.etag, versionID: info.versionID)
         return .downloaded(DownloadCommitter.Item(temporary: temp, entry: entry))
     }
 

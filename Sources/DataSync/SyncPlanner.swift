@@ -64,7 +64,7 @@ public enum SyncPlanner {
                 guard l.size == r.size else { return nil }
                 let same: Bool
                 if let m, r.etag == m.etag { same = digest.sha256 == m.sha256 } else if r.etagIsMD5 { same = digest.md5 == r.etag } else { same = false }
-                return same ? ManifestEntry(path: l.path, size: l.size, mtime: l.mtime, md5: digest.md5, sha256: digest.sha256, etag: r.etag) : nil
+                return same ? ManifestEntry(path: l.path, size: l.size, mtime: l.mtime, digest: digest, etag: r.etag, versionID: m?.etag == r.etag ? m?.versionID : nil) : nil
             }
             guard let m, !localChanged(l, m), !remoteChanged(r, m) else { return nil }
             return m

@@ -13,7 +13,11 @@ public struct TestEnvironment: Sendable {
     public let caFile: String
     public let kubeconfig: String
     public let etcd: String
+    /// The S3 server the tests talk to: SeaweedFS (reachable from pods too), or moto_server
+    /// on loopback when `STOWAGE_TEST_S3_SERVER=moto` (scripts/test runs the ObjectStore and
+    /// DataSync suites against each; pods cannot reach moto).
     public let s3Endpoint: String
+    public let s3Server: S3Server
     public let s3AccessKey: String
     public let s3SecretKey: String
     /// SeaweedFS's filer, which serves files over plain HTTP without signatures.
@@ -89,11 +93,12 @@ public struct TestEnvironment: Sendable {
             guard let v = values[key] else { throw TestEnvironmentError("\(path) has no \(key)") }
             return v
         }
+        let server = S3Server(rawValue: ProcessInfo.processInfo.environment["STOWAGE_TEST_S3_SERVER"] ?? "seaweedfs") ?? .seaweedfs
         return TestEnvironment(
             directory: directory, apiServer: try value("STOWAGE_TEST_APISERVER"),
             adminToken: try value("STOWAGE_TEST_TOKEN"), caFile: try value("STOWAGE_TEST_CA"),
             kubeconfig: try value("STOWAGE_TEST_KUBECONFIG"), etcd: try value("STOWAGE_TEST_ETCD"),
-            s3Endpoint: try value("STOWAGE_TEST_S3_ENDPOINT"), s3AccessKey: try value("AWS_ACCESS_KEY_ID"),
+            s3Endpoint: try value(server == .moto ? "STOWAGE_TEST_MOTO_ENDPOINT" : "STOWAGE_TEST_S3_ENDPOINT"), s3Server: server, s3AccessKey: try value("AWS_ACCESS_KEY_ID"),
             s3SecretKey: try value("AWS_SECRET_ACCESS_KEY"), filer: try value("STOWAGE_TEST_FILER"),
             clientCertificate: try value("STOWAGE_TEST_CLIENT_CERT"), clientKey: try value("STOWAGE_TEST_CLIENT_KEY"),
             nodes: try value("STOWAGE_TEST_NODES").split(separator: " ").map(String.init),
@@ -134,6 +139,27 @@ public func runStarter(_ script: String, _ arguments: [String], environment: [St
     guard exited && code == 0 else {
         throw TestEnvironmentError("\(name) \(arguments.joined(separator: " ")) failed (status \(status))")
     }
+}
+
+/// The S3 implementations the test environment runs. Where they differ (checksums,
+/// versioning, errors, listing), a test says which behaviour Stowage relies on.
+public enum S3Server: String, Sendable, CaseIterable {
+    /// SeaweedFS (`weed server -s3`): checks credentials, signatures, Content-MD5 and
+    /// flexible checksums.
+    case seaweedfs
+    /// moto_server (`moto[server]`): AWS's API as moto models it; accepts any credentials.
+    case moto
+
+    /// Whether the server checks signatures and credentials. moto accepts any (it would
+    /// need IAM users set up first); SeaweedFS and AWS refuse a wrong secret.
+    public var checksCredentials: Bool { self == .seaweedfs }
+
+    /// Whether the server verifies `Content-MD5` and S3's flexible checksums
+    /// (`x-amz-checksum-crc32c`) before it stores a body. moto stores what it gets.
+    /// Stowage relies on the server for this where it can: a part whose bytes changed
+    /// after they were hashed is refused there (AWS, SeaweedFS); elsewhere only the file's
+    /// size and mtime, compared before and after the upload, catch such a change.
+    public var verifiesChecksums: Bool { self == .seaweedfs }
 }
 
 public struct TestEnvironmentError: Error, CustomStringConvertible {

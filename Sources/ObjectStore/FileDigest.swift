@@ -3,7 +3,7 @@ import Dispatch
 import Foundation
 
 extension ContentDigest {
-    /// From this length on a file is hashed on threads of its own (see `of(file:length:md5:)`).
+    /// From this length on a file is hashed on threads of its own (see `of(file:length:algorithms:)`).
     static let ownThreadsMinimum: Int64 = 8 << 20
 
     /// The digest of `length` bytes of a file, read once with `pread` (the descriptor's offset
@@ -12,29 +12,27 @@ extension ContentDigest {
     /// A file of at least 8 MiB is hashed on threads of its own (`FileHashing`), never on
     /// Swift's cooperative pool, which has one thread per core: a 1 GiB file takes seconds to
     /// hash, and a blocked pool thread stalls every other task of the process. One thread
-    /// reads and computes SHA-256; another computes MD5 over the same buffers, so a large
-    /// file hashes at MD5's speed alone instead of MD5's and SHA-256's added up. Cancelling
-    /// the calling task stops the read within 256 KiB and throws `CancellationError`.
+    /// reads and computes SHA-256 and SHA-1; another computes MD5 over the same buffers, so a
+    /// large file hashes at MD5's speed alone instead of all three added up. Cancelling the
+    /// calling task stops the read within 256 KiB and throws `CancellationError`.
     ///
-    /// Without `md5`, only SHA-256 is computed and the digest's `md5` is empty.
-    public static func of(file descriptor: Int32, length: Int64, md5: Bool = true) async throws -> ContentDigest {
-        try await hash(descriptor, length: length, md5: md5, parts: nil).0
+    /// SHA-256 is always computed; a digest left out of `algorithms` is empty.
+    public static func of(file descriptor: Int32, length: Int64, algorithms: Algorithms = .all) async throws -> ContentDigest {
+        try await hash(descriptor, length: length, algorithms: algorithms, parts: nil).0
     }
 
-    /// The digest of the whole file and the `checksum` of each `partSize` part, in one read:
-    /// what a multipart upload needs (SHA-256 and MD5 for the object's metadata, each part's
-    /// checksum header). Hashing the parts in the same read as the whole file means the
-    /// server refuses a part whose bytes changed after they were hashed, so the metadata
-    /// always describes the bytes stored. Threads and cancellation as in `of(file:length:md5:)`.
+    /// The digest of the whole file and the `checksum` of each `partSize` part, in one read.
+    /// Threads and cancellation as in `of(file:length:algorithms:)`. (A multipart upload
+    /// does not wait for this: `S3Client.uploadFile` hashes as it sends, with `FileHashing`.)
     public static func of(file descriptor: Int32, length: Int64, partSize: Int64, checksum: PartChecksum) async throws -> (ContentDigest, PartDigests) {
         precondition(partSize > 0)
-        let (digest, parts) = try await hash(descriptor, length: length, md5: true, parts: PartHashing(partSize: partSize, length: length, checksum: checksum))
+        let (digest, parts) = try await hash(descriptor, length: length, algorithms: .all, parts: PartHashing(partSize: partSize, length: length, checksum: checksum))
         return (digest, parts!)
     }
 
-    private static func hash(_ descriptor: Int32, length: Int64, md5: Bool, parts: PartHashing?) async throws -> (ContentDigest, PartDigests?) {
+    private static func hash(_ descriptor: Int32, length: Int64, algorithms: Algorithms, parts: PartHashing?) async throws -> (ContentDigest, PartDigests?) {
         guard length >= ownThreadsMinimum else {
-            var hasher = Hasher(md5: md5)
+            var hasher = Hasher(algorithms)
             var parts = parts
             try read(descriptor, offset: 0, length: length) { chunk in
                 hasher.update(chunk)
@@ -42,7 +40,8 @@ extension ContentDigest {
             }
             return (hasher.finalize(), parts?.finalize())
         }
-        return try await FileHashing(descriptor: descriptor, md5: md5, parts: parts).finish(length: length)
+        let hashing = FileHashing(descriptor: descriptor, algorithms: algorithms, parts: parts)
+        return try await hashing.finish(length: length)
     }
 }
 
@@ -53,7 +52,8 @@ struct PartHashing {
     let checksum: PartChecksum
     private var part: PartChecksum.Hasher
     private var inPart: Int64 = 0
-    private var values: [String] = []
+    /// The checksums of the parts finished so far, in order.
+    private(set) var values: [String] = []
 
     init(partSize: Int64, length: Int64, checksum: PartChecksum) {
         self.partSize = partSize
@@ -89,16 +89,21 @@ struct PartHashing {
 /// part as a parallel download makes the front of the file final (`advance(to:)`).
 ///
 /// The reading thread reads each chunk into a ring of four 256 KiB slots and computes
-/// SHA-256 and the part checksums over it; with `md5`, a second thread computes MD5 over the
-/// same slot. A slot is read into again only after the MD5 thread has released it, so both
-/// hashes (and the part checksums) always describe the same bytes, even when the file
-/// changes while it is read.
+/// SHA-256, SHA-1 and the part checksums over it; with MD5, a second thread computes MD5
+/// over the same slot. A slot is read into again only after the MD5 thread has released it,
+/// so every hash (and the part checksums) always describes the same bytes, even when the
+/// file changes while it is read.
+///
+/// A multipart upload reads each part's checksum as soon as the reading thread has passed
+/// the part's end (`partChecksum(_:)`), so its first part goes out after 16 MiB are hashed,
+/// not after the whole file.
 final class FileHashing: @unchecked Sendable {
     private static let slotSize = 256 << 10
     private static let slotCount = 4
 
     private let descriptor: Int32
     private let md5: Bool
+    private let sha1: Bool
     private var parts: PartHashing?
     private let buffer: ReadBuffer
     /// Bytes in each slot; 0 tells the MD5 thread to stop. Written by the reading thread
@@ -111,17 +116,21 @@ final class FileHashing: @unchecked Sendable {
     private let md5Finished = DispatchSemaphore(value: 0)
     private var md5Digest: Insecure.MD5.Digest?
 
-    /// What the caller and the reading thread share, under `condition`.
+    /// What the callers and the reading thread share, under `condition`.
     private let condition = NSCondition()
     private var readable: Int64 = 0
     private var length: Int64?
     private var cancelled = false
     private var outcome: Result<(ContentDigest, PartDigests?), any Error>?
     private var waiter: CheckedContinuation<(ContentDigest, PartDigests?), any Error>?
+    /// The part checksums published so far, and the callers waiting for later ones.
+    private var publishedParts: [String] = []
+    private var partWaiters: [(index: Int, continuation: CheckedContinuation<String, any Error>)] = []
 
-    init(descriptor: Int32, md5: Bool, parts: PartHashing? = nil) {
+    init(descriptor: Int32, algorithms: ContentDigest.Algorithms, parts: PartHashing? = nil) {
         self.descriptor = descriptor
-        self.md5 = md5
+        md5 = algorithms.contains(.md5)
+        sha1 = algorithms.contains(.sha1)
         self.parts = parts
         buffer = ReadBuffer(count: Self.slotSize * (md5 ? Self.slotCount : 1))
         for _ in 0..<Self.slotCount { free.signal() }
@@ -141,11 +150,41 @@ final class FileHashing: @unchecked Sendable {
         }
     }
 
-    /// Stops the hashing within a chunk; `finish` then throws `CancellationError`.
+    /// The file is final and `length` bytes long: read all of it (an upload).
+    func start(length: Int64) {
+        condition.withLock {
+            self.length = length
+            readable = max(readable, length)
+            condition.signal()
+        }
+    }
+
+    /// Stops the hashing within a chunk; `finish` and `partChecksum` then throw
+    /// `CancellationError`.
     func cancel() {
         condition.withLock {
             cancelled = true
             condition.signal()
+        }
+    }
+
+    /// The checksum of part `index` (from 0) of the `PartHashing` this was given, once the
+    /// reading thread has hashed the whole part. Cancelling the calling task cancels the
+    /// hashing.
+    func partChecksum(_ index: Int) async throws -> String {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let ready: Result<String, any Error>? = condition.withLock {
+                    if index < publishedParts.count { return .success(publishedParts[index]) }
+                    if case .failure(let error) = outcome { return .failure(error) }
+                    if outcome != nil { return .failure(Self.noPart(index, of: publishedParts.count)) }
+                    partWaiters.append((index, continuation))
+                    return nil
+                }
+                if let ready { continuation.resume(with: ready) }
+            }
+        } onCancel: {
+            cancel()
         }
     }
 
@@ -169,11 +208,12 @@ final class FileHashing: @unchecked Sendable {
         }
     }
 
-    /// The reading thread: reads, computes SHA-256 and the part checksums, hands each slot
-    /// to the MD5 thread, and delivers the outcome to `finish`.
+    /// The reading thread: reads, computes SHA-256, SHA-1 and the part checksums, hands each
+    /// slot to the MD5 thread, and delivers the outcome to `finish` and `partChecksum`.
     private func readAndHash() {
         if md5 { Thread.detachNewThread { self.hashMD5() } }
         var sha = SHA256()
+        var sha1 = self.sha1 ? Insecure.SHA1() : nil
         var done: Int64 = 0
         var index = 0
         var failure: (any Error)?
@@ -192,20 +232,51 @@ final class FileHashing: @unchecked Sendable {
             guard count > 0 else { break }
             let chunk = UnsafeRawBufferPointer(slot(index, count))
             sha.update(bufferPointer: chunk)
-            parts?.update(chunk)
+            sha1?.update(bufferPointer: chunk)
+            if parts != nil {
+                let before = parts!.values.count
+                parts!.update(chunk)
+                if parts!.values.count > before { publish(parts!.values) }
+            }
             done += Int64(count)
             if md5 { index = (index + 1) % Self.slotCount }
         }
         if md5 { md5Finished.wait() }
+        let finalParts = failure == nil ? parts?.finalize() : nil
         let result: Result<(ContentDigest, PartDigests?), any Error> = if let failure { .failure(failure) } else {
-            .success((ContentDigest(md5: md5Digest.map { SigV4Signer.hex($0) } ?? "", sha256: SigV4Signer.hex(sha.finalize())), parts?.finalize()))
+            .success((ContentDigest(md5: md5Digest.map { SigV4Signer.hex($0) } ?? "", sha1: sha1.map { SigV4Signer.hex($0.finalize()) } ?? "",
+                                    sha256: SigV4Signer.hex(sha.finalize())), finalParts))
         }
-        let waiter = condition.withLock {
-            defer { self.waiter = nil }
+        let (waiter, partWaiters) = condition.withLock {
+            defer { self.waiter = nil; self.partWaiters = [] }
             outcome = result
-            return self.waiter
+            if let finalParts { publishedParts = finalParts.values }
+            return (self.waiter, self.partWaiters)
         }
         waiter?.resume(with: result)
+        let published = condition.withLock { publishedParts }
+        for (index, continuation) in partWaiters {
+            switch result {
+            case .failure(let error): continuation.resume(throwing: error)
+            case .success where index < published.count: continuation.resume(returning: published[index])
+            case .success: continuation.resume(throwing: Self.noPart(index, of: published.count))
+            }
+        }
+    }
+
+    private static func noPart(_ index: Int, of count: Int) -> S3Error {
+        S3Error(.invalidResponse, "no part \(index + 1) in a file of \(count) parts", operation: "digest")
+    }
+
+    /// Makes the finished part checksums visible and wakes whoever waits for one of them.
+    private func publish(_ values: [String]) {
+        let ready = condition.withLock {
+            publishedParts = values
+            let ready = partWaiters.filter { $0.index < values.count }
+            partWaiters.removeAll { $0.index < values.count }
+            return ready
+        }
+        for (index, continuation) in ready { continuation.resume(returning: values[index]) }
     }
 
     /// How far the file may be read, once that is beyond `done`; nil once `done` is the

@@ -3,11 +3,13 @@ import HTTP
 
 extension S3Client {
     /// Uploads in `partSize` parts, `partConcurrency` at a time, each with its checksum
-    /// (`configuration.partChecksum`; from `parts` when the caller hashed the file already,
-    /// else read per part). Any failure, cancellation included, aborts the upload so the
-    /// server drops the parts: an object appears whole or not at all.
-    func multipartUpload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String], parts: PartDigests?, contentType: String,
-                         moved: TransferProgress?) async throws -> String {
+    /// (`configuration.partChecksum`) as `partChecksum` gives it for the part's index: a
+    /// part is sent once its checksum is known. Any failure, cancellation included, aborts
+    /// the upload so the server drops the parts: an object appears whole or not at all.
+    /// Returns the ETag and, on a versioned bucket, the version id.
+    func multipartUpload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String],
+                         partChecksum: @escaping @Sendable (Int) async throws -> String, contentType: String,
+                         moved: TransferProgress?) async throws -> (etag: String, versionID: String?) {
         let checksum = configuration.partChecksum
         var headers = [("Content-Type", contentType)] + checksum.creationHeaders
         headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
@@ -16,7 +18,7 @@ extension S3Client {
             throw S3Error(.invalidResponse, "CreateMultipartUpload answered without an UploadId", operation: "CreateMultipartUpload", bucket: bucket, key: key)
         }
         do {
-            let uploaded = try await uploadParts(bucket: bucket, key: key, uploadID: uploadID, from: descriptor, length: length, digests: parts, moved: moved)
+            let uploaded = try await uploadParts(bucket: bucket, key: key, uploadID: uploadID, from: descriptor, length: length, partChecksum: partChecksum, moved: moved)
             var xml = "<CompleteMultipartUpload>"
             for (index, part) in uploaded.enumerated() {
                 xml += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\"\(part.etag)\"</ETag>"
@@ -33,7 +35,7 @@ extension S3Client {
             if root.name == "Error" {
                 throw S3Error.from(status: response.status, body: response.body, operation: "CompleteMultipartUpload", bucket: bucket, key: key)
             }
-            return Self.unquote(root["ETag"]?.text ?? response.headers["ETag"] ?? "")
+            return (Self.unquote(root["ETag"]?.text ?? response.headers["ETag"] ?? ""), Self.versionID(response.headers))
         } catch {
             await abortMultipartUpload(bucket: bucket, key: key, uploadID: uploadID)
             throw error
@@ -46,8 +48,8 @@ extension S3Client {
         var checksum: String
     }
 
-    private func uploadParts(bucket: String, key: String, uploadID: String, from descriptor: Int32, length: Int64, digests: PartDigests?,
-                             moved: TransferProgress?) async throws -> [UploadedPart] {
+    private func uploadParts(bucket: String, key: String, uploadID: String, from descriptor: Int32, length: Int64,
+                             partChecksum: @escaping @Sendable (Int) async throws -> String, moved: TransferProgress?) async throws -> [UploadedPart] {
         let partSize = configuration.partSize
         let checksum = configuration.partChecksum
         let parts = Int((length + partSize - 1) / partSize)
@@ -58,7 +60,7 @@ extension S3Client {
                 let offset = Int64(part) * partSize
                 let size = min(partSize, length - offset)
                 group.addTask {
-                    let value = try digests?.values[part] ?? checksum.of(descriptor: descriptor, offset: offset, length: size)
+                    let value = try await partChecksum(part)
                     let call = Call(operation: "UploadPart", method: .put, bucket: bucket, key: key,
                                     query: [("partNumber", String(part + 1)), ("uploadId", uploadID)],
                                     headers: [(checksum.header, value)],

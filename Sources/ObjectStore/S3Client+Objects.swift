@@ -43,6 +43,34 @@ extension S3Client {
         _ = try await send(Call(operation: "CreateBucket", method: .put, bucket: bucket))
     }
 
+    /// Every object version and delete marker in `bucket` (ListObjectVersions, page by page).
+    public func listObjectVersions(bucket: String) async throws -> [(key: String, versionID: String)] {
+        var versions: [(key: String, versionID: String)] = []
+        var marker: (key: String, version: String)?
+        repeat {
+            var query = [("versions", "")]
+            if let marker { query += [("key-marker", marker.key), ("version-id-marker", marker.version)] }
+            let root = try XMLNode.parse(try await send(Call(operation: "ListObjectVersions", method: .get, bucket: bucket, query: query)).body)
+            for entry in root.all("Version") + root.all("DeleteMarker") {
+                if let key = entry["Key"]?.text, let id = entry["VersionId"]?.text { versions.append((key, id)) }
+            }
+            marker = nil
+            if root["IsTruncated"]?.text == "true", let key = root["NextKeyMarker"]?.text {
+                marker = (key, root["NextVersionIdMarker"]?.text ?? "")
+            }
+        } while marker != nil
+        return versions
+    }
+
+    /// Turns on object versioning for `bucket` (PutBucketVersioning): for tests and for
+    /// buckets whose pushes must keep what they replace.
+    public func enableVersioning(_ bucket: String) async throws {
+        let body = Data(#"<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>"#.utf8)
+        let digest = ContentDigest.of(body)
+        _ = try await send(Call(operation: "PutBucketVersioning", method: .put, bucket: bucket, query: [("versioning", "")],
+                                headers: [("Content-MD5", digest.md5Base64), ("Content-Type", "application/xml")], body: .data(body), payloadHash: digest.sha256))
+    }
+
     /// The object's head, or nil if there is no such key.
     public func headObject(bucket: String, key: String) async throws -> S3ObjectInfo? {
         do {
@@ -62,10 +90,10 @@ extension S3Client {
         try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: nil, writeBehind: false, moved: nil).info
     }
 
-    /// Downloads as `download` does and also returns the MD5 and SHA-256 of the bytes
-    /// written, read back from the page cache: a single GET's file once it is complete;
-    /// parallel ranged parts in order by threads that follow the parts as they complete
-    /// (MD5 and SHA-256 on one thread each), so hashing overlaps the transfer and only the
+    /// Downloads as `download` does and also returns the digest of the bytes written, read
+    /// back from the page cache: a single GET's file once it is complete; parallel ranged
+    /// parts in order by threads that follow the parts as they complete (MD5 on one thread,
+    /// SHA-256 and SHA-1 on another), so hashing overlaps the transfer and only the
     /// last parts in flight are hashed after it. Hashing never runs on libcurl's transfer
     /// threads, which keep moving other transfers' bytes meanwhile.
     ///
@@ -73,23 +101,22 @@ extension S3Client {
     /// at once (`sync_file_range`, Linux), so the caller's later fsync finds little left to
     /// do. It changes nothing about durability: only the fsync does.
     ///
-    /// `md5` is asked with the object's head, before the first byte is hashed, whether to
-    /// compute the MD5 at all (when it does not, the digest's `md5` is empty).
+    /// `algorithms` is asked with the object's head, before the first byte is hashed, which
+    /// digests to compute beside SHA-256 (one left out is empty in the digest).
     ///
     /// `moved` is told the bytes of each part as it lands, or of the whole object once a
     /// single GET completed: over a successful download, exactly the object's size.
     public func downloadWithDigest(bucket: String, key: String, to descriptor: Int32, size: Int64? = nil, etag: String? = nil, writeBehind: Bool = false,
-                                   md5: @escaping @Sendable (S3ObjectInfo) -> Bool = { _ in true },
+                                   algorithms: @escaping @Sendable (S3ObjectInfo) -> ContentDigest.Algorithms = { _ in .all },
                                    moved: TransferProgress? = nil) async throws -> (info: S3ObjectInfo, digest: ContentDigest) {
-        let result = try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: md5, writeBehind: writeBehind, moved: moved)
+        let result = try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: algorithms, writeBehind: writeBehind, moved: moved)
         return (result.info, result.digest!)
     }
 
-    /// `hash`: nil hashes nothing; otherwise both digests, or only SHA-256 when it answers
-    /// false for the object's head.
-    private func fetch(bucket: String, key: String, to descriptor: Int32, size: Int64?, etag: String?, hash md5: (@Sendable (S3ObjectInfo) -> Bool)?,
+    /// `hash`: nil hashes nothing; otherwise SHA-256 and what it answers for the object's head.
+    private func fetch(bucket: String, key: String, to descriptor: Int32, size: Int64?, etag: String?, hash algorithms: (@Sendable (S3ObjectInfo) -> ContentDigest.Algorithms)?,
                        writeBehind: Bool, moved: TransferProgress?) async throws -> (info: S3ObjectInfo, digest: ContentDigest?) {
-        let hash = md5 != nil
+        let hash = algorithms != nil
         guard let size, size >= configuration.multipartThreshold, size > configuration.partSize else {
             let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: etag.map { [("If-Match", "\"\($0)\"")] } ?? [],
                             isDataTransfer: true, bufferSize: Self.bufferSize(for: size))
@@ -98,7 +125,7 @@ extension S3Client {
             try Self.checkLength(descriptor: descriptor, expected: info.size, bucket: bucket, key: key)
             if writeBehind { FileSystem.startWriteback(descriptor, offset: 0, length: info.size) }
             var digest: ContentDigest?
-            if let md5 { digest = try await ContentDigest.of(file: descriptor, length: info.size, md5: md5(info)) }
+            if let algorithms { digest = try await ContentDigest.of(file: descriptor, length: info.size, algorithms: algorithms(info)) }
             moved?(info.size)
             return (info, digest)
         }
@@ -117,7 +144,7 @@ extension S3Client {
             defer { finishedRange.finish() }
             if hash || writeBehind {
                 group.addTask {
-                    .digest(try await Self.follow(finishedRanges, descriptor: descriptor, size: size, hash: md5, writeBehind: writeBehind))
+                    .digest(try await Self.follow(finishedRanges, descriptor: descriptor, size: size, hash: algorithms, writeBehind: writeBehind))
                 }
             }
             func add(_ part: Int) {
@@ -152,7 +179,7 @@ extension S3Client {
             return (first!, digest)
         }
         try Self.checkLength(descriptor: descriptor, expected: size, bucket: bucket, key: key)
-        return (S3ObjectInfo(size: size, etag: info.etag, lastModified: info.lastModified, metadata: info.metadata), digest)
+        return (S3ObjectInfo(size: size, etag: info.etag, lastModified: info.lastModified, metadata: info.metadata, versionID: info.versionID), digest)
     }
 
     struct FinishedPart: Sendable {
@@ -164,10 +191,10 @@ extension S3Client {
 
     /// Follows the finished parts of a parallel download: hashes the file in order as far as
     /// the parts are contiguous (on threads of its own, `FileHashing`), and starts their
-    /// write-back. Hashing starts at the first part, so the head (which decides whether to
-    /// compute the MD5) is known by then.
+    /// write-back. Hashing starts at the first part, so the head (which decides what to
+    /// compute beside SHA-256) is known by then.
     private static func follow(_ parts: AsyncStream<FinishedPart>, descriptor: Int32, size: Int64,
-                               hash md5: (@Sendable (S3ObjectInfo) -> Bool)?, writeBehind: Bool) async throws -> ContentDigest? {
+                               hash algorithms: (@Sendable (S3ObjectInfo) -> ContentDigest.Algorithms)?, writeBehind: Bool) async throws -> ContentDigest? {
         var hashing: FileHashing?
         // Ends the hashing threads when the download fails; a no-op after `finish`.
         defer { hashing?.cancel() }
@@ -176,7 +203,7 @@ extension S3Client {
         for await part in parts {
             if writeBehind { FileSystem.startWriteback(descriptor, offset: part.start, length: part.end - part.start) }
             // Only the first part has the head, and nothing is hashed before it.
-            if let md5, let head = part.head { hashing = FileHashing(descriptor: descriptor, md5: md5(head)) }
+            if let algorithms, let head = part.head { hashing = FileHashing(descriptor: descriptor, algorithms: algorithms(head)) }
             waiting[part.start] = part.end
             while let end = waiting.removeValue(forKey: hashed) { hashed = end }
             hashing?.advance(to: hashed)
@@ -210,34 +237,56 @@ extension S3Client {
         }
     }
 
-    /// Uploads `length` bytes of `descriptor` as `key` with user `metadata`. Small files go
-    /// in one PUT carrying Content-MD5, which the server checks, and a signed SHA-256, which
-    /// AWS checks too; files of at least `multipartThreshold` bytes go as a multipart upload
-    /// whose parts carry `partChecksum`, aborted on any failure, so no partial object ever
-    /// appears. `digest`, if the caller has it, saves reading the file twice, and so do
-    /// `parts` (from `ContentDigest.of(descriptor:length:partSize:checksum:)` with this
-    /// client's `partSize` and `partChecksum`) for a multipart upload. Returns the ETag.
-    /// `moved` is told the bytes of each part as the server accepts it, or of the whole
-    /// file once a single PUT succeeded.
+    /// Uploads `length` bytes of `descriptor` as `key` with user `metadata`, and returns
+    /// what was stored with the digest of its bytes. Small files go in one PUT carrying
+    /// Content-MD5, which the server checks, and a signed SHA-256, which AWS checks too: they
+    /// are hashed before the request, so `digestMetadata` (metadata made from the digest) goes
+    /// with them. Files of at least `multipartThreshold` bytes go as a multipart upload that
+    /// starts at once: the file is read once, in order, on threads of its own, for its MD5,
+    /// SHA-1, SHA-256 and each part's `partChecksum`, and each part is sent as soon as that
+    /// read has passed its end. The part's checksum, which the server verifies, ties the
+    /// bytes sent to the bytes hashed: a file that changes in between is refused part by part.
+    /// Such an object has no `digestMetadata` (S3 takes metadata only when an upload starts),
+    /// unless the caller passed `digest` and `parts`.
+    /// Any failure aborts the upload, so no partial object ever appears.
+    ///
+    /// `digest` (and, for a multipart upload, `parts` from
+    /// `ContentDigest.of(descriptor:length:partSize:checksum:)` with this client's `partSize`
+    /// and `partChecksum`), if the caller has them, save the hashing. `moved` is told the
+    /// bytes of each part as the server accepts it, or of the whole file once a single PUT
+    /// succeeded.
     @discardableResult
-    public func upload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String] = [:], digest: ContentDigest? = nil, parts: PartDigests? = nil,
-                       contentType: String = "application/octet-stream", moved: TransferProgress? = nil) async throws -> String {
+    public func upload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String] = [:],
+                       digestMetadata: @Sendable (ContentDigest) -> [String: String] = { _ in [:] },
+                       digest: ContentDigest? = nil, parts: PartDigests? = nil,
+                       contentType: String = "application/octet-stream", moved: TransferProgress? = nil) async throws -> UploadedObject {
         if isMultipart(length) {
-            let parts = parts.flatMap {
-                $0.partSize == configuration.partSize && $0.length == length && $0.checksum == configuration.partChecksum ? $0 : nil
+            if let digest, let parts, parts.partSize == configuration.partSize, parts.length == length, parts.checksum == configuration.partChecksum {
+                let (etag, version) = try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length,
+                                                                metadata: metadata.merging(digestMetadata(digest)) { $1 },
+                                                                partChecksum: { parts.values[$0] }, contentType: contentType, moved: moved)
+                return UploadedObject(etag: etag, versionID: version, digest: digest)
             }
-            return try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length, metadata: metadata, parts: parts, contentType: contentType, moved: moved)
+            let hashing = FileHashing(descriptor: descriptor, algorithms: .all,
+                                      parts: PartHashing(partSize: configuration.partSize, length: length, checksum: configuration.partChecksum))
+            hashing.start(length: length)
+            // Ends the hashing threads when the upload fails; a no-op once it finished.
+            defer { hashing.cancel() }
+            let (etag, version) = try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length, metadata: metadata,
+                                                            partChecksum: { try await hashing.partChecksum($0) }, contentType: contentType, moved: moved)
+            let (digest, _) = try await hashing.finish(length: length)
+            return UploadedObject(etag: etag, versionID: version, digest: digest)
         }
         let known = digest
         let digest = if let known { known } else { try await ContentDigest.of(file: descriptor, length: length) }
         var headers = [("Content-MD5", digest.md5Base64), ("Content-Type", contentType)]
-        headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
+        headers += metadata.merging(digestMetadata(digest)) { $1 }.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
         let call = Call(operation: "PutObject", method: .put, bucket: bucket, key: key, headers: headers,
                         body: .file(descriptor: descriptor, offset: 0, length: length), payloadHash: digest.sha256, isDataTransfer: true,
                         bufferSize: Self.bufferSize(for: length))
         let response = try await send(call)
         moved?(length)
-        return Self.unquote(response.headers["ETag"] ?? digest.md5)
+        return UploadedObject(etag: Self.unquote(response.headers["ETag"] ?? digest.md5), versionID: Self.versionID(response.headers), digest: digest)
     }
 
     /// Whether `upload` sends `length` bytes as a multipart upload.
@@ -263,11 +312,19 @@ extension S3Client {
     /// Deletes `keys` with batch DeleteObjects, 1,000 per request. Returns the keys S3
     /// refused, with its reason; keys that did not exist count as deleted, as in S3.
     public func deleteObjects(bucket: String, keys: [String]) async throws -> [(key: String, error: S3Error)] {
+        try await deleteObjects(bucket: bucket, versions: keys.map { ($0, nil) })
+    }
+
+    /// Deletes the given versions of objects (the current one where `versionID` is nil), as
+    /// `deleteObjects(bucket:keys:)` does.
+    public func deleteObjects(bucket: String, versions objects: [(key: String, versionID: String?)]) async throws -> [(key: String, error: S3Error)] {
         var failed: [(key: String, error: S3Error)] = []
-        for start in stride(from: 0, to: keys.count, by: 1000) {
-            let batch = keys[start..<min(start + 1000, keys.count)]
+        for start in stride(from: 0, to: objects.count, by: 1000) {
+            let batch = objects[start..<min(start + 1000, objects.count)]
             var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>true</Quiet>"
-            for key in batch { xml += "<Object><Key>\(XMLNode.escape(key))</Key></Object>" }
+            for object in batch {
+                xml += "<Object><Key>\(XMLNode.escape(object.key))</Key>" + (object.versionID.map { "<VersionId>\(XMLNode.escape($0))</VersionId>" } ?? "") + "</Object>"
+            }
             xml += "</Delete>"
             let body = Data(xml.utf8)
             let digest = ContentDigest.of(body)
@@ -298,7 +355,14 @@ extension S3Client {
         if let range = headers["Content-Range"], let slash = range.lastIndex(of: "/"), let total = Int64(range[range.index(after: slash)...]) {
             size = total
         }
-        return S3ObjectInfo(size: size, etag: unquote(headers["ETag"] ?? ""), lastModified: headers["Last-Modified"].flatMap(S3Time.parseHTTPDate), metadata: metadata)
+        return S3ObjectInfo(size: size, etag: unquote(headers["ETag"] ?? ""), lastModified: headers["Last-Modified"].flatMap(S3Time.parseHTTPDate), metadata: metadata,
+                            versionID: versionID(headers))
+    }
+
+    /// The object version an answer names (`x-amz-version-id`); none on a bucket without
+    /// versioning, where servers send nothing or `null`.
+    static func versionID(_ headers: HTTPHeaders) -> String? {
+        headers["x-amz-version-id"].flatMap { $0.isEmpty || $0 == "null" ? nil : $0 }
     }
 
     static func unquote(_ etag: String) -> String {
@@ -314,6 +378,9 @@ extension S3Client {
     public func deleteBucketAndContents(_ bucket: String) async throws {
         let keys = try await listObjects(bucket: bucket).map(\.key)
         _ = try await deleteObjects(bucket: bucket, keys: keys)
+        // A versioned bucket keeps every version and the delete markers just made.
+        let versions = (try? await listObjectVersions(bucket: bucket)) ?? []
+        _ = try await deleteObjects(bucket: bucket, versions: versions.map { ($0.key, Optional($0.versionID)) })
         try await abortStaleUploads(bucket: bucket)
         _ = try await send(Call(operation: "DeleteBucket", method: .delete, bucket: bucket))
     }

@@ -75,14 +75,15 @@ public final class S3Client: Sendable {
         return request
     }
 
-    /// A pre-signed URL that lets anyone holding it `GET` the object until it expires.
-    public func presignedURL(bucket: String, key: String, expires: Duration, date: Date = Date()) throws -> String {
+    /// A pre-signed URL that lets anyone holding it `GET` the object, or with `method` PUT
+    /// upload it (`curl -T FILE URL`), until it expires.
+    public func presignedURL(bucket: String, key: String, expires: Duration, method: HTTPRequest.Method = .get, date: Date = Date()) throws -> String {
         let seconds = Int(expires.components.seconds)
         guard seconds >= 1, seconds <= 7 * 24 * 3600 else {
             throw S3Error(.init(rawValue: "InvalidExpires"), "expiry must be between 1 second and 7 days, not \(seconds) s", operation: "Presign", bucket: bucket, key: key)
         }
         let (host, path) = location(bucket: bucket, key: key)
-        let query = signer.presignedQuery(method: "GET", path: path, host: host, expires: seconds, date: date)
+        let query = signer.presignedQuery(method: method.rawValue, path: path, host: host, expires: seconds, date: date)
         return "\(scheme)://\(host)\(path)?\(query)"
     }
 

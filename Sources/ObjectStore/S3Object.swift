@@ -27,31 +27,27 @@ public struct S3ObjectInfo: Sendable, Hashable {
     public var etag: String
     public var lastModified: Date?
     public var metadata: [String: String]
+    /// `x-amz-version-id`, on a bucket with versioning.
+    public var versionID: String? = nil
 }
 
-enum S3Time {
-    /// Parses S3's ISO 8601 times (`2024-05-01T12:00:00.000Z`) without a formatter, which
-    /// matters when a listing has a million of them.
+/// What an upload stored.
+public struct UploadedObject: Sendable, Hashable {
+    public var etag: String
+    /// `x-amz-version-id` of the new object, on a bucket with versioning.
+    public var versionID: String?
+    /// The digest of the bytes stored.
+    public var digest: ContentDigest
+}
+
+/// Times as S3 and Stowage's own keys write them, read without a formatter (which matters
+/// when a listing has a million of them).
+public enum S3Time {
+    /// Parses S3's ISO 8601 times (`2024-05-01T12:00:00.000Z`).
     static func parseISO8601(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
-        func number(_ from: Int, _ count: Int) -> Int? {
-            guard from + count <= bytes.count else { return nil }
-            var value = 0
-            for b in bytes[from..<from + count] {
-                guard b >= 48, b <= 57 else { return nil }
-                value = value * 10 + Int(b - 48)
-            }
-            return value
-        }
-        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2) else { return nil }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
+        guard let year = digits(bytes, 0, 4), let month = digits(bytes, 5, 2), let day = digits(bytes, 8, 2),
+              let hour = digits(bytes, 11, 2), let minute = digits(bytes, 14, 2), let second = digits(bytes, 17, 2) else { return nil }
         var fraction = 0.0
         if bytes.count > 20, bytes[19] == UInt8(ascii: ".") {
             var scale = 0.1
@@ -60,7 +56,7 @@ enum S3Time {
                 scale /= 10
             }
         }
-        return Date(timeIntervalSince1970: Double(timegm(&parts)) + fraction)
+        return utc(year, month, day, hour, minute, second) + fraction
     }
 
     /// Parses an HTTP date (`Wed, 01 May 2024 12:00:00 GMT`).
@@ -71,13 +67,30 @@ enum S3Time {
               let year = Int(fields[3]) else { return nil }
         let clock = fields[4].split(separator: ":").compactMap { Int($0) }
         guard clock.count == 3 else { return nil }
+        return utc(year, month + 1, day, clock[0], clock[1], clock[2])
+    }
+
+    /// The number `count` ASCII digits of `bytes` from `from` spell; nil if one is not a
+    /// digit or they run past the end.
+    public static func digits(_ bytes: [UInt8], _ from: Int, _ count: Int) -> Int? {
+        guard from + count <= bytes.count else { return nil }
+        var value = 0
+        for b in bytes[from..<from + count] {
+            guard b >= 48, b <= 57 else { return nil }
+            value = value * 10 + Int(b - 48)
+        }
+        return value
+    }
+
+    /// The moment a UTC calendar date and time name (month from 1).
+    public static func utc(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int) -> Date {
         var parts = tm()
         parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month)
+        parts.tm_mon = Int32(month - 1)
         parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(clock[0])
-        parts.tm_min = Int32(clock[1])
-        parts.tm_sec = Int32(clock[2])
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
         return Date(timeIntervalSince1970: Double(timegm(&parts)))
     }
 }

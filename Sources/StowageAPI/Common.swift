@@ -179,6 +179,9 @@ public struct SyncRecord: Codable, Sendable, Hashable {
     public var deleted: Int?
     /// Digest of the manifest the sync produced (what the volume held afterwards).
     public var manifestDigest: String?
+    /// A push's version: the identifier of the version manifest it left in the bucket
+    /// (`PREFIX/.stowage/versions/`).
+    public var version: String?
     /// Why it failed, or a short summary; never contains secrets.
     public var message: String?
     /// A pull's files whose content differs from the previous sync of the same source
@@ -187,7 +190,7 @@ public struct SyncRecord: Codable, Sendable, Hashable {
 
     public init(direction: SyncDirection, result: SyncResult, start: Date? = nil, end: Date? = nil,
                 files: Int? = nil, bytes: Int64? = nil, deleted: Int? = nil, manifestDigest: String? = nil,
-                message: String? = nil, changedInputs: [ChangedInput]? = nil) {
+                version: String? = nil, message: String? = nil, changedInputs: [ChangedInput]? = nil) {
         self.direction = direction
         self.result = result
         self.start = start
@@ -196,6 +199,7 @@ public struct SyncRecord: Codable, Sendable, Hashable {
         self.bytes = bytes
         self.deleted = deleted
         self.manifestDigest = manifestDigest
+        self.version = version
         self.message = message
         self.changedInputs = changedInputs
     }

@@ -8,7 +8,7 @@ struct Stowage: AsyncParsableCommand {
         commandName: "stowage",
         abstract: "Data volumes backed by object storage, shared safely, on Kubernetes.",
         version: StowageVersion.current,
-        subcommands: [VersionCommand.self, OperatorCommand.self, SyncCommand.self, WaitCommand.self, PresignCommand.self]
+        subcommands: [VersionCommand.self, OperatorCommand.self, SyncCommand.self, WaitCommand.self, PresignCommand.self, VersionsCommand.self]
     )
 }
 

@@ -62,7 +62,13 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "Which sync of the volume this is, recorded in the manifest (sync pods: the Job's number).")
     var sequence: Int?
 
+    @Option(help: "The volume that pushes, as KIND/NAMESPACE/NAME: recorded in the version manifest (sync pods: the operator's volume).")
+    var volume: String?
+
     func validate() throws {
+        if let volume, volume.isEmpty || !volume.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
+            throw ValidationError("--volume must be printable ASCII without spaces, like datavolume/team-a/results")
+        }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if let maxDeletes, maxDeletes < 0 { throw ValidationError("--max-deletes cannot be negative") }
     }
@@ -83,6 +89,7 @@ struct SyncCommand: AsyncParsableCommand {
         options.maxDeletes = maxDeletes
         options.concurrency = concurrency
         options.sequence = sequence
+        options.volume = volume
         let engine = SyncEngine(client: client, options: options)
 
         let started = Date()
@@ -100,6 +107,7 @@ struct SyncCommand: AsyncParsableCommand {
             for warning in report.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             for conflict in report.conflicts { FileHandle.standardError.write(Data("conflict: \(conflict)\n".utf8)) }
             if let digest = report.manifestDigest { FileHandle.standardError.write(Data("manifest \(digest)\n".utf8)) }
+            if let version = report.version { FileHandle.standardError.write(Data("version \(version)\n".utf8)) }
             let changes = report.changedSinceLastSync
             if !changes.isEmpty && !dryRun {
                 FileHandle.standardError.write(Data("inputs changed since the last sync: \(changes.added.count) added, \(changes.modified.count) modified, \(changes.removed.count) removed\n".utf8))

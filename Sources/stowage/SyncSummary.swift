@@ -24,7 +24,7 @@ enum SyncSummary {
             direction: direction == .pull ? .pull : .push, result: message == nil ? .succeeded : .failed,
             start: start, end: end,
             files: report.map { $0.uploaded + $0.downloaded }, bytes: report?.bytesTransferred,
-            deleted: report.map { $0.deletedRemote + $0.deletedLocal }, manifestDigest: report?.manifestDigest,
+            deleted: report.map { $0.deletedRemote + $0.deletedLocal }, manifestDigest: report?.manifestDigest, version: report?.version,
             message: message, changedInputs: changed.isEmpty ? nil : changed)
     }
 

@@ -179,12 +179,15 @@ extension VolumeLifecycle.Observation {
         #expect(container.args == ["sync", "push", "s3://homes/users/alice", "/data", "--mode", "RWD",
                                    "--endpoint", "https://s3.example.org", "--region", "us-east-1",
                                    "--summary-file", "/dev/termination-log", "--sequence", "3", "--progress-interval", "15",
+                                   "--volume", "datavolume/ns/home",
                                    "--max-deletes", "7", "--checksum",
                                    "--ca-bundle", "/etc/stowage/ca/ca.crt"])
         // An RW volume's pull keeps local work; an RO pull mirrors.
         let pull = SyncJob.build(request(access: .readWriteDelete, direction: .pull), settings: SyncPodSettings())
         #expect(pull.spec?.template.spec.containers.first?.args?.contains("RW") == true)
         #expect(pull.spec?.template.spec.containers.first?.args?.contains("--max-deletes") == false)
+        // Only a push leaves a version, which names the volume that pushed it.
+        #expect(pull.spec?.template.spec.containers.first?.args?.contains("--volume") == false)
         #expect(job.metadata.annotations?[SyncJob.generationAnnotation] == "5")
         #expect(job.metadata.labels?[StowageKeys.syncDirection] == "push")
         #expect(SyncJob.number(job) == 3)

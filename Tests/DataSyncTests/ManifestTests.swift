@@ -6,7 +6,7 @@ import Testing
 @Suite struct ManifestTests {
     func entry(_ path: String, size: Int64 = 16_384) -> ManifestEntry {
         ManifestEntry(path: path, size: size, mtime: 1_795_449_118_061_154_219, md5: String(repeating: "a", count: 32),
-                      sha256: String(repeating: "b", count: 64), etag: "etag-2")
+                      sha1: String(repeating: "c", count: 40), sha256: String(repeating: "b", count: 64), etag: "etag-2", versionID: "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY")
     }
 
     func decode(_ data: Data) throws -> Manifest {

@@ -13,7 +13,7 @@ import Testing
         RemoteFile(path: path, key: "p/" + path, size: size, etag: etag ?? md5A, lastModified: Date(timeIntervalSince1970: 0))
     }
     func entry(_ path: String, size: Int64 = 10, mtime: Int64 = 1000, etag: String? = nil, sha: String = "s1") -> ManifestEntry {
-        ManifestEntry(path: path, size: size, mtime: mtime, md5: md5A, sha256: sha, etag: etag ?? md5A)
+        ManifestEntry(path: path, size: size, mtime: mtime, md5: md5A, sha1: String(repeating: "c", count: 40), sha256: sha, etag: etag ?? md5A)
     }
     func plan(_ direction: SyncDirection, _ mode: SyncMode, local: [LocalFile], remote: [RemoteFile], previous: [ManifestEntry] = [], checksum: Bool = false, maxDeletes: Int? = nil) -> SyncPlan {
         SyncPlanner.plan(local: local, remote: remote, previous: Dictionary(uniqueKeysWithValues: previous.map { ($0.path, $0) }),

@@ -79,9 +79,19 @@ import Testing
             #expect(digest == ContentDigest.of(data))
             #expect(parts.values.count == (size + partSize - 1) / partSize)
             for (index, value) in parts.values.enumerated() {
-                let length = min(partSize, size - index * partSize)
-                #expect(try value == checksum.of(descriptor: fd, offset: Int64(index * partSize), length: Int64(length)), "\(checksum) part \(index)")
+                let start = index * partSize
+                var alone = PartChecksum.Hasher(checksum)
+                data[start..<min(start + partSize, size)].withUnsafeBytes { alone.update($0) }
+                #expect(value == alone.finalize(), "\(checksum) part \(index)")
             }
+            // As a multipart upload reads them: each part's checksum as soon as it is hashed,
+            // asked for out of order, then the whole digest.
+            let hashing = FileHashing(descriptor: fd, algorithms: .all, parts: PartHashing(partSize: Int64(partSize), length: Int64(size), checksum: checksum))
+            hashing.start(length: Int64(size))
+            for index in parts.values.indices.reversed() {
+                #expect(try await hashing.partChecksum(index) == parts.values[index], "\(checksum) part \(index) as uploaded")
+            }
+            #expect(try await hashing.finish(length: Int64(size)).0 == digest)
         }
     }
 
