@@ -120,8 +120,11 @@ public struct TestEnvironment: Sendable {
 
 /// Runs a script that starts daemons (`scripts/testenv up`, `scripts/hub/hub up`) and waits
 /// for it with `waitpid`: Foundation's `Process` can miss the exit of a child whose own
-/// children live on holding the descriptor it watches, as these daemons do. Its output goes
-/// where this process's goes; `environment` is added to this process's.
+/// children live on holding the descriptor it watches, as these daemons do. (The scripts
+/// start their daemons with no descriptor but standard input, output and error: one that
+/// inherited the descriptor Foundation watches for another test's process would hold that
+/// test's `waitUntilExit` for as long as it lives.) Its output goes where this process's
+/// goes; `environment` is added to this process's.
 public func runStarter(_ script: String, _ arguments: [String], environment: [String: String] = [:]) throws(TestEnvironmentError) {
     let argv = [script] + arguments
     let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }

@@ -29,6 +29,8 @@ import Testing
             Issue.record("hub log:\n\(hub.log.split(separator: "\n").suffix(40).joined(separator: "\n"))")
             throw error
         }
+        // Before its directory (and the hub's pid file in it) goes.
+        hub.stop()
         await w.cleanUp()
     }
 
