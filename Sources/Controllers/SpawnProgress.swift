@@ -46,19 +46,21 @@ public final class SpawnProgress: Sendable {
         var touched: Date
     }
 
-    public let interval: TimeInterval
+    public let interval: Duration
     private let reports = Mutex<[String: Report]>([:])
     private let progressRead = Mutex<[String: Date]>([:])
 
     public init(interval: Duration) {
-        self.interval = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        self.interval = interval
     }
 
     /// Whether a running pull's progress should be read from its sync pod's log now (at most
     /// once per interval for each volume).
     public func progressDue(volume: String, now: Date) -> Bool {
         progressRead.withLock { read in
-            if let last = read[volume], now.timeIntervalSince(last) < interval { return false }
+            // Volumes whose pulls ended long ago are forgotten.
+            read = read.filter { now.timeIntervalSince($0.value) < 600 }
+            if let last = read[volume], now.timeIntervalSince(last) < interval.seconds { return false }
             read[volume] = now
             return true
         }
@@ -77,7 +79,7 @@ public final class SpawnProgress: Sendable {
                 // A pass that did not read the log keeps the progress known.
                 if case .pulling(nil) = state, case .pulling(_?)? = report.states[volume] {} else { report.states[volume] = state }
                 report.touched = now
-                if let note = Self.next(&report, now: now, interval: interval) { notes[pod.key] = note }
+                if let note = Self.next(&report, now: now, interval: interval.seconds) { notes[pod.key] = note }
                 reports[pod.key] = report
             }
             return notes

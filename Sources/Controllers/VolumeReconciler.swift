@@ -245,7 +245,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         if await reportSpawnProgress(volume, consumers: consumerPods, pulling: pulling, syncPod: running == .pull ? syncPod : nil,
                                      status: status, now: now), action == .done {
             // A pull that pods wait for: look again to tell them how far it is.
-            action = .requeue(after: .milliseconds(Int64(spawnProgress.map { $0.interval * 1000 } ?? 15_000)))
+            action = .requeue(after: spawnProgress?.interval ?? .seconds(15))
         }
         if let next = status.nextScheduledSync, action == .done {
             action = .requeue(after: .milliseconds(max(1000, Int64(next.timeIntervalSince(now) * 1000))))
@@ -330,8 +330,6 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             line = log.flatMap(SyncProgressLine.last(inLog:))
         }
         let last = status.lastSync.map { (isPull: $0.direction == .pull && $0.result == .succeeded, sequence: status.syncCount) }
-        var pods: [String: Pod] = [:]
-        var reports: [SpawnProgress.VolumeState: [(key: String, volumes: [String])]] = [:]
         for w in waiting {
             let state: SpawnProgress.VolumeState
             if !pulling && w.awaited.isSatisfied(byLastSync: last) {
@@ -343,13 +341,8 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             } else {
                 state = .waiting(status.conditions[type: ConditionType.claimBound]?.status == "False" ? "waiting for its claim to bind" : "waiting for its pull to start")
             }
-            pods[w.pod.key] = w.pod
-            reports[state, default: []].append((w.pod.key, w.volumes))
-        }
-        for (state, group) in reports {
-            for (key, note) in spawnProgress.report(volume: name, state, pods: group, now: now) {
-                guard let pod = pods[key] else { continue }
-                events.post(pod, type: note.warning ? .warning : .normal, reason: note.reason, message: note.message)
+            if let note = spawnProgress.report(volume: name, state, pods: [(w.pod.key, w.volumes)], now: now)[w.pod.key] {
+                events.post(w.pod, type: note.warning ? .warning : .normal, reason: note.reason, message: note.message)
             }
         }
         return pulling
