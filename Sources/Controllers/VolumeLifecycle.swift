@@ -151,7 +151,7 @@ public enum VolumeLifecycle {
                 return Decision(step: .deleteClaim(reason: "cache.retain is false and the final sync succeeded"), phase: .idle)
             }
             if let ttl = o.ttlAfterIdle, let since = o.idleSince {
-                let left = since.addingTimeInterval(ttl.seconds).timeIntervalSince(o.now)
+                let left = since.addingTimeInterval(ttl / .seconds(1)).timeIntervalSince(o.now)
                 if left <= 0 { return Decision(step: .deleteClaim(reason: "idle for longer than cache.ttlAfterIdle"), phase: .idle) }
                 return Decision(step: .steady(recheckAfter: .milliseconds(Int64(left * 1000) + 1)), phase: .idle)
             }
@@ -195,8 +195,4 @@ extension VolumeLifecycle {
             return .inPlace
         }
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -88,7 +88,7 @@ public struct SyncEngine: Sendable {
         report.conflicts = plan.conflicts
         report.unchanged = plan.unchanged.count
         if let refusal = plan.refusal {
-            report.seconds = (ContinuousClock.now - started).seconds
+            report.seconds = (ContinuousClock.now - started) / .seconds(1)
             throw SyncError(options.mode == .RO && options.direction == .push ? .invalidRequest : .deletionGuard, refusal, report: report)
         }
         if options.dryRun {
@@ -98,7 +98,7 @@ public struct SyncEngine: Sendable {
             report.downloaded = plan.downloads.count
             report.deletedRemote = plan.remoteDeletes.count
             report.deletedLocal = plan.localDeletes.count
-            report.seconds = (ContinuousClock.now - started).seconds
+            report.seconds = (ContinuousClock.now - started) / .seconds(1)
             return report
         }
 
@@ -119,7 +119,7 @@ public struct SyncEngine: Sendable {
         report.warnings += outcome.warnings
         if outcome.cancelled { throw CancellationError() }
         guard outcome.failures.isEmpty else {
-            report.seconds = (ContinuousClock.now - started).seconds
+            report.seconds = (ContinuousClock.now - started) / .seconds(1)
             throw SyncError(.transfersFailed, "\(outcome.failures.count) transfers failed, first: \(outcome.failures[0]); nothing was deleted", report: report)
         }
 
@@ -151,18 +151,18 @@ public struct SyncEngine: Sendable {
             report.changedSinceLastSync = SyncReport.changes(from: previous.filter { !retainedPaths.contains($0.key) }, to: manifest.entries)
         }
         if !report.failures.isEmpty {
-            report.seconds = (ContinuousClock.now - started).seconds
+            report.seconds = (ContinuousClock.now - started) / .seconds(1)
             throw SyncError(.transfersFailed, "\(report.failures.count) deletions failed, first: \(report.failures[0])", report: report)
         }
         if options.direction == .push {
             do {
                 report.version = try await writeVersion(manifest.entries, latest: versions.latest)
             } catch {
-                report.seconds = (ContinuousClock.now - started).seconds
+                report.seconds = (ContinuousClock.now - started) / .seconds(1)
                 throw SyncError(.transfersFailed, "every file was pushed, but the version manifest could not be written: \(error); the next push writes it", report: report)
             }
         }
-        report.seconds = (ContinuousClock.now - started).seconds
+        report.seconds = (ContinuousClock.now - started) / .seconds(1)
         return report
     }
 
@@ -402,8 +402,4 @@ public struct SyncEngine: Sendable {
         guard fstat(fd, &st) == 0 else { throw SyncError(.localIO, "cannot stat \(path): \(String(cString: strerror(errno)))") }
         return FileState(size: Int64(st.st_size), mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

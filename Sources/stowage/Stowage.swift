@@ -1,6 +1,4 @@
 import ArgumentParser
-import CYAML
-import HTTP
 
 @main
 struct Stowage: AsyncParsableCommand {

@@ -1,10 +1,10 @@
 import ArgumentParser
 import DataSync
-import Dispatch
 import Foundation
 import HTTP
 import ObjectStore
 import struct StowageAPI.SyncProgressLine
+import UnixSignals
 
 /// `stowage sync`: what sync pods run, and what users can run by hand.
 struct SyncCommand: AsyncParsableCommand {
@@ -212,14 +212,14 @@ enum SyncRunner {
     }
 
     static func run(_ engine: SyncEngine, progressInterval: Duration) async -> (Result<SyncReport, any Error>, Int32?) {
-        let signals = SignalWatcher([SIGTERM, SIGINT])
-        defer { signals.stop() }
+        // Trapped (ignored by default) before the sync starts, for as long as it runs.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         return await withTaskGroup(of: Event.self) { group in
             group.addTask {
                 do { return .finished(.success(try await engine.run())) } catch { return .finished(.failure(error)) }
             }
             group.addTask {
-                for await signal in signals.stream { return .signal(signal) }
+                for await signal in signals { return .signal(signal.rawValue) }
                 return .idle
             }
             group.addTask {
@@ -258,30 +258,5 @@ enum SyncRunner {
             FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K" + line.text : SyncProgressLine.prefix + line.text + "\n").utf8))
         }
         if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    }
-}
-
-/// Delivers SIGTERM and SIGINT as an async stream instead of killing the process.
-///
-/// Unchecked: the dispatch sources are set up in `init` and only cancelled after, and
-/// dispatch sources are thread-safe.
-final class SignalWatcher: @unchecked Sendable {
-    let stream: AsyncStream<Int32>
-    private let sources: [any DispatchSourceSignal]
-
-    init(_ signals: [Int32]) {
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        self.stream = stream
-        sources = signals.map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            return source
-        }
-    }
-
-    func stop() {
-        for source in sources { source.cancel() }
     }
 }

@@ -2,6 +2,7 @@ import Controllers
 import Foundation
 import KubeClient
 import KubeModel
+import KubeTesting
 import StowageAPI
 import Testing
 

@@ -191,6 +191,7 @@ extension WebhookWorld {
                                 cacheSyncTimeout: .seconds(60), logger: logger)
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await events.run() }
             group.addTask { try await operation.run() }
             if let extraHomes { group.addTask { try await extraHomes.run() } }
             do {
