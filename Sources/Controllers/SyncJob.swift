@@ -89,6 +89,15 @@ public enum SyncJob {
     /// Annotation on sync Jobs: which sync of the volume this is (1, 2, ...).
     public static let numberAnnotation = "stowage.io/sync-number"
 
+    /// The operator's sync Jobs of one volume sorted out against the last recorded number:
+    /// the newest unrecorded one (`current`, to observe), and those to delete (recorded
+    /// before the last one, superseded, or unnumbered). The last recorded Job is neither.
+    public static func sortOut(_ jobs: [Job], recorded: Int) -> (current: Job?, stale: [Job]) {
+        let newest = jobs.filter { (number($0) ?? 0) > recorded }.max { (number($0) ?? 0) < (number($1) ?? 0) }
+        let stale = jobs.filter { $0.metadata.name != newest?.metadata.name && number($0) != recorded }
+        return (newest, stale)
+    }
+
     /// The n of a sync Job, from its annotation.
     public static func number(_ job: Job) -> Int? {
         job.metadata.annotations?[numberAnnotation].flatMap { Int($0) }
