@@ -201,24 +201,16 @@ extension VolumeLifecycle {
     /// What one reconcile pass saw, as read from the caches: the raw facts from which
     /// `plan` derives the `Observation` and the operator's bookkeeping in status.
     public struct Seen: Sendable, Hashable {
-        public var deleting = false
-        public var hasSource = false
-        public var access: AccessMode = .readWrite
-        public var syncAllowed = true
-        public var onStart = true
-        public var onStop = true
-        public var retain = true
-        public var ttlAfterIdle: Duration?
-        /// The claim exists and is not being deleted.
-        public var claimExists = false
+        /// The spec, the claim and the running sync, as observed; `plan` fills in the
+        /// fields that come from status (`pulled` to `scheduleDue`), the consumer count and
+        /// the time, and ignores what is set there.
+        public var facts = Observation()
         /// There is no claim object at all (not even one being deleted).
         public var claimMissing = true
-        public var claimBindable = true
         /// The status read at the start of the pass named a claim (it existed before).
         public var claimRecorded = false
         /// The pods that mount the claim, not the operator's own, still running (keys, sorted).
         public var consumers: [String] = []
-        public var runningSync: SyncDirection?
         public var generation: Int64 = 1
         /// What a pull pulls now (`PullIdentity` of `spec.source` and `spec.access`).
         public var pullIdentity = ""
@@ -229,7 +221,7 @@ extension VolumeLifecycle {
 
         public init() {}
 
-        var canSync: Bool { hasSource && syncAllowed }
+        var canSync: Bool { facts.hasSource && facts.syncAllowed }
     }
 
     /// The decision of a pass with its bookkeeping.
@@ -267,8 +259,8 @@ extension VolumeLifecycle {
         // Idle from the moment the last consumer left; a consumer ends it, unless the
         // volume is refreshed on start (the refresh pull ends it, rule 3).
         if seen.consumers.isEmpty && !(status.consumers ?? []).isEmpty && status.idleSince == nil { status.idleSince = now }
-        if !seen.consumers.isEmpty && !(seen.canSync && seen.onStart) { status.idleSince = nil }
-        if seen.claimMissing && seen.claimRecorded && status.pulledGeneration != nil && seen.runningSync == nil {
+        if !seen.consumers.isEmpty && !(seen.canSync && seen.facts.onStart) { status.idleSince = nil }
+        if seen.claimMissing && seen.claimRecorded && status.pulledGeneration != nil && seen.facts.runningSync == nil {
             // The claim vanished (evicted, or deleted by hand): its data is gone with it.
             status.forgetPull()
         }
@@ -278,19 +270,8 @@ extension VolumeLifecycle {
             status.nextScheduledSync = nil
         }
 
-        var o = Observation()
-        o.deleting = seen.deleting
-        o.hasSource = seen.hasSource
-        o.access = seen.access
-        o.syncAllowed = seen.syncAllowed
-        o.onStart = seen.onStart
-        o.onStop = seen.onStop
-        o.retain = seen.retain
-        o.ttlAfterIdle = seen.ttlAfterIdle
-        o.claimExists = seen.claimExists
-        o.claimBindable = seen.claimBindable
+        var o = seen.facts
         o.consumers = seen.consumers.count
-        o.runningSync = seen.runningSync
         o.pulled = status.pulledGeneration != nil
         // A status written before pulls were identified compares generations, as it did then.
         o.sourceChanged = status.pulledSource.map { $0 != seen.pullIdentity } ?? (status.pulledGeneration != seen.generation)
@@ -307,9 +288,9 @@ extension VolumeLifecycle {
         // before their use is done (a pull over unpushed work is never planned). A volume
         // whose data was never pulled owes nothing yet (a new home mounted by the pod that
         // made it must still get its first pull).
-        var pulling = seen.runningSync == .pull
+        var pulling = seen.facts.runningSync == .pull
         if case .sync(.pull, _) = decision.step { pulling = true }
-        if !seen.consumers.isEmpty && seen.canSync && seen.access.pushes && !pulling && seen.claimExists && status.pulledGeneration != nil {
+        if !seen.consumers.isEmpty && seen.canSync && seen.facts.access.pushes && !pulling && seen.facts.claimExists && status.pulledGeneration != nil {
             status.pendingPush = true
         }
         status.consumers = seen.consumers.isEmpty ? nil : seen.consumers

@@ -169,20 +169,20 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         }
 
         var seen = VolumeLifecycle.Seen()
-        seen.deleting = deleting
-        seen.hasSource = volume.dataSource != nil
-        seen.access = volume.accessMode
-        seen.syncAllowed = level?.sync ?? true
-        seen.onStart = volume.syncPolicy.effectiveOnStart
-        seen.onStop = volume.syncPolicy.effectiveOnStop
-        seen.retain = volume.cachePolicy.effectiveRetain
-        seen.ttlAfterIdle = volume.cachePolicy.ttlAfterIdleDuration
-        seen.claimExists = claim != nil && claim?.metadata.deletionTimestamp == nil
+        seen.facts.deleting = deleting
+        seen.facts.hasSource = volume.dataSource != nil
+        seen.facts.access = volume.accessMode
+        seen.facts.syncAllowed = level?.sync ?? true
+        seen.facts.onStart = volume.syncPolicy.effectiveOnStart
+        seen.facts.onStop = volume.syncPolicy.effectiveOnStop
+        seen.facts.retain = volume.cachePolicy.effectiveRetain
+        seen.facts.ttlAfterIdle = volume.cachePolicy.ttlAfterIdleDuration
+        seen.facts.claimExists = claim != nil && claim?.metadata.deletionTimestamp == nil
         seen.claimMissing = claim == nil
-        seen.claimBindable = binding?.bindable ?? true
+        seen.facts.claimBindable = binding?.bindable ?? true
         seen.claimRecorded = before.claimName != nil
         seen.consumers = consumers
-        seen.runningSync = running
+        seen.facts.runningSync = running
         seen.generation = generation
         seen.pullIdentity = volume.pullIdentity
         seen.syncRequest = volume.metadata.annotations?[StowageKeys.syncNow]

@@ -12,8 +12,8 @@ import Testing
     /// A volume with a source, its claim bound and its data pulled, as a pass sees it.
     func seen(_ change: (inout VolumeLifecycle.Seen) -> Void = { _ in }) -> VolumeLifecycle.Seen {
         var seen = VolumeLifecycle.Seen()
-        seen.hasSource = true
-        seen.claimExists = true
+        seen.facts.hasSource = true
+        seen.facts.claimExists = true
         seen.claimMissing = false
         seen.claimRecorded = true
         seen.pullIdentity = "src-1"
@@ -55,7 +55,7 @@ import Testing
         #expect(fresh.pendingPush == nil)
 
         var ro = pulled()
-        _ = VolumeLifecycle.plan(seen { $0.consumers = ["ns/nb"]; $0.access = .readOnly }, status: &ro)
+        _ = VolumeLifecycle.plan(seen { $0.consumers = ["ns/nb"]; $0.facts.access = .readOnly }, status: &ro)
         #expect(ro.pendingPush == nil)
 
         // Refreshed on start (idle, sync.onStart): the refresh pull runs first, owing nothing.
@@ -68,18 +68,18 @@ import Testing
 
     @Test func aConsumerEndsIdlenessAtOnceWhenNothingRefreshesOnStart() {
         var status = pulled { $0.idleSince = self.t0.addingTimeInterval(-60) }
-        _ = VolumeLifecycle.plan(seen { $0.consumers = ["ns/nb"]; $0.onStart = false }, status: &status)
+        _ = VolumeLifecycle.plan(seen { $0.consumers = ["ns/nb"]; $0.facts.onStart = false }, status: &status)
         #expect(status.idleSince == nil)
     }
 
     @Test func aVanishedClaimTakesItsDataWithIt() {
         var status = pulled()
-        let plan = VolumeLifecycle.plan(seen { $0.claimExists = false; $0.claimMissing = true }, status: &status)
+        let plan = VolumeLifecycle.plan(seen { $0.facts.claimExists = false; $0.claimMissing = true }, status: &status)
         #expect(status.pulledGeneration == nil && status.pulledSource == nil)
         #expect(plan.decision.step == .createClaim)
         // A claim being deleted is not missing yet: what it holds is not forgotten.
         var deleting = pulled()
-        _ = VolumeLifecycle.plan(seen { $0.claimExists = false; $0.claimMissing = false }, status: &deleting)
+        _ = VolumeLifecycle.plan(seen { $0.facts.claimExists = false; $0.claimMissing = false }, status: &deleting)
         #expect(deleting.pulledGeneration == 1)
     }
 
