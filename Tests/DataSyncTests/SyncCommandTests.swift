@@ -6,7 +6,7 @@ import Testing
 /// The `stowage sync` executable as sync pods run it: exit codes, one-line errors, and
 /// surviving SIGKILL and SIGTERM. The binary is the one `swift build --build-tests` put
 /// next to the test bundle.
-@Suite(.serialized) struct SyncCommandTests {
+@Suite(.serialized, .tags(.integration, .timing, .s3), .timeLimit(.minutes(15))) struct SyncCommandTests {
     let env: TestEnvironment
     let s3: S3Client
     let scratch: String

@@ -6,7 +6,7 @@ import Testing
 
 /// Version manifests against the real S3 server: what every successful push leaves under
 /// `PREFIX/.stowage/versions/`, and pulls checked against it.
-@Suite(.serialized) struct VersionTests {
+@Suite(.serialized, .tags(.integration, .s3), .timeLimit(.minutes(15))) struct VersionTests {
     let env: TestEnvironment
     let s3: S3Client
     let scratch: String

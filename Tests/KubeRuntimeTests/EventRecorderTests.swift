@@ -2,10 +2,11 @@ import Foundation
 import KubeClient
 import KubeModel
 import ServiceLifecycleTestKit
+import KubeTesting
 import Testing
 @testable import KubeRuntime
 
-@Suite struct EventRecorderTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct EventRecorderTests {
     @Test func repeatsAggregateIntoOneEvent() async throws {
         let cluster = try await RuntimeTestCluster("events")
         let object = try await cluster.resource(ConfigMap.self).create(ConfigMap(metadata: ObjectMeta(name: "subject")))

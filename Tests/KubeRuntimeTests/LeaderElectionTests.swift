@@ -174,7 +174,7 @@ final class RuntimeTestTally: Sendable {
     }
 }
 
-@Suite(.serialized) struct LeaderElectionTests {
+@Suite(.serialized, .tags(.integration, .timing), .timeLimit(.minutes(15))) struct LeaderElectionTests {
     static let logger = Logger(label: "leader-election-test")
 
     func elector(_ cluster: RuntimeTestCluster, _ identity: String, release: Bool = true) -> LeaderElector {

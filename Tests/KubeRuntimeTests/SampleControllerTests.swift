@@ -54,7 +54,7 @@ func makeNamespace(_ client: KubeClient, _ prefix: String) async throws -> Strin
     return name
 }
 
-@Suite struct SampleControllerTests {
+@Suite(.tags(.integration, .timing), .timeLimit(.minutes(15))) struct SampleControllerTests {
     @Test func convergesAndReconvergesAfterHandEdits() async throws {
         let env = try TestEnvironment.shared()
         let client = try runtimeClient(env)
