@@ -26,12 +26,12 @@ import Synchronization
 /// backed by etcd gives) and, when either is not an integer, simply takes the newest event.
 public final class Store<R: KubeResource>: Sendable {
     public typealias IndexFunction = @Sendable (R) -> [String]
-    public typealias DeriveFunction = @Sendable (R) -> AnyObject & Sendable
+    public typealias DeriveFunction = @Sendable (R) -> any AnyObject & Sendable
 
     private struct State {
         var objects: [String: R] = [:]
         /// What `derive` made of each object (empty without `derive`).
-        var derived: [String: AnyObject & Sendable] = [:]
+        var derived: [String: any AnyObject & Sendable] = [:]
         /// index name -> value -> keys
         var indexes: [String: [String: Set<String>]] = [:]
         /// Why the last list failed, until one succeeds (for "why is this cache not synced").

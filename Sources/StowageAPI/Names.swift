@@ -1,3 +1,5 @@
+import KubeModel
+
 /// Escapes user names into DNS-1123 label fragments without collisions, so two different
 /// users can never be given one home volume.
 ///

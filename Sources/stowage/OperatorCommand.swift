@@ -6,6 +6,7 @@ import KubeRuntime
 import Logging
 import ServiceLifecycle
 import StowageAPI
+import UnixSignals
 import Webhook
 
 /// `stowage operator`: the controllers (behind leader election), health and metrics, in one

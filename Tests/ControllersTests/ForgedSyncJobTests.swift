@@ -3,6 +3,7 @@ import Foundation
 import KubeClient
 import KubeModel
 import KubeTesting
+import ObjectStore
 import StowageAPI
 import Testing
 

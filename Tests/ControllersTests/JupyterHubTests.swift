@@ -1,8 +1,10 @@
 import Controllers
 import Foundation
+import HTTP
 import KubeClient
 import KubeModel
 import KubeTesting
+import ObjectStore
 import StowageAPI
 import Testing
 

@@ -4,6 +4,7 @@ import Foundation
 import KubeClient
 import KubeModel
 import KubeTesting
+import ObjectStore
 import StowageAPI
 import Testing
 

@@ -1,6 +1,8 @@
 import Foundation
+import KubeClient
 import KubeModel
 import KubeTesting
+import ObjectStore
 import StowageAPI
 import Testing
 
