@@ -202,6 +202,26 @@ extension VolumeLifecycle.Observation {
         #expect(SyncJob.build(request(), settings: SyncPodSettings()).spec?.template.spec.containers.first?.args?.contains("--part-checksum") == false)
     }
 
+    /// `spec.source.version` reaches pulls only, `spec.sync.keepVersions` pushes only.
+    @Test func aPinnedVersionAndKeepVersionsReachTheCommandLine() throws {
+        func args(_ request: SyncJobRequest) throws -> [String] {
+            try #require(SyncJob.build(request, settings: SyncPodSettings()).spec?.template.spec.containers.first?.args)
+        }
+        let id = String(repeating: "0f", count: 32)
+        var pull = request(access: .readOnly, direction: .pull)
+        pull.version = id
+        pull.sync.keepVersions = true
+        let pulled = try args(pull)
+        #expect(pulled.firstIndex(of: "--version").map { pulled[$0 + 1] } == id)
+        #expect(!pulled.contains("--keep-versions"))
+        var push = request()
+        push.version = id
+        push.sync.keepVersions = true
+        let pushed = try args(push)
+        #expect(pushed.contains("--keep-versions") && !pushed.contains("--version"))
+        #expect(try !args(request()).contains("--keep-versions") && !args(request(access: .readOnly, direction: .pull)).contains("--version"))
+    }
+
     @Test func thePodIsRestrictedAndGetsCredentialsOnlyByReference() throws {
         let job = SyncJob.build(request(), settings: SyncPodSettings())
         let pod = try #require(job.spec?.template.spec)
