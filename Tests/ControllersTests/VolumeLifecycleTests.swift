@@ -76,7 +76,7 @@ import Testing
         #expect(settled { _ in }.step == .steady(recheckAfter: nil))
     }
 
-    @Test func thePullIdentityCoversTheSourceAndTheAccessModeOnly() {
+    @Test func thePullIdentityCoversTheSourceAndTheAccessModeOnly() throws {
         let source = DataSource(s3: S3Source(endpoint: "https://s3.example", bucket: "b", prefix: "p",
                                              credentialsSecretRef: LocalObjectReference(name: "creds")))
         let base = PullIdentity.of(source: source, access: .readWrite)
@@ -86,9 +86,16 @@ import Testing
         prefix.s3?.prefix = "q"
         var secret = source
         secret.s3?.credentialsSecretRef = LocalObjectReference(name: "other")
+        // A new pin (`spec.source.version`) is a new pull; an unpinned source keeps the
+        // identity it had before the field existed (nil is not encoded).
+        var pinned = source
+        pinned.version = "latest"
         let others = [PullIdentity.of(source: prefix, access: .readWrite), PullIdentity.of(source: secret, access: .readWrite),
-                      PullIdentity.of(source: source, access: .readOnly), PullIdentity.of(source: nil, access: .readWrite)]
-        #expect(Set(others + [base]).count == 5)
+                      PullIdentity.of(source: source, access: .readOnly), PullIdentity.of(source: nil, access: .readWrite),
+                      PullIdentity.of(source: pinned, access: .readWrite)]
+        #expect(Set(others + [base]).count == 6)
+        let (withPin, without) = (String(decoding: try JSONEncoder().encode(pinned), as: UTF8.self), String(decoding: try JSONEncoder().encode(source), as: UTF8.self))
+        #expect(withPin.contains("\"version\"") && !without.contains("\"version\""))
     }
 
     @Test(arguments: [
