@@ -45,21 +45,7 @@ extension S3Client {
 
     /// Every object version and delete marker in `bucket` (ListObjectVersions, page by page).
     public func listObjectVersions(bucket: String) async throws -> [(key: String, versionID: String)] {
-        var versions: [(key: String, versionID: String)] = []
-        var marker: (key: String, version: String)?
-        repeat {
-            var query = [("versions", "")]
-            if let marker { query += [("key-marker", marker.key), ("version-id-marker", marker.version)] }
-            let root = try XMLNode.parse(try await send(Call(operation: "ListObjectVersions", method: .get, bucket: bucket, query: query)).body)
-            for entry in root.all("Version") + root.all("DeleteMarker") {
-                if let key = entry["Key"]?.text, let id = entry["VersionId"]?.text { versions.append((key, id)) }
-            }
-            marker = nil
-            if root["IsTruncated"]?.text == "true", let key = root["NextKeyMarker"]?.text {
-                marker = (key, root["NextVersionIdMarker"]?.text ?? "")
-            }
-        } while marker != nil
-        return versions
+        try await listObjectVersions(bucket: bucket, prefix: "").map { ($0.key, $0.versionID) }
     }
 
     /// Turns on object versioning for `bucket` (PutBucketVersioning): for tests and for
