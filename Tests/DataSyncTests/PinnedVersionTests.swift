@@ -197,6 +197,40 @@ import Testing
         }
     }
 
+    /// purge never removes an object's current version, even one only an older manifest
+    /// names (an RW push keeps the object of a file the volume deleted, and its version no
+    /// longer lists it), nor an object version no manifest names.
+    @Test func purgeKeepsCurrentObjectsAndWhatNoManifestNames() async throws {
+        try await s3.withTemporaryBucket("purge-rw") { b in
+            try await s3.enableVersioning(b)
+            let src = scratch + "/purge-rw"
+            try writeFile(src, "a.txt", Data("one".utf8))
+            try writeFile(src, "kept-remotely.txt", Data("RW keeps me".utf8))
+            _ = try await sync(.push, .RW, b, src, keepVersions: true)
+            try writeFile(src, "a.txt", Data("two".utf8))
+            try FileManager.default.removeItem(atPath: src + "/kept-remotely.txt")
+            _ = try await sync(.push, .RW, b, src, keepVersions: true)
+            // Someone else's object under the prefix, overwritten once: two versions no manifest names.
+            try await s3.putObject(bucket: b, key: "data/theirs.txt", data: Data("old".utf8))
+            try await s3.putObject(bucket: b, key: "data/theirs.txt", data: Data("new".utf8))
+            let before = try await s3.listObjectVersions(bucket: b, prefix: "data/")
+
+            let plan = try await VersionPurge.plan(client: s3, bucket: b, prefix: "data", keep: 1)
+            #expect(plan.kept.count == 1 && plan.purged.count == 1)
+            let objects = plan.removals.filter { $0.kind == .object }
+            #expect(objects.map(\.key) == ["data/a.txt"], "only a.txt's first version: \(plan.removals.map(\.line))")
+            #expect(plan.removals.filter { $0.kind == .manifest }.count == 1 && plan.removals.count == 2)
+            #expect(try await VersionPurge.run(plan, client: s3, bucket: b).isEmpty)
+            let after = try await s3.listObjectVersions(bucket: b, prefix: "data/")
+            #expect(after.count == before.count - 2)
+            #expect(try await s3.getObject(bucket: b, key: "data/kept-remotely.txt") == Data("RW keeps me".utf8))
+            #expect(after.filter { $0.key == "data/theirs.txt" }.count == 2)
+            let pulled = scratch + "/purge-rw-latest"
+            _ = try await sync(.pull, .RO, b, pulled, version: "latest")
+            #expect(try contents(pulled) == ["a.txt": Data("two".utf8)])
+        }
+    }
+
     /// A keepVersions push re-uploads files in sync whose entries name no object version
     /// (pushed before the bucket had versioning), so its manifest names a version for each.
     @Test func keepVersionsGivesEveryEntryAVersion() async throws {
