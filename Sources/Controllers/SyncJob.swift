@@ -47,6 +47,8 @@ public struct SyncJobRequest: Sendable, Hashable {
     /// What the pull brings in (`PullIdentity`): a successful pull records it.
     public var pullIdentity: String?
     public var reason: String
+    /// The version a pull is pinned to (`spec.source.version`), if any.
+    public var version: String?
     /// The node the sync pod must run on: where the pod that mounts a ReadWriteOnce claim
     /// runs (elsewhere it would wait forever to attach the volume). Nil: anywhere.
     public var node: String?
@@ -123,6 +125,8 @@ public enum SyncJob {
         if request.sync.effectiveVerify == .checksum { args.append("--checksum") }
         if source.pathStyle == false { args.append("--virtual-hosted") }
         if let checksum = source.partChecksum { args += ["--part-checksum", checksum.rawValue] }
+        if request.direction == .pull, let version = request.version { args += ["--version", version] }
+        if request.direction == .push && request.sync.effectiveKeepVersions { args.append("--keep-versions") }
 
         var container = Container(name: containerName, image: settings.image, command: [settings.command], args: args)
         container.imagePullPolicy = settings.imagePullPolicy

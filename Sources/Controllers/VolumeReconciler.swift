@@ -361,6 +361,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             direction: direction, access: volume.accessMode, source: source, sync: volume.syncPolicy,
             generation: volume.metadata.generation ?? 1, reason: reason)
         request.pullIdentity = volume.pullIdentity
+        request.version = volume.dataSource?.version
         request.node = node
         do {
             _ = try await client.resource(Job.self, namespace: volume.namespace).create(SyncJob.build(request, settings: settings))

@@ -21,7 +21,8 @@ struct SyncCommand: AsyncParsableCommand {
           4    credentials missing or refused (InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied)
           5    the bucket does not exist
           6    the endpoint is unreachable (connection, DNS, TLS or timeout)
-          7    invalid request (e.g. pushing an RO volume, bad URL)
+          7    invalid request (e.g. pushing an RO volume, bad URL, keepVersions on a bucket without versioning)
+          8    the pinned --version cannot be pulled exactly (missing, or its objects changed on a bucket without versioning)
           64   invalid command line
           130  stopped by SIGINT, 143 stopped by SIGTERM (finished transfers are kept and not redone)
         """
@@ -65,7 +66,15 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "The volume that pushes, as KIND/NAMESPACE/NAME: recorded in the version manifest (sync pods: the operator's volume).")
     var volume: String?
 
+    @Option(help: "Pull exactly this version (an identifier from `stowage versions`, or latest), every file checked against its SHA-256; with --mode RO.")
+    var version: String?
+
+    @Flag(help: "Push without destroying earlier content: refused unless the bucket has versioning (what is replaced stays as noncurrent versions).")
+    var keepVersions = false
+
     func validate() throws {
+        if version != nil && direction != .pull { throw ValidationError("--version applies to pulls") }
+        if keepVersions && direction != .push { throw ValidationError("--keep-versions applies to pushes") }
         if let volume, volume.isEmpty || !volume.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
             throw ValidationError("--volume must be printable ASCII without spaces, like datavolume/team-a/results")
         }
@@ -90,6 +99,8 @@ struct SyncCommand: AsyncParsableCommand {
         options.concurrency = concurrency
         options.sequence = sequence
         options.volume = volume
+        options.version = version
+        options.keepVersions = keepVersions
         let engine = SyncEngine(client: client, options: options)
 
         let started = Date()
@@ -189,6 +200,7 @@ enum SyncExit {
             case .deletionGuard: 3
             case .transfersFailed: 2
             case .invalidRequest: 7
+            case .versionUnavailable: 8
             default: 1
             }
         case let error as S3Error:
