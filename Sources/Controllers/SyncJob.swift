@@ -85,8 +85,6 @@ public enum SyncJob {
     static let caMountPath = "/etc/stowage/ca"
     /// The sync pod's one container (`kubectl logs job/NAME -c sync`).
     public static let containerName = "sync"
-    /// `stowage sync`'s exit code for a refusal by a deletion guard.
-    public static let guardExitCode = 3
 
     /// Annotation on sync Jobs: which sync of the volume this is (1, 2, ...).
     public static let numberAnnotation = "stowage.io/sync-number"

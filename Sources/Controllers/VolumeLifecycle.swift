@@ -345,7 +345,7 @@ extension VolumeLifecycle {
     /// volume, nothing is owed any more. Returns the Events that report it.
     public static func record(_ finished: Finished, consumers: Int, status: inout VolumeStatus) -> [Note] {
         var record = finished.record
-        let guardRefused = finished.exitCode == SyncJob.guardExitCode
+        let guardRefused = finished.exitCode.flatMap { SyncExitCode(rawValue: Int32($0)) } == .guardRefused
         if guardRefused {
             record.message = "\(ConditionReason.deleteGuard): \(record.message ?? "refused by a deletion guard")"
         }

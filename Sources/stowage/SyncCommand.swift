@@ -3,6 +3,7 @@ import DataSync
 import Foundation
 import HTTP
 import ObjectStore
+import enum StowageAPI.SyncExitCode
 import struct StowageAPI.SyncProgressLine
 import UnixSignals
 
@@ -14,16 +15,7 @@ struct SyncCommand: AsyncParsableCommand {
         discussion: """
         Prints warnings and progress on stderr and a JSON summary on stdout.
         Exit codes:
-          0    success
-          1    unexpected error
-          2    some transfers or deletions failed (nothing was deleted if a transfer failed)
-          3    refused by a deletion guard (--max-deletes, or an empty side would wipe the other)
-          4    credentials missing or refused (InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied)
-          5    the bucket does not exist
-          6    the endpoint is unreachable (connection, DNS, TLS or timeout)
-          7    invalid request (e.g. pushing an RO volume, bad URL, keepVersions on a bucket without versioning)
-          8    the pinned --version cannot be pulled exactly (missing, or its objects changed on a bucket without versioning)
-          64   invalid command line
+        \(SyncExitCode.table)
           130  stopped by SIGINT, 143 stopped by SIGTERM (finished transfers are kept and not redone)
         """
     )
@@ -193,22 +185,27 @@ struct S3URL {
 
 /// The exit code of each kind of failure, as `stowage sync --help` documents them.
 enum SyncExit {
-    static func code(for error: any Error) -> Int32 {
+    static func code(for error: any Error) -> Int32 { exitCode(for: error).rawValue }
+
+    static func exitCode(for error: any Error) -> SyncExitCode {
         switch error {
         case let error as SyncError:
             switch error.code {
-            case .deletionGuard: 3
-            case .transfersFailed: 2
-            case .invalidRequest: 7
-            case .versionUnavailable: 8
-            default: 1
+            case .deletionGuard: .guardRefused
+            case .transfersFailed: .transfersFailed
+            case .invalidRequest: .invalidRequest
+            case .versionUnavailable: .versionUnavailable
+            default: .unexpected
             }
         case let error as S3Error:
-            if error.code.isAuthorization { 4 } else if error.code == .noSuchBucket { 5 } else if error.code.rawValue == "InvalidEndpoint" { 7 } else { 1 }
+            if error.code.isAuthorization { .credentials }
+            else if error.code == .noSuchBucket { .noSuchBucket }
+            else if error.code == .invalidEndpoint { .invalidRequest }
+            else { .unexpected }
         case let error as HTTPError:
-            [.connectFailed, .resolveFailed, .timedOut, .tls, .connectionLost].contains(error.code) ? 6 : 1
-        case is ValidationError: 64
-        default: 1
+            [.connectFailed, .resolveFailed, .timedOut, .tls, .connectionLost].contains(error.code) ? .unreachable : .unexpected
+        case is ValidationError: .usage
+        default: .unexpected
         }
     }
 }

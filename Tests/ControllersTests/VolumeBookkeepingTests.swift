@@ -162,7 +162,7 @@ import Testing
     @Test func aGuardRefusalIsNamedInTheRecordAndTheEvent() {
         var status = pulled { $0.pendingPush = true }
         let refused = VolumeLifecycle.Finished(record: SyncRecord(direction: .push, result: .failed, message: "would delete 900 objects"),
-                                               exitCode: SyncJob.guardExitCode, number: 2)
+                                               exitCode: Int(SyncExitCode.guardRefused.rawValue), number: 2)
         let notes = VolumeLifecycle.record(refused, consumers: 0, status: &status)
         #expect(status.lastSync?.message == "\(ConditionReason.deleteGuard): would delete 900 objects")
         #expect(status.pendingPush == true, "the work is still owed")
