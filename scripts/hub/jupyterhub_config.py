@@ -102,6 +102,10 @@ c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{env['STOWAGE_HUB_API_PORT']}"
 # The Python port of configurable-http-proxy (PyPI), started by the hub as the node one is.
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env['STOWAGE_HUB_PROXY_API_PORT']}"
 c.ConfigurableHTTPProxy.pid_file = os.path.join(env["STOWAGE_HUB_DIR"], "proxy.pid")
+# The Python port gives each proxied request tornado's default 20 s timeout (the node proxy
+# has none), which cuts the spawn page's progress stream, a response that lasts as long as
+# the spawn (a pull of a large home, on a loaded machine): one hour instead.
+c.ConfigurableHTTPProxy.command = ["configurable-http-proxy", "--proxy-timeout", "3600000"]
 c.JupyterHub.cleanup_servers = True
 # A spawn request is answered at once (202); its progress and outcome are read from the
 # progress stream, as the spawn page reads them.
