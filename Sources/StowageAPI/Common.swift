@@ -5,11 +5,16 @@ import KubeModel
 /// so providers other than S3 can be added without breaking existing objects.
 public struct DataSource: Codable, Sendable, Hashable {
     public var s3: S3Source?
+    /// Files at HTTP(S) URLs, pulled read-only (`HTTPSource`).
+    public var http: HTTPSource?
 
-    public init(s3: S3Source? = nil) { self.s3 = s3 }
+    public init(s3: S3Source? = nil, http: HTTPSource? = nil) {
+        self.s3 = s3
+        self.http = http
+    }
 
     /// Names of the providers that are set; validation requires exactly one.
-    public var providers: [String] { s3 == nil ? [] : ["s3"] }
+    public var providers: [String] { (s3 == nil ? [] : ["s3"]) + (http == nil ? [] : ["http"]) }
 }
 
 /// An S3 (or S3-compatible) location. The operator never reads the credentials: sync pods

@@ -30,11 +30,14 @@ struct SyncCommand: AsyncParsableCommand {
     @Argument(help: "pull (object storage into DIR) or push (DIR into object storage).")
     var direction: SyncDirection
 
-    @Argument(help: "s3://BUCKET/PREFIX")
+    @Argument(help: "s3://BUCKET/PREFIX (with --http: the volume directory, the only argument)")
     var url: String
 
     @Argument(help: "The volume directory.")
-    var dir: String
+    var dir: String?
+
+    @Option(help: ArgumentHelp("Pull this URL instead of S3 (repeat for more; RO pulls only). A checksum and the file's path go in the fragment: URL#checksum=sha256:HEX&path=NAME.", valueName: "url"))
+    var http: [String] = []
 
     @Option(help: "RO: pull only, exact mirror. RW: push new and changed, never delete. RWD: RW plus deletions.")
     var mode: SyncMode = .RW
@@ -66,6 +69,7 @@ struct SyncCommand: AsyncParsableCommand {
     var volume: String?
 
     func validate() throws {
+        try validateSources()
         if let volume, volume.isEmpty || !volume.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
             throw ValidationError("--volume must be printable ASCII without spaces, like datavolume/team-a/results")
         }
@@ -74,6 +78,8 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if !http.isEmpty { return try await execute(httpEngine()) }
+        let dir = self.dir ?? ""
         let target: S3URL
         let client: S3Client
         do {
@@ -91,7 +97,12 @@ struct SyncCommand: AsyncParsableCommand {
         options.sequence = sequence
         options.volume = volume
         let engine = SyncEngine(client: client, options: options)
+        try await execute(engine)
+    }
 
+    /// Runs the sync, reports it on stderr, stdout and in the summary file, and exits with
+    /// its code.
+    func execute(_ engine: some SyncRunning) async throws {
         let started = Date()
         let (result, signal) = await SyncRunner.run(engine, progressInterval: .seconds(progressInterval))
         if let summaryFile {
@@ -211,7 +222,7 @@ enum SyncRunner {
         case idle
     }
 
-    static func run(_ engine: SyncEngine, progressInterval: Duration) async -> (Result<SyncReport, any Error>, Int32?) {
+    static func run(_ engine: some SyncRunning, progressInterval: Duration) async -> (Result<SyncReport, any Error>, Int32?) {
         let signals = SignalWatcher([SIGTERM, SIGINT])
         defer { signals.stop() }
         return await withTaskGroup(of: Event.self) { group in
