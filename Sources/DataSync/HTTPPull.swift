@@ -51,7 +51,7 @@ public struct HTTPPullFile: Sendable, Hashable {
 /// Each file is fetched with one GET. A file the last pull left intact (same URL, size and
 /// mtime as its manifest entry) is asked for conditionally (`If-None-Match` with its ETag,
 /// `If-Modified-Since` with its Last-Modified): `304` keeps it. Bytes are staged in
-/// `.stowage/partial/` under a name derived from the URL, beside a note of the response's
+/// `.stowage/partial/` under a name derived from the URL and path, beside a note of the response's
 /// validators, and survive a failed or killed run: the next attempt (in the same run after a
 /// broken connection, or the next run) asks for the rest with `Range` and `If-Range`, so it
 /// either appends to bytes of the very same representation (`206`) or starts over (`200`).
@@ -287,7 +287,8 @@ public struct HTTPPullEngine: Sendable {
     /// One file: a conditional or resumed GET, retried where it broke, then hashed, checked
     /// and handed to the committer; or the previous entry when the server says `304`.
     private func fetch(_ file: HTTPPullFile, conditional: ManifestEntry?) async throws -> Fetched {
-        let key = SHA256.hash(data: Data(file.url.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        // Named by URL and path: one URL may be listed twice, as two files.
+        let key = SHA256.hash(data: Data((file.url + "\n" + file.path).utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
         let staged = options.root + "/" + Self.partialDirectory + "/" + key
         let notePath = staged + ".json"
         let fd = open(staged, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -359,7 +360,8 @@ public struct HTTPPullEngine: Sendable {
                 }
                 if attempt <= options.retries { continue }
                 let kept = try Self.size(fd, staged)
-                throw SyncError(.transfersFailed, "GET \(file.url): \(lastProblem) (after \(attempt) attempts; the \(kept) bytes received are kept, and the next pull resumes from there)")
+                let resumable = kept > 0 && note?.validator != nil ? "; the \(kept) bytes received are kept, and the next pull resumes from there" : ""
+                throw SyncError(.transfersFailed, "GET \(file.url): \(lastProblem) (after \(attempt) attempts\(resumable))")
             }
             let head = response.head
             note = PartialNote(url: file.url, etag: head.headers["ETag"], lastModified: head.headers["Last-Modified"])

@@ -229,6 +229,17 @@ import Testing
         #expect(server.requests(for: "/loop").count == 11, "one request and at most 10 redirects")
     }
 
+    @Test func oneURLMayGiveTwoFilesAndAFileMayBeEmpty() async throws {
+        defer { server.stop() }
+        let blob = Self.random(1 << 20)
+        server.set("/shared.bin", blob)
+        server.set("/empty", Data())
+        let report = try await pull([file("/shared.bin", as: "a/copy.bin"), file("/shared.bin", as: "b/copy.bin"), file("/empty")])
+        #expect(report.downloaded == 3 && contents("a/copy.bin") == blob && contents("b/copy.bin") == blob)
+        let entries = try manifest()
+        #expect(contents("empty") == Data() && entries["empty"]?.sha256 == ContentDigest.of(Data()).sha256)
+    }
+
     @Test func listedPathsMustBeSafeAndDistinct() async throws {
         defer { server.stop() }
         for files in [[HTTPPullFile(url: server.url("/a"), path: "../a")],
