@@ -28,6 +28,8 @@ public final class TestHTTPServer: Sendable {
         var redirects: [String: String] = [:]
         /// Path: how many body bytes the next full or ranged answer sends before it closes.
         var drops: [String: Int] = [:]
+        /// Path: bodies sent `bytes` at a time with `pause` between.
+        var paces: [String: (bytes: Int, pause: Duration)] = [:]
         var requests: [Request] = []
         var connections: Set<Int32> = []
         var stopped = false
@@ -87,6 +89,10 @@ public final class TestHTTPServer: Sendable {
 
     /// The next answer with a body for `path` sends `bytes` of it and closes the connection.
     public func dropNext(_ path: String, after bytes: Int) { state.withLock { $0.drops[path] = bytes } }
+
+    /// Bodies for `path` go out `bytes` at a time, `pause` apart (nil: at once), so a test
+    /// can stop a client mid-download.
+    public func pace(_ path: String, _ pace: (bytes: Int, pause: Duration)?) { state.withLock { $0.paces[path] = pace } }
 
     public var requests: [Request] { state.withLock { $0.requests } }
 
@@ -197,11 +203,21 @@ public final class TestHTTPServer: Sendable {
                 body = file.data.subdata(in: start..<(end + 1))
             }
         }
-        let cut = request.method == "HEAD" ? nil : state.withLock { $0.drops.removeValue(forKey: request.path) }
+        let (cut, pace) = request.method == "HEAD" ? (nil, nil) : state.withLock { ($0.drops.removeValue(forKey: request.path), $0.paces[request.path]) }
         if let cut {
-            headers["Content-Length"] = String(body.count)
             _ = send(fd, status: status, headers: headers, body: body.prefix(cut), head: false, length: body.count)
             return false
+        }
+        if let pace {
+            guard send(fd, status: status, headers: headers, body: Data(), head: false, length: body.count) else { return false }
+            var offset = 0
+            while offset < body.count {
+                let end = min(body.count, offset + pace.bytes)
+                guard write(fd, body.subdata(in: offset..<end)) else { return false }
+                offset = end
+                Thread.sleep(forTimeInterval: Double(pace.pause.components.attoseconds) / 1e18 + Double(pace.pause.components.seconds))
+            }
+            return true
         }
         return send(fd, status: status, headers: headers, body: body, head: request.method == "HEAD")
     }
@@ -216,9 +232,14 @@ public final class TestHTTPServer: Sendable {
         text += "\r\n"
         var bytes = Data(text.utf8)
         if !head { bytes.append(body) }
+        return write(fd, bytes)
+    }
+
+    private func write(_ fd: Int32, _ bytes: Data) -> Bool {
         var sent = 0
         while sent < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + sent, $0.count - sent) }
+            // MSG_NOSIGNAL: a client that went away is EPIPE here, not a SIGPIPE that kills the tests.
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return false }
             sent += n

@@ -74,6 +74,48 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "/p.bin"))
     }
 
+    /// A sync pod killed mid-download (SIGKILL: no chance to clean up) leaves its bytes
+    /// staged; the next pod's pull asks for the rest and completes the file.
+    @Test func aKilledPullIsResumedByTheNextOne() async throws {
+        defer { server.stop() }
+        var words = (0..<(4 << 20) / 8).map { _ in UInt64.random(in: .min ... .max) }
+        let blob = words.withUnsafeMutableBytes { Data($0) }
+        server.set("/big.bin", blob)
+        server.pace("/big.bin", (bytes: 64 << 10, pause: .milliseconds(50)))
+        let dir = scratch + "/vol"
+        let value = server.url("/big.bin") + "#checksum=sha256:\(ContentDigest.of(blob).sha256)"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["sync", "pull", dir, "--mode", "RO", "--http", value]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Killed once a quarter of the file is staged.
+        let staged = dir + "/.stowage/partial"
+        let deadline = ContinuousClock.now + .seconds(60)
+        func stagedBytes() -> Int {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: staged)) ?? []
+            return names.filter { !$0.hasSuffix(".json") }.compactMap {
+                (try? FileManager.default.attributesOfItem(atPath: staged + "/" + $0))?[.size] as? Int
+            }.reduce(0, +)
+        }
+        while stagedBytes() < blob.count / 4 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let kept = stagedBytes()
+        #expect(kept >= blob.count / 4 && kept < blob.count, "\(kept) bytes staged when killed")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/big.bin"))
+
+        server.pace("/big.bin", nil)
+        let next = try run(["sync", "pull", dir, "--mode", "RO", "--http", value])
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(FileManager.default.contents(atPath: dir + "/big.bin") == blob)
+        let range = try #require(server.requests(for: "/big.bin").last?.headers["range"])
+        let from = try #require(Int(range.dropFirst("bytes=".count).dropLast()))
+        #expect(range == "bytes=\(from)-" && from >= blob.count / 4, "\(range)")
+        #expect(server.requests(for: "/big.bin").last?.headers["if-range"] == server.etag("/big.bin"))
+    }
+
     @Test func commandLinesThatCannotWorkAreRefused() throws {
         defer { server.stop() }
         let url = server.url("/a.csv")
