@@ -81,8 +81,8 @@ public struct HTTPPullEngine: Sendable {
             self.root = root
         }
 
-        /// What the manifest and report name as the source: the URLs, sorted.
-        public var source: String { files.map(\.url).sorted().joined(separator: " ") }
+        /// What the manifest and report name as the source: the URLs, sorted, each once.
+        public var source: String { Set(files.map(\.url)).sorted().joined(separator: " ") }
     }
 
     public let client: HTTPClient

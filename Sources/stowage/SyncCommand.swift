@@ -10,7 +10,7 @@ import struct StowageAPI.SyncProgressLine
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
-        abstract: "Sync a volume directory with an S3 prefix (pull or push; RO, RW or RWD).",
+        abstract: "Sync a volume directory with an S3 prefix (pull or push; RO, RW or RWD), or pull files from HTTP(S) URLs (--http).",
         discussion: """
         Prints warnings and progress on stderr and a JSON summary on stdout.
         Exit codes:
