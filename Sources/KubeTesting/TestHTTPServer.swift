@@ -28,8 +28,8 @@ public final class TestHTTPServer: Sendable {
         var redirects: [String: String] = [:]
         /// Path: how many body bytes the next full or ranged answer sends before it closes.
         var drops: [String: Int] = [:]
-        /// Path: bodies sent `bytes` at a time with `pause` between.
-        var paces: [String: (bytes: Int, pause: Duration)] = [:]
+        /// Path: how many body bytes the next answer sends before it waits for `release()`.
+        var holds: [String: Int] = [:]
         var requests: [Request] = []
         var connections: Set<Int32> = []
         var stopped = false
@@ -40,6 +40,7 @@ public final class TestHTTPServer: Sendable {
     public let port: Int
     private let listener: Int32
     private let state = Mutex(State())
+    private let released = DispatchSemaphore(value: 0)
 
     public init(host: String = "127.0.0.1") throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -90,9 +91,13 @@ public final class TestHTTPServer: Sendable {
     /// The next answer with a body for `path` sends `bytes` of it and closes the connection.
     public func dropNext(_ path: String, after bytes: Int) { state.withLock { $0.drops[path] = bytes } }
 
-    /// Bodies for `path` go out `bytes` at a time, `pause` apart (nil: at once), so a test
-    /// can stop a client mid-download.
-    public func pace(_ path: String, _ pace: (bytes: Int, pause: Duration)?) { state.withLock { $0.paces[path] = pace } }
+    /// The next answer with a body for `path` sends `bytes` of it, then waits until
+    /// `release()` (or `stop()`) and closes the connection: a client stays mid-download for
+    /// as long as a test needs, to be killed there.
+    public func holdNext(_ path: String, after bytes: Int) { state.withLock { $0.holds[path] = bytes } }
+
+    /// Ends the answer `holdNext` holds.
+    public func release() { released.signal() }
 
     public var requests: [Request] { state.withLock { $0.requests } }
 
@@ -108,6 +113,7 @@ public final class TestHTTPServer: Sendable {
             return s.connections
         }
         guard let connections else { return }
+        released.signal()
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
         for fd in connections { shutdown(fd, Int32(SHUT_RDWR)) }
@@ -203,21 +209,16 @@ public final class TestHTTPServer: Sendable {
                 body = file.data.subdata(in: start..<(end + 1))
             }
         }
-        let (cut, pace) = request.method == "HEAD" ? (nil, nil) : state.withLock { ($0.drops.removeValue(forKey: request.path), $0.paces[request.path]) }
+        let (cut, hold) = request.method == "HEAD" ? (nil, nil)
+            : state.withLock { ($0.drops.removeValue(forKey: request.path), $0.holds.removeValue(forKey: request.path)) }
+        if let hold {
+            _ = send(fd, status: status, headers: headers, body: body.prefix(hold), head: false, length: body.count)
+            released.wait()
+            return false
+        }
         if let cut {
             _ = send(fd, status: status, headers: headers, body: body.prefix(cut), head: false, length: body.count)
             return false
-        }
-        if let pace {
-            guard send(fd, status: status, headers: headers, body: Data(), head: false, length: body.count) else { return false }
-            var offset = 0
-            while offset < body.count {
-                let end = min(body.count, offset + pace.bytes)
-                guard write(fd, body.subdata(in: offset..<end)) else { return false }
-                offset = end
-                Thread.sleep(forTimeInterval: Double(pace.pause.components.attoseconds) / 1e18 + Double(pace.pause.components.seconds))
-            }
-            return true
         }
         return send(fd, status: status, headers: headers, body: body, head: request.method == "HEAD")
     }
