@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
@@ -38,10 +39,12 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "HeapModule", package: "swift-collections"),
         ]),
         .target(name: "KubeTesting", dependencies: ["HTTP", "KubeClient", "KubeModel"]),
         // Stowage's own API: DataVolume, SharedVolume, access levels, entitlements. No I/O.
-        .target(name: "StowageAPI", dependencies: ["KubeModel", "YAML"]),
+        .target(name: "StowageAPI", dependencies: ["KubeModel", "YAML", .product(name: "Crypto", package: "swift-crypto")]),
         // The reconcilers and the builders of their children (PVC, sync Job).
         .target(name: "Controllers", dependencies: [
             "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel",
@@ -65,6 +68,7 @@ let package = Package(
                 "HTTP", "YAML", "KubeClient", "ObjectStore", "DataSync", "StowageAPI", "Controllers", "KubeRuntime", "Webhook",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -77,7 +81,10 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "KubeTesting"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeModel", "KubeTesting"]),
-        .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "KubeClient", "KubeModel", "KubeTesting", "HTTP"]),
+        .testTarget(name: "KubeRuntimeTests", dependencies: [
+            "KubeRuntime", "KubeClient", "KubeModel", "KubeTesting", "HTTP",
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "KubeTesting"]),
         .testTarget(name: "DataSyncTests", dependencies: ["DataSync", "ObjectStore", "KubeTesting"]),
         .testTarget(name: "ControllersTests", dependencies: [
@@ -89,3 +96,11 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Every target: `any` spelled out for existentials, and a file sees only what it imports.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("MemberImportVisibility"),
+    ]
+}

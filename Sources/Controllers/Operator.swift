@@ -43,7 +43,8 @@ public struct Operator: Sendable {
         }
     }
 
-    /// Loads the configuration, then runs every controller until cancelled.
+    /// Loads the configuration, then runs every controller until cancelled. The Events they
+    /// post are written by the recorder's own service, which outlives a leadership term.
     public func run() async throws {
         try await config.load(client: client, events: events, logger: logger)
         // Stopped (leadership lost, shutdown): the next leader reports the volumes.
@@ -59,7 +60,6 @@ public struct Operator: Sendable {
             try await group.next()
             group.cancelAll()
         }
-        await events.flush()
     }
 }
 

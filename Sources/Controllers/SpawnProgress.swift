@@ -60,7 +60,7 @@ public final class SpawnProgress: Sendable {
         progressRead.withLock { read in
             // Volumes whose pulls ended long ago are forgotten.
             read = read.filter { now.timeIntervalSince($0.value) < 600 }
-            if let last = read[volume], now.timeIntervalSince(last) < interval.seconds { return false }
+            if let last = read[volume], now.timeIntervalSince(last) < interval / .seconds(1) { return false }
             read[volume] = now
             return true
         }
@@ -79,7 +79,7 @@ public final class SpawnProgress: Sendable {
                 // A pass that did not read the log keeps the progress known.
                 if case .pulling(nil) = state, case .pulling(_?)? = report.states[volume] {} else { report.states[volume] = state }
                 report.touched = now
-                if let note = Self.next(&report, now: now, interval: interval.seconds) { notes[pod.key] = note }
+                if let note = Self.next(&report, now: now, interval: (interval / .seconds(1))) { notes[pod.key] = note }
                 reports[pod.key] = report
             }
             return notes

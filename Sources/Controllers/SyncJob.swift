@@ -50,6 +50,8 @@ public struct SyncJobRequest: Sendable, Hashable {
     /// What the pull brings in (`PullIdentity`): a successful pull records it.
     public var pullIdentity: String?
     public var reason: String
+    /// The version a pull is pinned to (`spec.source.version`), if any.
+    public var version: String?
     /// The node the sync pod must run on: where the pod that mounts a ReadWriteOnce claim
     /// runs (elsewhere it would wait forever to attach the volume). Nil: anywhere.
     public var node: String?
@@ -86,11 +88,18 @@ public enum SyncJob {
     static let caMountPath = "/etc/stowage/ca"
     /// The sync pod's one container (`kubectl logs job/NAME -c sync`).
     public static let containerName = "sync"
-    /// `stowage sync`'s exit code for a refusal by a deletion guard.
-    public static let guardExitCode = 3
 
     /// Annotation on sync Jobs: which sync of the volume this is (1, 2, ...).
     public static let numberAnnotation = "stowage.io/sync-number"
+
+    /// The operator's sync Jobs of one volume sorted out against the last recorded number:
+    /// the newest unrecorded one (`current`, to observe), and those to delete (recorded
+    /// before the last one, superseded, or unnumbered). The last recorded Job is neither.
+    public static func sortOut(_ jobs: [Job], recorded: Int) -> (current: Job?, stale: [Job]) {
+        let newest = jobs.filter { (number($0) ?? 0) > recorded }.max { (number($0) ?? 0) < (number($1) ?? 0) }
+        let stale = jobs.filter { $0.metadata.name != newest?.metadata.name && number($0) != recorded }
+        return (newest, stale)
+    }
 
     /// The n of a sync Job, from its annotation.
     public static func number(_ job: Job) -> Int? {
@@ -117,6 +126,8 @@ public enum SyncJob {
         if request.sync.effectiveVerify == .checksum { args.append("--checksum") }
         if source.pathStyle == false { args.append("--virtual-hosted") }
         if let checksum = source.partChecksum { args += ["--part-checksum", checksum.rawValue] }
+        if request.direction == .pull, let version = request.version { args += ["--version", version] }
+        if request.direction == .push && request.sync.effectiveKeepVersions { args.append("--keep-versions") }
 
         var container = Container(name: containerName, image: settings.image, command: [settings.command], args: args)
         container.imagePullPolicy = settings.imagePullPolicy

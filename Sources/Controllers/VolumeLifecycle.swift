@@ -151,7 +151,7 @@ public enum VolumeLifecycle {
                 return Decision(step: .deleteClaim(reason: "cache.retain is false and the final sync succeeded"), phase: .idle)
             }
             if let ttl = o.ttlAfterIdle, let since = o.idleSince {
-                let left = since.addingTimeInterval(ttl.seconds).timeIntervalSince(o.now)
+                let left = since.addingTimeInterval(ttl / .seconds(1)).timeIntervalSince(o.now)
                 if left <= 0 { return Decision(step: .deleteClaim(reason: "idle for longer than cache.ttlAfterIdle"), phase: .idle) }
                 return Decision(step: .steady(recheckAfter: .milliseconds(Int64(left * 1000) + 1)), phase: .idle)
             }
@@ -197,6 +197,177 @@ extension VolumeLifecycle {
     }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+extension VolumeLifecycle {
+    /// What one reconcile pass saw, as read from the caches: the raw facts from which
+    /// `plan` derives the `Observation` and the operator's bookkeeping in status.
+    public struct Seen: Sendable, Hashable {
+        /// The spec, the claim and the running sync, as observed; `plan` fills in the
+        /// fields that come from status (`pulled` to `scheduleDue`), the consumer count and
+        /// the time, and ignores what is set there.
+        public var facts = Observation()
+        /// There is no claim object at all (not even one being deleted).
+        public var claimMissing = true
+        /// The status read at the start of the pass named a claim (it existed before).
+        public var claimRecorded = false
+        /// The pods that mount the claim, not the operator's own, still running (keys, sorted).
+        public var consumers: [String] = []
+        public var generation: Int64 = 1
+        /// What a pull pulls now (`PullIdentity` of `spec.source` and `spec.access`).
+        public var pullIdentity = ""
+        /// The `stowage.io/sync-now` annotation's value.
+        public var syncRequest: String?
+        public var schedule: CronSchedule?
+        public var now = Date()
+
+        public init() {}
+
+        var canSync: Bool { facts.hasSource && facts.syncAllowed }
+    }
+
+    /// The decision of a pass with its bookkeeping.
+    public struct Plan: Sendable, Hashable {
+        public var decision: Decision
+        public var observation: Observation
+        /// A pull runs or starts now (pods wait for it).
+        public var pulling: Bool
+        /// What status records once the step's sync has started, and only then (a sync
+        /// request handled, the schedule moved on): a step that fails leaves them owed.
+        public var onceStarted: Started
+
+        public struct Started: Sendable, Hashable {
+            /// The `stowage.io/sync-now` value the sync handles.
+            public var syncRequest: String?
+            /// The schedule moves on, to `nextScheduledSync` (nil: it has no next time).
+            public var advancesSchedule = false
+            public var nextScheduledSync: Date?
+
+            public init() {}
+
+            public func apply(to status: inout VolumeStatus) {
+                if let syncRequest { status.syncRequest = syncRequest }
+                if advancesSchedule { status.nextScheduledSync = nextScheduledSync }
+            }
+        }
+    }
+
+    /// One pass as a pure function: from what it saw and the status as read (with any
+    /// finished sync already recorded), the step to take, and in `status` the bookkeeping
+    /// the next pass relies on: when the volume became idle, whether a push is owed,
+    /// whether the claim still holds pulled data, the schedule, the consumers, the phase.
+    public static func plan(_ seen: Seen, status: inout VolumeStatus) -> Plan {
+        let now = seen.now
+        // Idle from the moment the last consumer left; a consumer ends it, unless the
+        // volume is refreshed on start (the refresh pull ends it, rule 3).
+        if seen.consumers.isEmpty && !(status.consumers ?? []).isEmpty && status.idleSince == nil { status.idleSince = now }
+        if !seen.consumers.isEmpty && !(seen.canSync && seen.facts.onStart) { status.idleSince = nil }
+        if seen.claimMissing && seen.claimRecorded && status.pulledGeneration != nil && seen.facts.runningSync == nil {
+            // The claim vanished (evicted, or deleted by hand): its data is gone with it.
+            status.forgetPull()
+        }
+        if let schedule = seen.schedule {
+            if status.nextScheduledSync == nil { status.nextScheduledSync = schedule.next(after: now) }
+        } else {
+            status.nextScheduledSync = nil
+        }
+
+        var o = seen.facts
+        o.consumers = seen.consumers.count
+        o.pulled = status.pulledGeneration != nil
+        // A status written before pulls were identified compares generations, as it did then.
+        o.sourceChanged = status.pulledSource.map { $0 != seen.pullIdentity } ?? (status.pulledGeneration != seen.generation)
+        o.pendingPush = status.pendingPush ?? false
+        o.idleSince = status.idleSince
+        // A failure sticks until the spec changes or a sync is requested.
+        o.lastSyncFailed = status.lastSync?.result == .failed && (status.observedGeneration ?? seen.generation) == seen.generation
+        o.syncRequested = seen.syncRequest != nil && seen.syncRequest != status.syncRequest
+        o.scheduleDue = status.nextScheduledSync.map { $0 <= now } ?? false
+        o.now = now
+        let decision = decide(o)
+
+        // Consumers may change the data, so a push is owed, but only once the refresh pull
+        // before their use is done (a pull over unpushed work is never planned). A volume
+        // whose data was never pulled owes nothing yet (a new home mounted by the pod that
+        // made it must still get its first pull).
+        var pulling = seen.facts.runningSync == .pull
+        if case .sync(.pull, _) = decision.step { pulling = true }
+        if !seen.consumers.isEmpty && seen.canSync && seen.facts.access.pushes && !pulling && seen.facts.claimExists && status.pulledGeneration != nil {
+            status.pendingPush = true
+        }
+        status.consumers = seen.consumers.isEmpty ? nil : seen.consumers
+        status.phase = decision.phase
+        status.observedGeneration = seen.generation
+
+        var started = Plan.Started()
+        if case .sync = decision.step {
+            if o.syncRequested { started.syncRequest = seen.syncRequest }
+            if o.scheduleDue {
+                started.advancesSchedule = true
+                started.nextScheduledSync = seen.schedule?.next(after: now)
+            }
+        }
+        return Plan(decision: decision, observation: o, pulling: pulling, onceStarted: started)
+    }
+}
+
+extension VolumeLifecycle {
+    /// A sync Job that ended, as its pod's summary and the Job's annotations tell it.
+    public struct Finished: Sendable, Hashable {
+        public var record: SyncRecord
+        public var exitCode: Int?
+        /// The Job's number (`stowage.io/sync-number`).
+        public var number: Int?
+        /// The spec generation and pull identity the Job was started for.
+        public var generation: Int64?
+        public var pullIdentity: String?
+
+        public init(record: SyncRecord, exitCode: Int?, number: Int?) {
+            self.record = record
+            self.exitCode = exitCode
+            self.number = number
+        }
+    }
+
+    /// An Event a pass posts about its volume.
+    public struct Note: Sendable, Hashable {
+        public var warning: Bool
+        public var reason: String
+        public var message: String
+
+        public init(warning: Bool, reason: String, message: String) {
+            self.warning = warning
+            self.reason = reason
+            self.message = message
+        }
+    }
+
+    /// Folds a finished sync into status: the last sync and its number; after a pull, what
+    /// the claim now holds (and the end of idleness); after a push with nobody using the
+    /// volume, nothing is owed any more. Returns the Events that report it.
+    public static func record(_ finished: Finished, consumers: Int, status: inout VolumeStatus) -> [Note] {
+        var record = finished.record
+        let guardRefused = finished.exitCode.flatMap { SyncExitCode(rawValue: Int32($0)) } == .guardRefused
+        if guardRefused {
+            record.message = "\(ConditionReason.deleteGuard): \(record.message ?? "refused by a deletion guard")"
+        }
+        status.lastSync = record
+        status.syncCount = finished.number ?? (status.syncCount ?? 0) + 1
+        let summary = "\(record.files ?? 0) files, \(record.bytes ?? 0) bytes, \(record.deleted ?? 0) deleted"
+        var notes: [Note] = []
+        switch (record.result, record.direction) {
+        case (.succeeded, .pull):
+            status.pulledGeneration = finished.generation
+            status.pulledSource = finished.pullIdentity
+            status.idleSince = nil
+            status.warning = record.inputWarning
+            if let warning = status.warning { notes.append(Note(warning: true, reason: ConditionReason.inputsChanged, message: warning)) }
+            notes.append(Note(warning: false, reason: ConditionReason.syncSucceeded, message: "pull succeeded: \(summary)"))
+        case (.succeeded, .push):
+            if consumers == 0 { status.pendingPush = nil }
+            notes.append(Note(warning: false, reason: ConditionReason.syncSucceeded, message: "push succeeded: \(summary)"))
+        case (.failed, _):
+            notes.append(Note(warning: true, reason: guardRefused ? ConditionReason.deleteGuard : ConditionReason.syncFailed,
+                              message: "\(record.direction.rawValue) failed\(finished.exitCode.map { " (exit \($0))" } ?? ""): \(record.message ?? "no details")"))
+        }
+        return notes
+    }
 }

@@ -140,21 +140,12 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         // the validating webhook reserves stowage.io/managed-by to the operator.
         let ownJobs = jobs.byIndex(Store<Job>.ownerIndex, volume.metadata.uid ?? "")
             .filter { $0.metadata.labels?[StowageKeys.managedBy] == StowageKeys.managedByValue }
-        var current: Job?
-        for job in ownJobs {
-            let n = SyncJob.number(job)
-            if let n, n > status.syncCount ?? 0, n > current.flatMap(SyncJob.number) ?? 0 {
-                current = job
-            } else if n == nil || n != status.syncCount {
-                // Recorded before the last one, or superseded: clean up. The last recorded
-                // Job stays, so `kubectl logs job/NAME` shows how the last sync went.
-                try await deleteJob(job)
-            }
-        }
+        let (current, stale) = SyncJob.sortOut(ownJobs, recorded: status.syncCount ?? 0)
 
         // Record a finished Job, then plan without it.
         var running: SyncDirection?
         var syncPod: Pod?
+        var notes: [VolumeLifecycle.Note] = []
         if let job = current {
             // Its pods carry the operator's label too (a pod someone labels job-name=... does not).
             let jobPods = pods.byIndex(Self.jobIndex, "\(volume.namespace)/\(job.metadata.name ?? "")")
@@ -163,14 +154,13 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             case .running(let direction):
                 running = direction
                 syncPod = jobPods.last { $0.status?.phase == "Running" } ?? jobPods.last
-            case .finished(var record, let exitCode):
-                if exitCode == SyncJob.guardExitCode {
-                    record.message = "\(ConditionReason.deleteGuard): \(record.message ?? "refused by a deletion guard")"
-                }
-                status.lastSync = record
-                status.syncCount = SyncJob.number(job) ?? (status.syncCount ?? 0) + 1
-                volumeMetrics?.finished(namespace: volume.namespace, name: volume.metadata.name ?? "", record)
-                await recordOutcome(volume, record, exitCode: exitCode, job: job, status: &status, consumers: consumers.count)
+            case .finished(let record, let exitCode):
+                let annotations = job.metadata.annotations ?? [:]
+                var finished = VolumeLifecycle.Finished(record: record, exitCode: exitCode, number: SyncJob.number(job))
+                finished.generation = annotations[SyncJob.generationAnnotation].flatMap { Int64($0) } ?? volume.metadata.generation
+                finished.pullIdentity = annotations[SyncJob.pullIdentityAnnotation] ?? volume.pullIdentity
+                notes = VolumeLifecycle.record(finished, consumers: consumers.count, status: &status)
+                volumeMetrics?.finished(namespace: volume.namespace, name: volume.metadata.name ?? "", status.lastSync ?? record)
             }
         }
 
@@ -178,71 +168,44 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             try await resize(volume, claim: claim, status: &status, before: before, generation: generation)
         }
 
-        // Bookkeeping from what is observed.
-        let canSync = volume.dataSource != nil && (level?.sync ?? true)
-        if consumers.isEmpty && !(status.consumers ?? []).isEmpty && status.idleSince == nil { status.idleSince = now }
-        if !consumers.isEmpty && !(canSync && volume.syncPolicy.effectiveOnStart) { status.idleSince = nil }
-        if claim == nil && before.claimName != nil && status.pulledGeneration != nil && running == nil {
-            // The claim vanished (evicted, or deleted by hand): its data is gone with it.
-            status.forgetPull()
-        }
-        let requested = volume.metadata.annotations?[StowageKeys.syncNow]
-        let schedule = volume.syncPolicy.cronSchedule
-        if let schedule, status.nextScheduledSync == nil { status.nextScheduledSync = schedule.next(after: now) }
-        if schedule == nil { status.nextScheduledSync = nil }
-
-        var o = VolumeLifecycle.Observation()
-        o.deleting = deleting
-        o.hasSource = volume.dataSource != nil
-        o.access = volume.accessMode
-        o.syncAllowed = level?.sync ?? true
-        o.onStart = volume.syncPolicy.effectiveOnStart
-        o.onStop = volume.syncPolicy.effectiveOnStop
-        o.retain = volume.cachePolicy.effectiveRetain
-        o.ttlAfterIdle = volume.cachePolicy.ttlAfterIdleDuration
-        o.claimExists = claim != nil && claim?.metadata.deletionTimestamp == nil
-        o.claimBindable = binding?.bindable ?? true
-        o.consumers = consumers.count
-        o.runningSync = running
-        o.pulled = status.pulledGeneration != nil
-        // A status written before pulls were identified compares generations, as it did then.
-        o.sourceChanged = status.pulledSource.map { $0 != volume.pullIdentity } ?? (status.pulledGeneration != generation)
-        o.pendingPush = status.pendingPush ?? false
-        o.idleSince = status.idleSince
-        // A failure sticks until the spec changes or a sync is requested.
-        o.lastSyncFailed = status.lastSync?.result == .failed && (before.observedGeneration ?? generation) == generation
-        o.syncRequested = requested != nil && requested != status.syncRequest
-        o.scheduleDue = status.nextScheduledSync.map { $0 <= now } ?? false
-        o.now = now
-        let decision = VolumeLifecycle.decide(o)
-        // Consumers may change the data, so a push is owed, but only once the refresh pull
-        // before their use is done (a pull over unpushed work is never planned).
-        var pulling = running == .pull
-        if case .sync(.pull, _) = decision.step { pulling = true }
-        // A volume whose data was never pulled owes nothing yet (a new home mounted by the
-        // pod that made it must still get its first pull).
-        if !consumers.isEmpty && canSync && volume.accessMode.pushes && !pulling && o.claimExists && status.pulledGeneration != nil {
-            status.pendingPush = true
-        }
-        status.consumers = consumers.isEmpty ? nil : consumers
-        status.phase = decision.phase
-        status.observedGeneration = generation
+        var seen = VolumeLifecycle.Seen()
+        seen.facts.deleting = deleting
+        seen.facts.hasSource = volume.dataSource != nil
+        seen.facts.access = volume.accessMode
+        seen.facts.syncAllowed = level?.sync ?? true
+        seen.facts.onStart = volume.syncPolicy.effectiveOnStart
+        seen.facts.onStop = volume.syncPolicy.effectiveOnStop
+        seen.facts.retain = volume.cachePolicy.effectiveRetain
+        seen.facts.ttlAfterIdle = volume.cachePolicy.ttlAfterIdleDuration
+        seen.facts.claimExists = claim != nil && claim?.metadata.deletionTimestamp == nil
+        seen.claimMissing = claim == nil
+        seen.facts.claimBindable = binding?.bindable ?? true
+        seen.claimRecorded = before.claimName != nil
+        seen.consumers = consumers
+        seen.facts.runningSync = running
+        seen.generation = generation
+        seen.pullIdentity = volume.pullIdentity
+        seen.syncRequest = volume.metadata.annotations?[StowageKeys.syncNow]
+        seen.schedule = volume.syncPolicy.cronSchedule
+        seen.now = now
+        let plan = VolumeLifecycle.plan(seen, status: &status)
+        let decision = plan.decision
 
         // Do the step; whatever happens, write what was observed, and let the step's own
         // error (not a failed status write) decide the retry.
         var action = ReconcileAction.done
         var stepError: (any Error)?
         do {
+            // Recorded before the last one, or superseded: clean up. The last recorded Job
+            // stays, so `kubectl logs job/NAME` shows how the last sync went.
+            for job in stale { try await deleteJob(job) }
             let placement = SyncPlacement.decide(claim: claim, consumers: consumerPods)
             action = try await perform(decision.step, volume: volume, claim: claim, placement: placement, status: &status)
-            if case .sync = decision.step {
-                if o.syncRequested { status.syncRequest = requested }
-                if o.scheduleDue { status.nextScheduledSync = schedule?.next(after: now) }
-            }
+            plan.onceStarted.apply(to: &status)
         } catch {
             stepError = error
         }
-        if await reportSpawnProgress(volume, consumers: consumerPods, pulling: pulling, syncPod: running == .pull ? syncPod : nil,
+        if await reportSpawnProgress(volume, consumers: consumerPods, pulling: plan.pulling, syncPod: running == .pull ? syncPod : nil,
                                      status: status, now: now), action == .done {
             // A pull that pods wait for: look again to tell them how far it is.
             action = .requeue(after: spawnProgress?.interval ?? .seconds(15))
@@ -253,6 +216,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         setConditions(&status, decision: decision, claimExists: claim != nil, generation: generation)
         reportBinding(binding ?? .pending(message: "there is no claim \(volume.claimName)"), volume: volume, status: &status,
                       before: before, generation: generation)
+        for note in notes { events.post(volume, type: note.warning ? .warning : .normal, reason: note.reason, message: note.message) }
         if let stepError {
             try? await write(volume, status, before: before)
             throw stepError
@@ -267,7 +231,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             action = .requeue(after: .seconds(300))
         }
         try await write(volume, status, before: before)
-        volumeMetrics?.observe(namespace: volume.namespace, name: volume.metadata.name ?? "", status: status, schedule: schedule, now: now)
+        volumeMetrics?.observe(namespace: volume.namespace, name: volume.metadata.name ?? "", status: status, schedule: seen.schedule, now: now)
         if before.phase != status.phase, let phase = status.phase {
             logger.info("phase", metadata: ["from": "\(before.phase?.rawValue ?? "-")", "to": "\(phase.rawValue)"])
         }
@@ -398,6 +362,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             generation: volume.metadata.generation ?? 1, reason: reason)
         request.http = source.http
         request.pullIdentity = volume.pullIdentity
+        request.version = volume.dataSource?.version
         request.node = node
         do {
             _ = try await client.resource(Job.self, namespace: volume.namespace).create(SyncJob.build(request, settings: settings))
@@ -412,29 +377,6 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         do {
             try await client.resource(Job.self, namespace: job.metadata.namespace).delete(name, propagation: .background)
         } catch let error as KubeClientError where error.apiCode == .notFound {}
-    }
-
-    /// Folds a finished sync into status and reports it.
-    func recordOutcome(_ volume: V, _ record: SyncRecord, exitCode: Int?, job: Job, status: inout VolumeStatus, consumers: Int) async {
-        let generation = job.metadata.annotations?[SyncJob.generationAnnotation].flatMap { Int64($0) }
-        let summary = "\(record.files ?? 0) files, \(record.bytes ?? 0) bytes, \(record.deleted ?? 0) deleted"
-        switch (record.result, record.direction) {
-        case (.succeeded, .pull):
-            status.pulledGeneration = generation ?? volume.metadata.generation
-            status.pulledSource = job.metadata.annotations?[SyncJob.pullIdentityAnnotation] ?? volume.pullIdentity
-            status.idleSince = nil
-            status.warning = record.inputWarning
-            if let warning = status.warning { events.post(volume, type: .warning, reason: ConditionReason.inputsChanged, message: warning) }
-            events.post(volume, type: .normal, reason: ConditionReason.syncSucceeded, message: "pull succeeded: \(summary)")
-        case (.succeeded, .push):
-            if consumers == 0 { status.pendingPush = nil }
-            events.post(volume, type: .normal, reason: ConditionReason.syncSucceeded, message: "push succeeded: \(summary)")
-        case (.failed, _):
-            let guardRefused = exitCode == SyncJob.guardExitCode
-            let reason = guardRefused ? ConditionReason.deleteGuard : ConditionReason.syncFailed
-            events.post(volume, type: .warning, reason: reason,
-                                message: "\(record.direction.rawValue) failed\(exitCode.map { " (exit \($0))" } ?? ""): \(record.message ?? "no details")")
-        }
     }
 
     func setConditions(_ status: inout VolumeStatus, decision: VolumeLifecycle.Decision, claimExists: Bool, generation: Int64) {

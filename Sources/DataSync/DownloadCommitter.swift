@@ -20,6 +20,10 @@ import Synchronization
 /// a batch costs two commits. A run killed before a batch is committed leaves only
 /// temporary files (skipped by the scan, removed at the next start) and redoes those
 /// downloads.
+///
+/// A `staged` committer (a pinned pull) commits nothing until `finish`, and then either all
+/// of it as one batch or, told to discard, none: the volume gets the whole version or
+/// stays as it was.
 final class DownloadCommitter: Sendable {
     struct Item: Sendable {
         /// The temporary file, complete and closed.
@@ -50,10 +54,12 @@ final class DownloadCommitter: Sendable {
     private let queue = DispatchQueue(label: "stowage-commit")
     private let root: String
     private let journal: Journal
+    private let staged: Bool
 
-    init(root: String, journal: Journal) {
+    init(root: String, journal: Journal, staged: Bool = false) {
         self.root = root
         self.journal = journal
+        self.staged = staged
     }
 
     /// Queues a finished download; starts committing the batch when it is full or old.
@@ -63,19 +69,23 @@ final class DownloadCommitter: Sendable {
             s.pendingBytes += item.entry.size
             let now = ContinuousClock.now
             if s.oldest == nil { s.oldest = now }
-            guard s.pending.count >= Self.batchFiles || s.pendingBytes >= Self.batchBytes || now - s.oldest! >= Self.batchAge else { return nil }
+            guard !staged, s.pending.count >= Self.batchFiles || s.pendingBytes >= Self.batchBytes || now - s.oldest! >= Self.batchAge else { return nil }
             return s.take()
         }
         if let batch { queue.async { self.commit(batch) } }
     }
 
-    /// Commits what is still pending, waits for every batch, and returns the files now in
-    /// place (journaled) and those that could not be put there.
-    func finish() async -> (entries: [ManifestEntry], failures: [String]) {
+    /// Commits what is still pending (or, with `discard`, removes it), waits for every
+    /// batch, and returns the files now in place (journaled) and those that could not be put there.
+    func finish(discard: Bool = false) async -> (entries: [ManifestEntry], failures: [String]) {
         let batch = state.withLock { $0.take() }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             queue.async {
-                if !batch.isEmpty { self.commit(batch) }
+                if discard {
+                    for item in batch { unlink(item.temporary) }
+                } else if !batch.isEmpty {
+                    self.commit(batch)
+                }
                 done.resume()
             }
         }

@@ -112,7 +112,7 @@ public struct HTTPPullEngine: Sendable {
         let started = ContinuousClock.now
         let root = options.root
         var report = SyncReport(direction: .pull, mode: .RO, source: options.source, dryRun: options.dryRun)
-        func finish() { report.seconds = (ContinuousClock.now - started).seconds }
+        func finish() { report.seconds = (ContinuousClock.now - started) / .seconds(1) }
         var seen = Set<String>()
         for file in options.files {
             guard LocalTree.isSafe(file.path) else { throw SyncError(.invalidRequest, "\(file.url): \(file.path) cannot be a file in the volume") }

@@ -79,7 +79,7 @@ public struct Manifest: Sendable, Codable {
         return "sha256:" + hash.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
-    static let directory = ".stowage"
+    public static let directory = ".stowage"
     /// Where the manifest lives, relative to the volume's root.
     public static let file = ".stowage/manifest.json"
     static let journal = ".stowage/journal.jsonl"

@@ -30,6 +30,13 @@ public struct SyncEngine: Sendable {
         public var sequence: Int?
         /// The volume that pushes (`KIND/NAMESPACE/NAME`), recorded in the version manifest.
         public var volume: String?
+        /// A pull of exactly this version (an identifier, or `latest`): see `PinnedVersion`.
+        /// RO only.
+        public var version: String?
+        /// A push that never destroys earlier content: refused unless the bucket has
+        /// versioning, so what it overwrites or deletes stays as noncurrent versions that
+        /// the older version manifests name (see `stowage purge`).
+        public var keepVersions = false
 
         public init(direction: SyncDirection, mode: SyncMode, bucket: String, prefix: String, root: String) {
             self.direction = direction
@@ -61,8 +68,10 @@ public struct SyncEngine: Sendable {
         let objects = try await client.listObjects(bucket: options.bucket, prefix: options.keyPrefix)
         // The same listing holds the prefix's version manifests (`PREFIX/.stowage/`).
         let versions = VersionListing(objects: objects, keyPrefix: options.keyPrefix)
-        var remote: [RemoteFile] = []
-        for object in objects {
+        if options.direction == .push && options.keepVersions { try await requireVersioning() }
+        let pinned = try await pinnedVersion(versions, objects: objects)
+        var remote: [RemoteFile] = pinned?.remote ?? []
+        for object in objects where pinned == nil {
             let path = String(object.key.dropFirst(options.keyPrefix.count))
             if object.key.hasSuffix("/") && object.size == 0 { continue } // folder marker
             if path.hasPrefix(Manifest.directory + "/") { continue } // Stowage's own, never a file
@@ -83,12 +92,17 @@ public struct SyncEngine: Sendable {
         if options.checksum {
             try await addDigests(to: &scan.files, present: Set(remote.map(\.path)))
         }
-        let plan = SyncPlanner.plan(local: scan.files, remote: remote, previous: previous,
+        var plan = SyncPlanner.plan(local: scan.files, remote: remote, previous: previous,
                                     options: .init(direction: options.direction, mode: options.mode, checksum: options.checksum, maxDeletes: options.maxDeletes))
+        if let pinned {
+            Self.requireRecordedContent(&plan, pinned)
+            try pinned.requireAvailable(plan.downloads)
+        }
+        if options.direction == .push && options.keepVersions { Self.uploadUnversioned(&plan, local: scan.files) }
         report.conflicts = plan.conflicts
         report.unchanged = plan.unchanged.count
         if let refusal = plan.refusal {
-            report.seconds = (ContinuousClock.now - started).seconds
+            report.seconds = (ContinuousClock.now - started) / .seconds(1)
             throw SyncError(options.mode == .RO && options.direction == .push ? .invalidRequest : .deletionGuard, refusal, report: report)
         }
         if options.dryRun {
@@ -98,7 +112,7 @@ public struct SyncEngine: Sendable {
             report.downloaded = plan.downloads.count
             report.deletedRemote = plan.remoteDeletes.count
             report.deletedLocal = plan.localDeletes.count
-            report.seconds = (ContinuousClock.now - started).seconds
+            report.seconds = (ContinuousClock.now - started) / .seconds(1)
             return report
         }
 
@@ -108,9 +122,13 @@ public struct SyncEngine: Sendable {
         let journal = try Journal(root: root)
         progress.planned(files: plan.uploads.count + plan.downloads.count,
                          bytes: plan.uploads.reduce(0) { $0 + $1.size } + plan.downloads.reduce(0) { $0 + $1.size })
-        // Pulls check each object against the latest version manifest that recorded it.
-        let recorded = options.direction == .pull && !plan.downloads.isEmpty ? await recordedDigests(versions, warnings: &report.warnings) : [:]
-        let outcome = await transfer(plan, journal: journal, recorded: recorded)
+        // Pulls check each object against the latest version manifest that recorded it, or
+        // against the pinned one.
+        var recorded = pinned?.recorded ?? [:]
+        if pinned == nil && options.direction == .pull && !plan.downloads.isEmpty {
+            recorded = await recordedDigests(versions, warnings: &report.warnings)
+        }
+        let outcome = await transfer(plan, journal: journal, recorded: recorded, staged: pinned != nil)
         journal.sync()
         report.uploaded = outcome.entries.count { $0.0 == .push }
         report.downloaded = outcome.entries.count { $0.0 == .pull }
@@ -119,8 +137,12 @@ public struct SyncEngine: Sendable {
         report.warnings += outcome.warnings
         if outcome.cancelled { throw CancellationError() }
         guard outcome.failures.isEmpty else {
-            report.seconds = (ContinuousClock.now - started).seconds
-            throw SyncError(.transfersFailed, "\(outcome.failures.count) transfers failed, first: \(outcome.failures[0]); nothing was deleted", report: report)
+            report.seconds = (ContinuousClock.now - started) / .seconds(1)
+            // A pinned pull names every file it could not read as recorded (up to 20).
+            let failed = pinned == nil ? "first: \(outcome.failures[0]); nothing was deleted"
+                : outcome.failures.sorted().prefix(20).joined(separator: "; ") + (outcome.failures.count > 20 ? "; and \(outcome.failures.count - 20) more" : "")
+                    + "; nothing was pulled: the volume is as it was"
+            throw SyncError(.transfersFailed, "\(outcome.failures.count) transfers failed, \(failed)", report: report)
         }
 
         // Every transfer succeeded: now, and only now, deletions.
@@ -151,18 +173,19 @@ public struct SyncEngine: Sendable {
             report.changedSinceLastSync = SyncReport.changes(from: previous.filter { !retainedPaths.contains($0.key) }, to: manifest.entries)
         }
         if !report.failures.isEmpty {
-            report.seconds = (ContinuousClock.now - started).seconds
+            report.seconds = (ContinuousClock.now - started) / .seconds(1)
             throw SyncError(.transfersFailed, "\(report.failures.count) deletions failed, first: \(report.failures[0])", report: report)
         }
         if options.direction == .push {
             do {
                 report.version = try await writeVersion(manifest.entries, latest: versions.latest)
             } catch {
-                report.seconds = (ContinuousClock.now - started).seconds
+                report.seconds = (ContinuousClock.now - started) / .seconds(1)
                 throw SyncError(.transfersFailed, "every file was pushed, but the version manifest could not be written: \(error); the next push writes it", report: report)
             }
         }
-        report.seconds = (ContinuousClock.now - started).seconds
+        if let pinned { report.version = pinned.key.id }
+        report.seconds = (ContinuousClock.now - started) / .seconds(1)
         return report
     }
 
@@ -246,8 +269,10 @@ public struct SyncEngine: Sendable {
     /// others (so a run makes as much progress as it can), cancellation stops all.
     /// Downloads are committed in batches (`DownloadCommitter`), also when cancelled: what
     /// was downloaded before the stop is kept.
-    private func transfer(_ plan: SyncPlan, journal: Journal, recorded: [String: ManifestEntry]) async -> Outcome {
-        let committer = DownloadCommitter(root: options.root, journal: journal)
+    /// `staged` (a pinned pull) holds every download back until all succeeded, and then
+    /// commits them as one batch; any failure or cancellation discards them all.
+    private func transfer(_ plan: SyncPlan, journal: Journal, recorded: [String: ManifestEntry], staged: Bool) async -> Outcome {
+        let committer = DownloadCommitter(root: options.root, journal: journal, staged: staged)
         enum Job: Sendable { case up(LocalFile), down(RemoteFile) }
         // Large files first, so the long transfers overlap the many small ones.
         let jobs = (plan.uploads.map { Job.up($0) } + plan.downloads.map { Job.down($0) }).sorted { a, b in
@@ -289,7 +314,7 @@ public struct SyncEngine: Sendable {
                 if Task.isCancelled { outcome.cancelled = true }
                 if next < jobs.count && !outcome.cancelled { add() }
             }
-            let committed = await committer.finish()
+            let committed = await committer.finish(discard: staged && (outcome.cancelled || !outcome.failures.isEmpty))
             outcome.entries += committed.entries.map { (.pull, $0) }
             outcome.failures += committed.failures
             return outcome
@@ -330,7 +355,9 @@ public struct SyncEngine: Sendable {
     /// and journals it.
     private func download(_ file: RemoteFile, recorded entry: ManifestEntry?) async throws -> Result {
         try LocalTree.prepareParent(root: options.root, path: file.path)
-        let parent = (file.path as NSString).deletingLastPathComponent
+        // Not NSString.deletingLastPathComponent: Foundation's crashes on a one-character
+        // path (an object named `a` at the top of the prefix).
+        let parent = file.path.lastIndex(of: "/").map { String(file.path[..<$0]) } ?? ""
         let temp = options.root + "/" + (parent.isEmpty ? "" : parent + "/") + LocalTree.partialPrefix + UUID().uuidString
         let fd = open(temp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SyncError(.localIO, "cannot create \(temp): \(String(cString: strerror(errno)))") }
@@ -346,7 +373,7 @@ public struct SyncEngine: Sendable {
         let (etag, etagIsMD5) = (file.etag, file.etagIsMD5)
         let version = entry.flatMap { $0.etag == etag && $0.size == file.size ? RecordedDigest.version($0) : nil }
         let (info, computed) = try await client.downloadWithDigest(
-            bucket: options.bucket, key: file.key, to: fd, size: file.size, etag: file.etag, writeBehind: file.size >= 8 << 20,
+            bucket: options.bucket, key: file.key, versionID: file.versionID, to: fd, size: file.size, etag: file.etag, writeBehind: file.size >= 8 << 20,
             algorithms: { head in RecordedDigest.algorithms(version ?? .metadata(head.metadata), etag: etag, etagIsMD5: etagIsMD5) },
             moved: { [progress] in progress.moved(bytes: $0) })
         let digest = try RecordedDigest.verify(computed, against: version ?? .metadata(info.metadata), etag: etag, etagIsMD5: etagIsMD5)
@@ -360,7 +387,7 @@ public struct SyncEngine: Sendable {
         }
         handedOver = true
         progress.finishedFile()
-        let entry = ManifestEntry(path: file.path, size: info.size, mtime: mtime, digest: digest, etag: file.etag, versionID: info.versionID)
+        let entry = ManifestEntry(path: file.path, size: info.size, mtime: mtime, digest: digest, etag: file.etag, versionID: info.versionID ?? file.versionID)
         return .downloaded(DownloadCommitter.Item(temporary: temp, entry: entry))
     }
 
@@ -402,8 +429,4 @@ public struct SyncEngine: Sendable {
         guard fstat(fd, &st) == 0 else { throw SyncError(.localIO, "cannot stat \(path): \(String(cString: strerror(errno)))") }
         return FileState(size: Int64(st.st_size), mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

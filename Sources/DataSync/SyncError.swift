@@ -17,6 +17,9 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
         public static let invalidRequest = Code(rawValue: "InvalidRequest")
         /// The local volume could not be read or written.
         public static let localIO = Code(rawValue: "LocalIO")
+        /// A pinned version cannot be pulled exactly: it does not exist, its manifest was
+        /// altered, or its objects changed on a bucket that keeps no older versions.
+        public static let versionUnavailable = Code(rawValue: "VersionUnavailable")
 
         public var description: String { rawValue }
     }

@@ -44,6 +44,9 @@ public struct RemoteFile: Sendable, Hashable {
     public var size: Int64
     public var etag: String
     public var lastModified: Date
+    /// The object version to read (`GetObject ?versionId=`), set by a pinned pull on a
+    /// bucket with versioning; nil reads the current one.
+    public var versionID: String?
 
     public init(path: String, key: String, size: Int64, etag: String, lastModified: Date) {
         self.path = path

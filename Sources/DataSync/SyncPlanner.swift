@@ -1,4 +1,5 @@
 import Foundation
+import ObjectStore
 
 /// What one sync run will do, decided before anything moves.
 public struct SyncPlan: Sendable {

@@ -17,8 +17,8 @@ public struct SyncReport: Sendable, Codable {
     public var failures: [String] = []
     /// Digest of the manifest written; nil in dry runs and failed runs.
     public var manifestDigest: String?
-    /// The identifier of the version manifest a push left (`PREFIX/.stowage/versions/`);
-    /// nil for pulls, dry runs and failed pushes.
+    /// The identifier of the version manifest a push left (`PREFIX/.stowage/versions/`), or
+    /// of the version a pinned pull brought in; nil for other pulls, dry runs and failures.
     public var version: String?
     /// Files whose content differs from the previous manifest: Valohai-style input changes.
     public var changedSinceLastSync = ChangedInputs()

@@ -131,8 +131,7 @@ public struct MicroTime: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        guard let date = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-            ?? (try? Date.ISO8601FormatStyle().parse(text)) else {
+        guard let date = RFC3339Time.parse(text) else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a MicroTime: \(text)"))
         }
         self.date = date
@@ -140,10 +139,18 @@ public struct MicroTime: Codable, Sendable, Hashable {
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
-        let seconds = date.formatted(Date.ISO8601FormatStyle().year().month().day().dateSeparator(.dash)
-            .time(includingFractionalSeconds: false).timeSeparator(.colon))
-        let micros = Int((date.timeIntervalSince1970 * 1_000_000).rounded()) % 1_000_000
-        try c.encode(String(seconds.dropLast()) + String(format: ".%06dZ", micros))
+        try c.encode(text)
+    }
+
+    /// RFC 3339 in UTC with microseconds (rounded down, so a time never moves to the next
+    /// second): `2026-12-02T14:05:09.123456Z`.
+    public var text: String {
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
+        let seconds = Date(timeIntervalSince1970: TimeInterval(micros / 1_000_000))
+        let base = seconds.formatted(Date.ISO8601FormatStyle(timeZone: .gmt).year().month().day()
+            .dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon))
+        // The style with its own time zone writes no designator: the Z comes after the fraction.
+        return base.replacingOccurrences(of: "Z", with: "") + String(format: ".%06dZ", Int(micros % 1_000_000))
     }
 }
 

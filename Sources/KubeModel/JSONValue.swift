@@ -21,24 +21,8 @@ public enum JSONValue: Codable, Sendable, Hashable {
             self = .null
             return
         }
-        // A decoder can only be asked for a type and fail, and every failure is a thrown
-        // error (with its coding path and message). Foundation's JSONDecoder says in that
-        // error what it found, so there a value costs at most one: a string first (most
-        // values in Kubernetes objects are), then what the error names.
-        if ObjectIdentifier(type(of: decoder)) == foundationJSONDecoder {
-            let found: String
-            do {
-                self = .string(try c.decode(String.self))
-                return
-            } catch DecodingError.typeMismatch(_, let context) {
-                found = context.debugDescription
-            }
-            if found.hasSuffix("found a dictionary instead.") { self = .object(try c.decode([String: JSONValue].self)); return }
-            if found.hasSuffix("found an array instead.") { self = .array(try c.decode([JSONValue].self)); return }
-            if found.hasSuffix("found number instead.") { self = .number(try c.decode(Double.self)); return }
-            if found.hasSuffix("found bool instead.") { self = .bool(try c.decode(Bool.self)); return }
-        }
-        // Other decoders (YAML's reads any scalar as a string) are probed narrowest first.
+        // Other decoders (Foundation's, or YAML's, which reads any scalar as a string) can
+        // only be asked for a type and fail: probed narrowest first.
         if let b = try? c.decode(Bool.self) { self = .bool(b) }
         else if let n = try? c.decode(Double.self) { self = .number(n) }
         else if let s = try? c.decode(String.self) { self = .string(s) }
@@ -126,14 +110,6 @@ extension JSONEncoder {
         }
         return e
     }
-}
-
-/// The type of Foundation's JSON decoder (not public), found by decoding with it once.
-private let foundationJSONDecoder: ObjectIdentifier? = try? JSONDecoder().decode(DecoderType.self, from: Data("{}".utf8)).id
-
-private struct DecoderType: Decodable {
-    let id: ObjectIdentifier
-    init(from decoder: any Decoder) throws { id = ObjectIdentifier(type(of: decoder)) }
 }
 
 /// RFC 3339 times as Kubernetes writes them (`2026-11-22T03:18:00Z`, optionally with

@@ -218,12 +218,12 @@ struct ControllerMetrics: Sendable {
                              labels: ["controller": controller]).increment()
         }
         registry.histogram("stowage_reconcile_duration_seconds", help: "Time per reconcile pass.",
-                           labels: ["controller": controller]).observe(duration.seconds)
+                           labels: ["controller": controller]).observe(duration / .seconds(1))
     }
 
     func dequeued(waited: Duration, depth: Int) {
         registry.histogram("stowage_workqueue_queue_duration_seconds", help: "Time a key waited in the queue.",
-                           labels: ["controller": controller]).observe(waited.seconds)
+                           labels: ["controller": controller]).observe(waited / .seconds(1))
         registry.gauge("stowage_workqueue_depth", help: "Keys waiting in the queue.",
                        labels: ["controller": controller]).set(Double(depth))
     }

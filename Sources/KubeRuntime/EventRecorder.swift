@@ -2,6 +2,7 @@ import Foundation
 import KubeClient
 import KubeModel
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// Whether an Event reports normal progress or something a person should look at.
@@ -19,7 +20,11 @@ public enum EventType: String, Sendable {
 /// a restarted operator continues the same Event. Recording never throws: an Event is
 /// commentary, and failing to write one must not fail a reconcile (failures are logged).
 /// Counts are best effort when two replicas record the same Event at the same moment.
-public final class EventRecorder: Sendable {
+///
+/// `post` hands an Event to the recorder's own service (`run`), which writes posted Events
+/// one at a time, in order, from a bounded buffer; it must run (once) wherever `post` is
+/// used. `record` writes at once and needs no service.
+public final class EventRecorder: Service, Sendable {
     let client: KubeClient
     let component: String
     let instance: String
@@ -27,10 +32,16 @@ public final class EventRecorder: Sendable {
     /// How long a remembered count is trusted before the Event is read again.
     let window: Duration
     private let seen = Mutex<[String: Seen]>([:])
-    private let pending = Mutex<(count: Int, flushers: [CheckedContinuation<Void, Never>])>((0, []))
+    private let posted: AsyncStream<Posted>
+    private let postings: AsyncStream<Posted>.Continuation
+    /// Posted events not yet written (or given up on), for `flush`.
+    private let pending = Latch(0)
     /// Posted events not yet written beyond which `post` drops new ones (client-go's
     /// broadcaster keeps a buffer of 1,000 and drops too).
     public static var maxPending: Int { 1000 }
+
+    /// An Event posted, as the write that records it.
+    private typealias Posted = @Sendable () async -> Void
 
     private struct Seen {
         var count: Int
@@ -44,42 +55,51 @@ public final class EventRecorder: Sendable {
         self.instance = instance
         self.window = window
         self.logger = logger
+        (posted, postings) = AsyncStream.makeStream(of: Posted.self, bufferingPolicy: .bufferingOldest(Self.maxPending))
     }
 
     /// Records in the background and returns at once, as client-go's recorder does: a
     /// reconcile pass never waits for commentary. `flush` waits for what is posted.
     public func post<R: KubeResource>(_ object: R, type: EventType, reason: String, message: String) {
-        let admitted = pending.withLock { p in
-            guard p.count < Self.maxPending else { return false }
-            p.count += 1
-            return true
-        }
-        guard admitted else {
+        pending.withLock { $0 += 1 }
+        switch postings.yield({ [self] in await record(object, type: type, reason: reason, message: message) }) {
+        case .enqueued:
+            break
+        case .dropped:
+            pending.withLock { $0 -= 1 }
             logger.warning("event dropped: too many events waiting to be written", metadata: ["event.reason": "\(reason)"])
-            return
-        }
-        Task {
-            await record(object, type: type, reason: reason, message: message)
-            let flushers = pending.withLock { p in
-                p.count -= 1
-                guard p.count == 0 else { return [CheckedContinuation<Void, Never>]() }
-                defer { p.flushers = [] }
-                return p.flushers
-            }
-            flushers.forEach { $0.resume() }
+        case .terminated:
+            pending.withLock { $0 -= 1 }
+            logger.info("event dropped: the recorder has stopped", metadata: ["event.reason": "\(reason)"])
+        @unknown default:
+            pending.withLock { $0 -= 1 }
         }
     }
 
-    /// Returns once every posted event is written (or given up on).
-    public func flush() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let idle = pending.withLock { p in
-                if p.count == 0 { return true }
-                p.flushers.append(c)
-                return false
+    /// Writes posted Events until cancelled, or, on graceful shutdown, until those already
+    /// posted are written. Events posted after it returns are dropped (and logged).
+    public func run() async {
+        await withGracefulShutdownHandler {
+            for await write in posted {
+                await write()
+                pending.withLock { $0 -= 1 }
             }
-            if idle { c.resume() }
+        } onGracefulShutdown: { [postings] in
+            postings.finish()
         }
+        postings.finish()
+        // Cancelled with events still buffered: they will never be written.
+        let dropped = pending.withLock { count in
+            defer { count = 0 }
+            return count
+        }
+        if dropped > 0 { logger.info("events dropped at shutdown", metadata: ["events": "\(dropped)"]) }
+    }
+
+    /// Returns once every posted event is written (or given up on), or when the waiting
+    /// task is cancelled.
+    public func flush() async {
+        _ = try? await pending.wait { $0 == 0 ? () : nil }
     }
 
     /// Records and returns once the Event is written.

@@ -18,7 +18,7 @@ public struct HealthServer: Service {
     let registry: MetricsRegistry
     let isReady: @Sendable () -> Bool
     let logger: Logger
-    private let bound = BoundPort()
+    private let bound = Latch<Result<Int, any Error>?>(nil)
 
     public init(host: String = "0.0.0.0", port: Int = 8080, registry: MetricsRegistry,
                 isReady: @escaping @Sendable () -> Bool = { true }, logger: Logger) {
@@ -32,7 +32,7 @@ public struct HealthServer: Service {
     /// The port the server listens on, once `run()` has bound it; throws the bind error if
     /// binding failed.
     public var boundPort: Int {
-        get async throws { try await bound.wait() }
+        get async throws { try await bound.result() }
     }
 
     public func run() async throws {
@@ -48,11 +48,11 @@ public struct HealthServer: Service {
                     }
                 }
         } catch {
-            bound.fail(error)
+            bound.resolve(.failure(error))
             throw error
         }
         let actualPort = server.channel.localAddress?.port ?? port
-        bound.set(actualPort)
+        bound.resolve(.success(actualPort))
         logger.info("health server listening", metadata: ["health.host": "\(host)", "health.port": "\(actualPort)"])
 
         // Cancelling the task group ends the accept loop and every connection's read loop;
@@ -125,49 +125,6 @@ public struct HealthServer: Service {
             return isReady() ? Reply(status: .ok, body: "ok\n") : Reply(status: .serviceUnavailable, body: "not ready\n")
         default:
             return Reply(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.render())
-        }
-    }
-}
-
-/// The port `run()` bound, for callers waiting on it from other tasks.
-private final class BoundPort: Sendable {
-    private struct State {
-        var result: Result<Int, any Error>?
-        var waiters: [UInt64: CheckedContinuation<Int, any Error>] = [:]
-        var nextID: UInt64 = 0
-    }
-
-    private let state = Mutex(State())
-
-    func set(_ port: Int) { finish(.success(port)) }
-    func fail(_ error: any Error) { finish(.failure(error)) }
-
-    private func finish(_ result: Result<Int, any Error>) {
-        let waiters = state.withLock { s in
-            s.result = result
-            defer { s.waiters = [:] }
-            return s.waiters.values
-        }
-        for w in waiters { w.resume(with: result) }
-    }
-
-    func wait() async throws -> Int {
-        let id = state.withLock { s in
-            defer { s.nextID += 1 }
-            return s.nextID
-        }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int, any Error>) in
-                let ready: Result<Int, any Error>? = state.withLock { s in
-                    if let result = s.result { return result }
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    s.waiters[id] = c
-                    return nil
-                }
-                if let ready { c.resume(with: ready) }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
         }
     }
 }

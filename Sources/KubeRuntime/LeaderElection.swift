@@ -193,22 +193,13 @@ public final class LeaderElector: Service, Sendable {
             "leaseDurationSeconds": .number(Double(spec.leaseDurationSeconds ?? 0)),
             "leaseTransitions": .number(Double(spec.leaseTransitions ?? 0)),
         ]
-        if let t = spec.acquireTime { fields["acquireTime"] = .string(Self.microTime(t.date)) }
-        if let t = spec.renewTime { fields["renewTime"] = .string(Self.microTime(t.date)) }
+        if let t = spec.acquireTime { fields["acquireTime"] = .string(t.text) }
+        if let t = spec.renewTime { fields["renewTime"] = .string(t.text) }
         let body: JSONValue = .object([
             "metadata": .object(["resourceVersion": lease.metadata.resourceVersion.map(JSONValue.string) ?? .null]),
             "spec": .object(fields),
         ])
         return try await leases.patch(name, .merge, body)
-    }
-
-    /// RFC 3339 in UTC with microseconds, as `metav1.MicroTime` is written.
-    static func microTime(_ date: Date) -> String {
-        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
-        let seconds = Date(timeIntervalSince1970: TimeInterval(micros / 1_000_000))
-        let base = seconds.formatted(Date.ISO8601FormatStyle(timeZone: .gmt).year().month().day()
-            .dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon))
-        return base.replacingOccurrences(of: "Z", with: "") + String(format: ".%06dZ", Int(micros % 1_000_000))
     }
 
     /// Runs one request, giving up when the leader's renew deadline passes (a hung request
@@ -361,8 +352,7 @@ struct LeaderElectionMachine: Sendable {
         let old = current?.spec
         var spec = Lease.Spec()
         spec.holderIdentity = configuration.identity
-        spec.leaseDurationSeconds = Int((Double(configuration.leaseDuration.components.seconds)
-            + Double(configuration.leaseDuration.components.attoseconds) / 1e18).rounded(.up))
+        spec.leaseDurationSeconds = Int((configuration.leaseDuration / .seconds(1)).rounded(.up))
         spec.renewTime = MicroTime(wallClock)
         if let old, old.holderIdentity == configuration.identity {
             spec.acquireTime = old.acquireTime ?? MicroTime(wallClock)
@@ -378,89 +368,42 @@ struct LeaderElectionMachine: Sendable {
 
 /// Leadership as the elector publishes it, for tasks waiting on a change.
 final class LeadershipSignal: Sendable {
-    private struct Waiter {
-        /// nil: waiting to lead; a term: waiting for that term to end.
-        var term: UInt64?
-        var continuation: CheckedContinuation<UInt64?, any Error>
-    }
-
     private struct State {
         var leading = false
         /// Counts terms, so a waiter can tell a new term from the one it started in.
         var term: UInt64 = 0
         var stopped = false
-        var waiters: [UInt64: Waiter] = [:]
-        var nextID: UInt64 = 0
-
-        /// What a waiter gets now, or nil if it must keep waiting.
-        func answer(_ term: UInt64?) -> UInt64?? {
-            if let term {
-                return (stopped || !leading || self.term != term) ? .some(nil) : nil
-            }
-            if stopped { return .some(nil) }
-            return leading ? .some(self.term) : nil
-        }
-
-        mutating func takeAnswered() -> [(CheckedContinuation<UInt64?, any Error>, UInt64?)] {
-            var out: [(CheckedContinuation<UInt64?, any Error>, UInt64?)] = []
-            for (id, w) in waiters {
-                if let a = answer(w.term) {
-                    out.append((w.continuation, a))
-                    waiters[id] = nil
-                }
-            }
-            return out
-        }
     }
 
-    private let state = Mutex(State())
+    private let state = Latch(State())
 
-    var isLeading: Bool { state.withLock { $0.leading } }
+    var isLeading: Bool { state.value.leading }
 
     func set(leading: Bool) {
-        let ready = state.withLock { s in
-            guard s.leading != leading else { return [(CheckedContinuation<UInt64?, any Error>, UInt64?)]() }
+        state.withLock { s in
+            guard s.leading != leading else { return }
             s.leading = leading
             if leading { s.term += 1 }
-            return s.takeAnswered()
         }
-        for (c, v) in ready { c.resume(returning: v) }
     }
 
     /// The elector has stopped: nobody leads through it any more.
     func stop() {
-        let ready = state.withLock { s in
+        state.withLock { s in
             s.leading = false
             s.stopped = true
-            return s.takeAnswered()
         }
-        for (c, v) in ready { c.resume(returning: v) }
     }
 
     /// The term once this replica leads; nil once the elector has stopped.
-    func waitToLead() async throws -> UInt64? { try await wait(term: nil) }
-
-    func waitForLoss(of term: UInt64) async throws { _ = try await wait(term: term) }
-
-    private func wait(term: UInt64?) async throws -> UInt64? {
-        let id = state.withLock { s in
-            defer { s.nextID += 1 }
-            return s.nextID
+    func waitToLead() async throws -> UInt64? {
+        try await state.wait { s -> UInt64?? in
+            if s.stopped { return .some(nil) }
+            return s.leading ? .some(s.term) : nil
         }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<UInt64?, any Error>) in
-                let now: Result<UInt64?, any Error>? = state.withLock { s in
-                    if let a = s.answer(term) { return .success(a) }
-                    // Checked under the lock: a cancellation handler that ran before we
-                    // registered found nothing to resume.
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    s.waiters[id] = Waiter(term: term, continuation: c)
-                    return nil
-                }
-                if let now { c.resume(with: now) }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume(throwing: CancellationError())
-        }
+    }
+
+    func waitForLoss(of term: UInt64) async throws {
+        try await state.wait { s in (s.stopped || !s.leading || s.term != term) ? () : nil }
     }
 }

@@ -26,25 +26,25 @@ import Synchronization
 /// backed by etcd gives) and, when either is not an integer, simply takes the newest event.
 public final class Store<R: KubeResource>: Sendable {
     public typealias IndexFunction = @Sendable (R) -> [String]
-    public typealias DeriveFunction = @Sendable (R) -> AnyObject & Sendable
+    public typealias DeriveFunction = @Sendable (R) -> any AnyObject & Sendable
 
     private struct State {
         var objects: [String: R] = [:]
         /// What `derive` made of each object (empty without `derive`).
-        var derived: [String: AnyObject & Sendable] = [:]
+        var derived: [String: any AnyObject & Sendable] = [:]
         /// index name -> value -> keys
         var indexes: [String: [String: Set<String>]] = [:]
-        var synced = false
         /// Why the last list failed, until one succeeds (for "why is this cache not synced").
         var listFailure: String?
         /// resourceVersions of recently deleted objects, so that a write answered before
         /// the deletion was seen cannot bring the object back.
         var tombstones: [String: UInt64] = [:]
-        var syncWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-        var nextWaiter: UInt64 = 0
     }
 
     private let state = Mutex(State())
+    /// True once the first full list is in (set after the objects, so a reader that sees it
+    /// sees them).
+    private let synced = Latch(false)
     private let indexFunctions: [String: IndexFunction]
     private let keepsOriginal: Bool
     private let derive: DeriveFunction?
@@ -123,7 +123,7 @@ public final class Store<R: KubeResource>: Sendable {
     }
 
     /// True once the first full list is in.
-    public var isSynced: Bool { state.withLock { $0.synced } }
+    public var isSynced: Bool { synced.value }
 
     /// Why the watcher's last list failed, or nil once a list succeeded.
     public var listFailure: String? { state.withLock { $0.listFailure } }
@@ -134,22 +134,7 @@ public final class Store<R: KubeResource>: Sendable {
     /// operator told to stop must not wait for a list that may never come, e.g. when its
     /// RBAC forbids it). Callers check `isSynced` or cancellation afterwards.
     public func waitUntilSynced() async {
-        let id = state.withLock { s in
-            defer { s.nextWaiter += 1 }
-            return s.nextWaiter
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let ready = state.withLock { s in
-                    if s.synced || Task.isCancelled { return true }
-                    s.syncWaiters[id] = c
-                    return false
-                }
-                if ready { c.resume() }
-            }
-        } onCancel: {
-            state.withLock { $0.syncWaiters.removeValue(forKey: id) }?.resume()
-        }
+        _ = try? await synced.wait { $0 ? () : nil }
     }
 
     // MARK: updates from the watcher
@@ -157,7 +142,7 @@ public final class Store<R: KubeResource>: Sendable {
     /// Replaces everything with a fresh list; returns the objects that vanished.
     @discardableResult
     func replace(_ objects: [R]) -> [R] {
-        let (removed, waiters) = state.withLock { s -> ([R], Dictionary<UInt64, CheckedContinuation<Void, Never>>.Values) in
+        let removed = state.withLock { s in
             let fresh = Set(objects.map(\.key))
             let removed = s.objects.values.filter { !fresh.contains($0.key) }
             s.objects = Dictionary(minimumCapacity: objects.count)
@@ -165,12 +150,10 @@ public final class Store<R: KubeResource>: Sendable {
             s.indexes = [:]
             s.tombstones = [:]
             for object in objects { insert(object, into: &s) }
-            s.synced = true
             s.listFailure = nil
-            defer { s.syncWaiters = [:] }
-            return (removed, s.syncWaiters.values)
+            return removed
         }
-        waiters.forEach { $0.resume() }
+        synced.withLock { $0 = true }
         return removed
     }
 

@@ -1,4 +1,5 @@
-import Synchronization
+import DequeModule
+import HeapModule
 
 /// The queue between watch events and reconcile workers, as client-go's workqueue:
 /// a key is queued at most once, never handed to two workers at once (a key added while
@@ -17,15 +18,15 @@ public actor WorkQueue {
     }
 
     private let options: Options
-    private var queue: [String] = []
-    private var head = 0
+    private var queue = Deque<String>()
     private var dirty: Set<String> = []
     private var processing: Set<String> = []
     private var failures: [String: Int] = [:]
     private var addedAt: [String: ContinuousClock.Instant] = [:]
-    private var delayed: [(deadline: ContinuousClock.Instant, key: String)] = []
-    private var waiters: [CheckedContinuation<String?, Never>] = []
-    private let timerSignal = TimerSignal()
+    private var delayed = Heap<Delayed>()
+    private var waiters = Deque<CheckedContinuation<String?, Never>>()
+    /// Wakes the timer loop: set when an earlier key may have arrived, consumed by the loop.
+    private let timerSignal = Latch(false)
     private var shuttingDown = false
     private var retryTokens: Double
     private var retryRefill = ContinuousClock.now
@@ -39,7 +40,7 @@ public actor WorkQueue {
         self.onDequeue = onDequeue
     }
 
-    public var depth: Int { queue.count - head }
+    public var depth: Int { queue.count }
 
     /// Queues `key` unless it is already waiting.
     public func add(_ key: String) {
@@ -47,8 +48,7 @@ public actor WorkQueue {
         dirty.insert(key)
         addedAt[key] = addedAt[key] ?? .now
         guard !processing.contains(key) else { return }
-        if let waiter = waiters.first {
-            waiters.removeFirst()
+        if let waiter = waiters.popFirst() {
             handOut(key, to: waiter)
         } else {
             queue.append(key)
@@ -59,9 +59,8 @@ public actor WorkQueue {
     public func add(_ key: String, after delay: Duration) {
         guard !shuttingDown else { return }
         guard delay > .zero else { return add(key) }
-        delayed.append((.now + delay, key))
-        delayed.sort { $0.deadline < $1.deadline }
-        timerSignal.fire()
+        delayed.insert(Delayed(deadline: .now + delay, key: key))
+        timerSignal.withLock { $0 = true }
     }
 
     /// Queues `key` after its failure backoff and the overall retry limit.
@@ -72,7 +71,7 @@ public actor WorkQueue {
         let now = ContinuousClock.now
         let elapsed = now - retryRefill
         retryRefill = now
-        retryTokens = min(Double(options.retryBurst), retryTokens + elapsed.seconds * options.retryQPS)
+        retryTokens = min(Double(options.retryBurst), retryTokens + elapsed / .seconds(1) * options.retryQPS)
         retryTokens -= 1
         let overall: Duration = retryTokens >= 0 ? .zero : .seconds(-retryTokens / options.retryQPS)
         add(key, after: max(perKey, overall))
@@ -85,12 +84,7 @@ public actor WorkQueue {
 
     /// The next key to work on; nil once shut down and drained.
     public func next() async -> String? {
-        if head < queue.count {
-            let key = queue[head]
-            head += 1
-            if head > 1024 && head * 2 > queue.count { queue.removeFirst(head); head = 0 }
-            return take(key)
-        }
+        if let key = queue.popFirst() { return take(key) }
         if shuttingDown { return nil }
         return await withCheckedContinuation { waiters.append($0) }
     }
@@ -99,8 +93,7 @@ public actor WorkQueue {
     public func done(_ key: String) {
         processing.remove(key)
         guard dirty.contains(key) else { return }
-        if let waiter = waiters.first {
-            waiters.removeFirst()
+        if let waiter = waiters.popFirst() {
             handOut(key, to: waiter)
         } else {
             queue.append(key)
@@ -110,9 +103,9 @@ public actor WorkQueue {
     /// Stops taking new keys; workers get the keys already queued, then nil.
     public func shutDown() {
         shuttingDown = true
-        delayed.removeAll()
-        timerSignal.fire()
-        if head >= queue.count {
+        delayed = Heap()
+        timerSignal.withLock { $0 = true }
+        if queue.isEmpty {
             for waiter in waiters { waiter.resume(returning: nil) }
             waiters.removeAll()
         }
@@ -135,18 +128,24 @@ public actor WorkQueue {
     public func runTimers() async {
         while !shuttingDown && !Task.isCancelled {
             let now = ContinuousClock.now
-            while let first = delayed.first, first.deadline <= now {
-                delayed.removeFirst()
+            while let first = delayed.min, first.deadline <= now {
+                delayed.removeMin()
                 add(first.key)
             }
-            let deadline = delayed.first?.deadline
+            let deadline = delayed.min?.deadline
             let signal = timerSignal
             // Wake at the earliest deadline, or sooner when an earlier key arrives.
             await withTaskGroup(of: Void.self) { group in
                 if let deadline {
                     group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
                 }
-                group.addTask { await signal.wait() }
+                group.addTask {
+                    _ = try? await signal.wait { woken -> Void? in
+                        guard woken else { return nil }
+                        woken = false
+                        return ()
+                    }
+                }
                 await group.next()
                 group.cancelAll()
             }
@@ -154,35 +153,10 @@ public actor WorkQueue {
     }
 }
 
-/// A one-shot wake-up for the timer loop that a cancelled waiter also releases.
-final class TimerSignal: Sendable {
-    private let state = Mutex<(waiter: CheckedContinuation<Void, Never>?, pending: Bool)>((nil, false))
+/// A key queued for later; the heap keeps the earliest first.
+private struct Delayed: Comparable {
+    let deadline: ContinuousClock.Instant
+    let key: String
 
-    func wait() async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { s in
-                    if s.pending || Task.isCancelled { s.pending = false; return true }
-                    s.waiter = c
-                    return false
-                }
-                if resumeNow { c.resume() }
-            }
-        } onCancel: {
-            fire()
-        }
-    }
-
-    func fire() {
-        let waiter = state.withLock { s in
-            defer { s.waiter = nil }
-            if s.waiter == nil { s.pending = true }
-            return s.waiter
-        }
-        waiter?.resume()
-    }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    static func < (a: Delayed, b: Delayed) -> Bool { a.deadline < b.deadline }
 }

@@ -3,9 +3,9 @@ import Foundation
 /// The real cluster (control plane, scheduler, nodes with containerd and a kubelet each, a
 /// provisioner) and S3 server a test run shares, as `scripts/testenv up` started them.
 ///
-/// The test command (`make test`) starts them once and exports `STOWAGE_TESTENV_DIR`; when a
-/// test binary runs without it (`swift test` by hand), the first use starts a private
-/// environment under `.testenv/` in the package and stops it when the process exits.
+/// The test command (`make test`) starts them once and exports `STOWAGE_TESTENV_DIR`; by
+/// hand, `scripts/testenv up DIR` and `source DIR/env` do the same. Without it, `shared()`
+/// fails with those instructions (unit tests never call it).
 public struct TestEnvironment: Sendable {
     public let directory: String
     public let apiServer: String
@@ -37,27 +37,19 @@ public struct TestEnvironment: Sendable {
     public let storageClass: String
     public let volumesRoot: String
 
-    /// The shared environment, started on first use if the test command did not.
+    /// The environment the test command started (`STOWAGE_TESTENV_DIR`). Integration tests
+    /// fail at once, saying how to start one, when there is none: a test run never starts a
+    /// cluster behind the developer's back.
     public static func shared() throws -> TestEnvironment { try sharedResult.get() }
 
     private static let sharedResult: Result<TestEnvironment, TestEnvironmentError> = {
-        if let dir = ProcessInfo.processInfo.environment["STOWAGE_TESTENV_DIR"] {
-            return Result { () throws(TestEnvironmentError) in try load(directory: dir) }
+        guard let dir = ProcessInfo.processInfo.environment["STOWAGE_TESTENV_DIR"] else {
+            return .failure(TestEnvironmentError(
+                "integration tests need the test environment, and STOWAGE_TESTENV_DIR is not set: run `make test`, "
+                + "or `scripts/testenv up DIR && source DIR/env` before `swift test` (unit tests need none)"))
         }
-        let dir = packageRoot + "/.testenv/swift-test-\(getpid())"
-        return Result { () throws(TestEnvironmentError) in
-            // As `make test` does: two nodes, and the stowage image of the binary beside the tests.
-            let env = try start(directory: dir, nodes: 2)
-            atexit { TestEnvironment.stopPrivate() }
-            let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("stowage").path
-            try runScript(["load-image", dir, binary])
-            return env
-        }
+        return Result { () throws(TestEnvironmentError) in try load(directory: dir) }
     }()
-
-    private static func stopPrivate() {
-        if case .success(let env) = sharedResult { try? env.stop() }
-    }
 
     /// Starts a separate environment (for tests that restart or break their control plane),
     /// with `nodes` nodes (none by default: such tests need the control plane only).

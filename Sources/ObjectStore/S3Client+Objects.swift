@@ -45,21 +45,7 @@ extension S3Client {
 
     /// Every object version and delete marker in `bucket` (ListObjectVersions, page by page).
     public func listObjectVersions(bucket: String) async throws -> [(key: String, versionID: String)] {
-        var versions: [(key: String, versionID: String)] = []
-        var marker: (key: String, version: String)?
-        repeat {
-            var query = [("versions", "")]
-            if let marker { query += [("key-marker", marker.key), ("version-id-marker", marker.version)] }
-            let root = try XMLNode.parse(try await send(Call(operation: "ListObjectVersions", method: .get, bucket: bucket, query: query)).body)
-            for entry in root.all("Version") + root.all("DeleteMarker") {
-                if let key = entry["Key"]?.text, let id = entry["VersionId"]?.text { versions.append((key, id)) }
-            }
-            marker = nil
-            if root["IsTruncated"]?.text == "true", let key = root["NextKeyMarker"]?.text {
-                marker = (key, root["NextVersionIdMarker"]?.text ?? "")
-            }
-        } while marker != nil
-        return versions
+        try await listObjectVersions(bucket: bucket, prefix: "").map { ($0.key, $0.versionID) }
     }
 
     /// Turns on object versioning for `bucket` (PutBucketVersioning): for tests and for
@@ -87,7 +73,7 @@ extension S3Client {
     /// complete only when this returns.
     @discardableResult
     public func download(bucket: String, key: String, to descriptor: Int32, size: Int64? = nil, etag: String? = nil) async throws -> S3ObjectInfo {
-        try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: nil, writeBehind: false, moved: nil).info
+        try await fetch(bucket: bucket, key: key, versionID: nil, to: descriptor, size: size, etag: etag, hash: nil, writeBehind: false, moved: nil).info
     }
 
     /// Downloads as `download` does and also returns the digest of the bytes written, read
@@ -106,19 +92,24 @@ extension S3Client {
     ///
     /// `moved` is told the bytes of each part as it lands, or of the whole object once a
     /// single GET completed: over a successful download, exactly the object's size.
-    public func downloadWithDigest(bucket: String, key: String, to descriptor: Int32, size: Int64? = nil, etag: String? = nil, writeBehind: Bool = false,
-                                   algorithms: @escaping @Sendable (S3ObjectInfo) -> ContentDigest.Algorithms = { _ in .all },
+    ///
+    /// `versionID` reads that version of the object (`GetObject ?versionId=`) instead of
+    /// the current one.
+    public func downloadWithDigest(bucket: String, key: String, versionID: String? = nil, to descriptor: Int32, size: Int64? = nil, etag: String? = nil,
+                                   writeBehind: Bool = false, algorithms: @escaping @Sendable (S3ObjectInfo) -> ContentDigest.Algorithms = { _ in .all },
                                    moved: TransferProgress? = nil) async throws -> (info: S3ObjectInfo, digest: ContentDigest) {
-        let result = try await fetch(bucket: bucket, key: key, to: descriptor, size: size, etag: etag, hash: algorithms, writeBehind: writeBehind, moved: moved)
+        let result = try await fetch(bucket: bucket, key: key, versionID: versionID, to: descriptor, size: size, etag: etag, hash: algorithms,
+                                     writeBehind: writeBehind, moved: moved)
         return (result.info, result.digest!)
     }
 
     /// `hash`: nil hashes nothing; otherwise SHA-256 and what it answers for the object's head.
-    private func fetch(bucket: String, key: String, to descriptor: Int32, size: Int64?, etag: String?, hash algorithms: (@Sendable (S3ObjectInfo) -> ContentDigest.Algorithms)?,
+    private func fetch(bucket: String, key: String, versionID: String?, to descriptor: Int32, size: Int64?, etag: String?, hash algorithms: (@Sendable (S3ObjectInfo) -> ContentDigest.Algorithms)?,
                        writeBehind: Bool, moved: TransferProgress?) async throws -> (info: S3ObjectInfo, digest: ContentDigest?) {
         let hash = algorithms != nil
+        let query = versionID.map { [("versionId", $0)] } ?? []
         guard let size, size >= configuration.multipartThreshold, size > configuration.partSize else {
-            let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: etag.map { [("If-Match", "\"\($0)\"")] } ?? [],
+            let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, query: query, headers: etag.map { [("If-Match", "\"\($0)\"")] } ?? [],
                             isDataTransfer: true, bufferSize: Self.bufferSize(for: size))
             let response = try await perform(call) { try await self.downloadAttempt($0, descriptor: descriptor, offset: 0) }
             let info = Self.info(response.headers)
@@ -152,7 +143,7 @@ extension S3Client {
                 let end = min(start + partSize, size) - 1
                 var headers = [("Range", "bytes=\(start)-\(end)")]
                 if let etag { headers.append(("If-Match", "\"\(etag)\"")) }
-                let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, headers: headers,
+                let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, query: query, headers: headers,
                                 isDataTransfer: true, bufferSize: Self.bufferSize(for: end - start + 1))
                 group.addTask {
                     let response = try await self.perform(call) { try await self.downloadAttempt($0, descriptor: descriptor, offset: start) }
@@ -304,9 +295,10 @@ extension S3Client {
         return Self.unquote(response.headers["ETag"] ?? digest.md5)
     }
 
-    /// The whole object in memory (small objects only).
-    public func getObject(bucket: String, key: String) async throws -> Data {
-        try await send(Call(operation: "GetObject", method: .get, bucket: bucket, key: key, isDataTransfer: true)).body
+    /// The whole object in memory (small objects only); `versionID` reads that version.
+    public func getObject(bucket: String, key: String, versionID: String? = nil) async throws -> Data {
+        try await send(Call(operation: "GetObject", method: .get, bucket: bucket, key: key, query: versionID.map { [("versionId", $0)] } ?? [],
+                            isDataTransfer: true)).body
     }
 
     /// Deletes `keys` with batch DeleteObjects, 1,000 per request. Returns the keys S3

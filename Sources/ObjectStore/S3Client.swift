@@ -18,7 +18,7 @@ public final class S3Client: Sendable {
         guard let url = URLComponents(string: configuration.endpoint), let scheme = url.scheme?.lowercased(),
               scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
         else {
-            throw S3Error(.init(rawValue: "InvalidEndpoint"), "endpoint \(configuration.endpoint) is not an http(s) URL", operation: "configure")
+            throw S3Error(.invalidEndpoint, "endpoint \(configuration.endpoint) is not an http(s) URL", operation: "configure")
         }
         self.scheme = scheme
         authority = url.port.map { "\(host):\($0)" } ?? host

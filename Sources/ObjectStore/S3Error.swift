@@ -26,6 +26,8 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
         public static let notFound = Code(rawValue: "NotFound")
         /// The answer did not have the shape the operation expects (a client-side check).
         public static let invalidResponse = Code(rawValue: "InvalidResponse")
+        /// The configured endpoint is not an http(s) URL (a client-side check).
+        public static let invalidEndpoint = Code(rawValue: "InvalidEndpoint")
 
         public var description: String { rawValue }
 

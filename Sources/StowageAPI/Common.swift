@@ -7,10 +7,14 @@ public struct DataSource: Codable, Sendable, Hashable {
     public var s3: S3Source?
     /// Files at HTTP(S) URLs, pulled read-only (`HTTPSource`).
     public var http: HTTPSource?
+    /// A pull of exactly one version of the S3 prefix: an identifier (`stowage versions`
+    /// lists them), or `latest`. RO volumes only.
+    public var version: String?
 
-    public init(s3: S3Source? = nil, http: HTTPSource? = nil) {
+    public init(s3: S3Source? = nil, http: HTTPSource? = nil, version: String? = nil) {
         self.s3 = s3
         self.http = http
+        self.version = version
     }
 
     /// Names of the providers that are set; validation requires exactly one.
@@ -111,9 +115,13 @@ public struct SyncPolicy: Codable, Sendable, Hashable {
     /// The uid and gid sync pods run as (so files keep the owner notebooks expect).
     public var runAsUser: Int64?
     public var runAsGroup: Int64?
+    /// Pushes never destroy earlier content (RW, RWD): the bucket must have versioning, and
+    /// what a push replaces or deletes stays as noncurrent versions until `stowage purge`.
+    public var keepVersions: Bool?
 
     public init(onStart: Bool? = nil, onStop: Bool? = nil, schedule: String? = nil, maxDeletes: Int? = nil,
-                verify: Verify? = nil, runAsUser: Int64? = nil, runAsGroup: Int64? = nil) {
+                verify: Verify? = nil, runAsUser: Int64? = nil, runAsGroup: Int64? = nil, keepVersions: Bool? = nil) {
+        self.keepVersions = keepVersions
         self.onStart = onStart
         self.onStop = onStop
         self.schedule = schedule
@@ -129,6 +137,7 @@ public struct SyncPolicy: Codable, Sendable, Hashable {
     public var effectiveOnStop: Bool { onStop ?? true }
     public var effectiveMaxDeletes: Int { maxDeletes ?? Self.defaultMaxDeletes }
     public var effectiveVerify: Verify { verify ?? .size }
+    public var effectiveKeepVersions: Bool { keepVersions ?? false }
     /// The parsed schedule; nil when there is none or it does not parse (validation reports it).
     public var cronSchedule: CronSchedule? { schedule.flatMap { try? CronSchedule(parsing: $0) } }
 }
@@ -185,7 +194,7 @@ public struct SyncRecord: Codable, Sendable, Hashable {
     /// Digest of the manifest the sync produced (what the volume held afterwards).
     public var manifestDigest: String?
     /// A push's version: the identifier of the version manifest it left in the bucket
-    /// (`PREFIX/.stowage/versions/`).
+    /// (`PREFIX/.stowage/versions/`); for a pinned pull, the version it brought in.
     public var version: String?
     /// Why it failed, or a short summary; never contains secrets.
     public var message: String?

@@ -1,3 +1,5 @@
+import KubeModel
+
 /// Escapes user names into DNS-1123 label fragments without collisions, so two different
 /// users can never be given one home volume.
 ///
@@ -59,7 +61,7 @@ public enum UserName {
         let escaped = escape(user)
         let full = "home-" + escaped
         guard full.utf8.count > ChildNames.maxLength else { return full }
-        let hash = String(SHA256.hex(user).prefix(10))
+        let hash = String(sha256Hex(user).prefix(10))
         let room = ChildNames.maxLength - "home-".count - 2 - hash.count
         return "home-" + cutAtEscapeBoundary(escaped, maxLength: room) + "--" + hash
     }
@@ -137,7 +139,7 @@ public enum ChildNames {
     /// token names the sync being asked for (say, uid and generation for an initial pull,
     /// or a counter of stops), so one request maps to one Job however often it is retried.
     public static func syncJobName(kind: Kind, name: String, direction: SyncDirection, token: String) -> String {
-        let hash = String(SHA256.hex(token).prefix(8))
+        let hash = String(sha256Hex(token).prefix(8))
         let suffix = "-\(direction.rawValue)-\(hash)"
         return fit("stowage-\(kind.rawValue)-\(name)", reserving: suffix) + suffix
     }
@@ -147,7 +149,7 @@ public enum ChildNames {
     public static func podVolumeName(kind: Kind, name: String) -> String {
         let plain = "\(kind.rawValue)-\(name)"
         if plain.count <= maxLength, Validator.isDNSLabel(Substring(plain)) { return plain }
-        let hash = String(SHA256.hex(plain).prefix(10))
+        let hash = String(sha256Hex(plain).prefix(10))
         let cleaned = String(plain.map { $0 == "." ? "-" : $0 }.prefix(maxLength - hash.count - 1))
         return trimmed(cleaned) + "-" + hash
     }
@@ -161,7 +163,7 @@ public enum ChildNames {
     static func fit(_ name: String, reserving suffix: String = "") -> String {
         let room = maxLength - suffix.count
         guard name.count > room else { return name }
-        let hash = String(SHA256.hex(name).prefix(10))
+        let hash = String(sha256Hex(name).prefix(10))
         return trimmed(String(name.prefix(room - hash.count - 1))) + "-" + hash
     }
 

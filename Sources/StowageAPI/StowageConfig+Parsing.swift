@@ -1,3 +1,4 @@
+import KubeModel
 import YAML
 
 /// Why an access-level configuration was refused: the line and column of the offending node,

@@ -42,6 +42,7 @@ extension DataVolume {
             v.fail("spec.access", "RWD mirrors deletions to object storage and requires spec.source")
         }
         v.httpAccess(spec.source, spec.effectiveAccess, at: "spec.access")
+        v.versions(spec.source, spec.sync, access: spec.effectiveAccess)
         v.mount(spec.mount, at: "spec.mount")
         if let attach = spec.attachTo {
             for (i, user) in (attach.users ?? []).enumerated() where user.isEmpty {
@@ -85,6 +86,7 @@ extension SharedVolume {
             v.fail("spec.access", "RWD mirrors deletions to object storage and requires spec.source")
         }
         v.httpAccess(spec.source, spec.effectiveAccess, at: "spec.access")
+        v.versions(spec.source, spec.sync, access: spec.effectiveAccess)
         v.mount(spec.mount, at: "spec.mount")
         v.sync(spec.sync, at: "spec.sync")
         return v.errors
@@ -181,6 +183,21 @@ struct Validator {
         if let ca = s3.caBundleSecretRef {
             if !Self.isDNSSubdomain(ca.name) { fail(at + ".caBundleSecretRef.name", "\"\(ca.name)\" is not a valid Secret name") }
             if ca.key.isEmpty { fail(at + ".caBundleSecretRef.key", "must not be empty") }
+        }
+    }
+
+    /// `spec.source.version` pins a read-only input; `spec.sync.keepVersions` is about pushes.
+    mutating func versions(_ source: DataSource?, _ sync: SyncPolicy?, access: AccessMode) {
+        if let version = source?.version {
+            if !(version == "latest" || (version.utf8.count == 64 && version.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) })) {
+                fail("spec.source.version", "\"\(version)\" is neither a version identifier (64 lowercase hex digits, as `stowage versions` prints them) nor latest")
+            }
+            if source?.s3 == nil { fail("spec.source.version", "pins a version of an S3 prefix and needs spec.source.s3") }
+            if access != .readOnly { fail("spec.source.version", "a pinned version is a read-only input: set spec.access: RO (pushes of an RW or RWD volume make new versions)") }
+        }
+        if sync?.keepVersions == true {
+            if source == nil { fail("spec.sync.keepVersions", "keeps what pushes replace and needs spec.source") }
+            else if access == .readOnly { fail("spec.sync.keepVersions", "an RO volume is never pushed; set spec.access: RW or RWD, or unset keepVersions") }
         }
     }
 

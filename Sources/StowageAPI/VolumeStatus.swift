@@ -93,6 +93,6 @@ public enum PullIdentity {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let bytes = (try? encoder.encode(Pulled(source: source, access: access))) ?? Data()
-        return String(SHA256.hex(String(decoding: bytes, as: UTF8.self)).prefix(16))
+        return String(sha256Hex(String(decoding: bytes, as: UTF8.self)).prefix(16))
     }
 }

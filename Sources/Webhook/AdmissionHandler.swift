@@ -224,14 +224,14 @@ public struct AdmissionHandler: Sendable {
         let snapshot = source.mutationSnapshot(namespace: namespace, identity: identity)
         let result = PodMutator.mutate(pod, identity: identity, snapshot: snapshot, settings: settings)
         var reply = ReviewReply.allow(uid: request.uid, warnings: result.warnings)
-        if !result.patch.isEmpty {
+        if !result.steps.isEmpty {
             reply.response.patchType = "JSONPatch"
-            reply.response.patch = Data(JSONText.bytes(result.patch)).base64EncodedString()
+            reply.response.patch = Base64.encode(result.patchText)
         }
         logger.debug("pod mutated", metadata: [
             "pod": "\(namespace)/\(pod.metadata.name ?? pod.metadata.generateName ?? "")", "creator": "\(identity.creator)",
             "user": "\(identity.user ?? "")", "injected": "\(result.injected.joined(separator: ","))",
-            "operations": "\(result.patch.count)",
+            "operations": "\(result.steps.count)",
         ])
         return reply
     }

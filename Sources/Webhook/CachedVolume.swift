@@ -1,4 +1,5 @@
 import Controllers
+import KubeModel
 import StowageAPI
 
 /// What the webhook reads of one DataVolume or SharedVolume, worked out once when the watch

@@ -82,8 +82,10 @@ extension ReviewReply {
             JSONValue.write(string: patchType, to: &out)
         }
         if let patch = response.patch {
-            JSONValue.append(",\"patch\":", to: &out)
-            JSONValue.write(string: patch, to: &out)
+            // Base64, which never needs an escape: copied as it is, not scanned.
+            JSONValue.append(",\"patch\":\"", to: &out)
+            out += patch.utf8
+            out.append(UInt8(ascii: "\""))
         }
         if let warnings = response.warnings {
             JSONValue.append(",\"warnings\":[", to: &out)

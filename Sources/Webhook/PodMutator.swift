@@ -4,8 +4,23 @@ import StowageAPI
 
 /// What the mutating webhook does to one pod.
 public struct MutationResult: Sendable, Hashable {
+    /// The patch's operations as the mutator made them (`PatchStep`).
+    var steps: [PatchStep]
     /// JSON Patch against the pod as it was sent; empty when the pod needs no change.
-    public var patch: [JSONPatchOperation]
+    public var patch: [JSONPatchOperation] { steps.map(\.operation) }
+    /// The patch as UTF-8 JSON text, written straight from the steps: the same bytes as
+    /// `patch` written by `JSONText.bytes`.
+    public var patchText: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 * steps.count)
+        out.append(UInt8(ascii: "["))
+        for (i, step) in steps.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            step.write(to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
     /// The Stowage volumes the pod has after the patch (`dv/home-alice:rw`, `shv/tools:ro`).
     public var injected: [String]
     /// Volumes left out because the pod's own definitions conflict, for the response's
@@ -59,7 +74,7 @@ public enum PodMutator {
             StowageKeys.user: identity.user,
             StowageKeys.injected: summary.isEmpty ? nil : summary,
         ])
-        return MutationResult(patch: builder.operations, injected: builder.injected,
+        return MutationResult(steps: builder.operations, injected: builder.injected,
                               warnings: skipped.map { "stowage: skipped \($0)" } + builder.warnings)
     }
 }
@@ -69,7 +84,7 @@ public enum PodMutator {
 struct PatchBuilder {
     let pod: Pod
     let settings: AdmissionSettings
-    private(set) var operations: [JSONPatchOperation] = []
+    private(set) var operations: [PatchStep] = []
     private(set) var injected: [String] = []
     private(set) var warnings: [String] = []
 
@@ -79,8 +94,8 @@ struct PatchBuilder {
     private let podClaims: [String: String]
     /// Mount path to volume name, per container, including mounts added in this pass.
     private var mounts: [[String: String]]
-    private var newVolumes: [JSONValue] = []
-    private var newMounts: [[JSONValue]]
+    private var newVolumes: [PatchValue] = []
+    private var newMounts: [[PatchValue]]
     private var waiting: [PlannedVolume] = []
     private var modulePaths: [String] = []
 
@@ -116,25 +131,15 @@ struct PatchBuilder {
 
     mutating func add(_ volume: PlannedVolume) {
         if podVolumes[volume.podVolumeName] == nil {
-            // Swift's own dictionary literals, of their final size: `JSONValue`'s merge
-            // duplicates, and adding a key to a full dictionary copies it, once per volume
-            // and mount of every pod.
-            let claim: [String: JSONValue] = volume.readOnly
-                ? ["claimName": .string(volume.claimName), "readOnly": true] : ["claimName": .string(volume.claimName)]
-            newVolumes.append(.object(["name": .string(volume.podVolumeName), "persistentVolumeClaim": .object(claim)]))
+            newVolumes.append(.volume(name: volume.podVolumeName, claim: volume.claimName, readOnly: volume.readOnly))
         }
         for i in mounts.indices where mounts[i][volume.mountPath] == nil {
             mounts[i][volume.mountPath] = volume.podVolumeName
-            newMounts[i].append(Self.mount(volume, readOnly: volume.readOnly))
+            newMounts[i].append(.mount(name: volume.podVolumeName, path: volume.mountPath, readOnly: volume.readOnly))
         }
         injected.append(volume.label)
         if volume.software { modulePaths.append(volume.mountPath) }
         if volume.arrival != .inPlace { waiting.append(volume) }
-    }
-
-    static func mount(_ volume: PlannedVolume, readOnly: Bool) -> JSONValue {
-        let (name, path) = (JSONValue.string(volume.podVolumeName), JSONValue.string(volume.mountPath))
-        return .object(readOnly ? ["name": name, "mountPath": path, "readOnly": true] : ["name": name, "mountPath": path])
     }
 
     /// Emits the volume and mount additions, then the wait init container.
@@ -147,7 +152,7 @@ struct PatchBuilder {
         guard !waiting.isEmpty, !(inits ?? []).contains(where: { $0.name == PodMutator.waitContainerName }) else { return }
         let container = waitContainer(waiting)
         if inits == nil {
-            operations.append(.add("/spec/initContainers", [container]))
+            operations.append(.add("/spec/initContainers", .array([container])))
         } else {
             // First, so other init containers already find the data.
             operations.append(.add("/spec/initContainers/0", container))
@@ -156,31 +161,17 @@ struct PatchBuilder {
 
     /// The init container that holds the pod until every volume in `volumes` has its data.
     /// Restricted-profile friendly: no privilege escalation, no capabilities, read-only root.
-    func waitContainer(_ volumes: [PlannedVolume]) -> JSONValue {
-        var args: [JSONValue] = ["wait"]
+    /// (Its resources and security context: `PatchValue.waitResources`, `waitSecurityContext`.)
+    func waitContainer(_ volumes: [PlannedVolume]) -> PatchValue {
+        var args = ["wait"]
+        args.reserveCapacity(2 * volumes.count + 3)
         for volume in volumes {
-            args += ["--path", .string(StowageWait.Awaited(path: volume.mountPath, arrival: volume.arrival).argument)]
+            args += ["--path", StowageWait.Awaited(path: volume.mountPath, arrival: volume.arrival).argument]
         }
-        args += ["--timeout", .string(String(settings.waitTimeoutSeconds))]
-        return [
-            "name": .string(PodMutator.waitContainerName),
-            "image": .string(settings.waitImage),
-            "command": [.string(settings.waitCommand)],
-            "args": .array(args),
-            "volumeMounts": .array(volumes.map { Self.mount($0, readOnly: true) }),
-            "resources": Self.waitResources,
-            "securityContext": Self.waitSecurityContext,
-        ]
+        args += ["--timeout", String(settings.waitTimeoutSeconds)]
+        return .waitContainer(.init(image: settings.waitImage, command: settings.waitCommand, args: args,
+                                    mounts: volumes.map { .init(name: $0.podVolumeName, path: $0.mountPath) }))
     }
-
-    // The same for every pod: built once, not per review.
-    private static let waitResources: JSONValue = ["requests": ["cpu": "10m", "memory": "16Mi"], "limits": ["memory": "64Mi"]]
-    private static let waitSecurityContext: JSONValue = [
-        "allowPrivilegeEscalation": false,
-        "readOnlyRootFilesystem": true,
-        "capabilities": ["drop": ["ALL"]],
-        "seccompProfile": ["type": "RuntimeDefault"],
-    ]
 
     /// Adds the software shares' mount paths to `MODULEPATH` in every container, keeping
     /// what is there.
@@ -199,7 +190,7 @@ struct PatchBuilder {
                 guard !missing.isEmpty else { continue }
                 operations.append(.add("/spec/containers/\(i)/env/\(j)/value", .string((parts + missing).joined(separator: ":"))))
             } else {
-                let variable: JSONValue = ["name": .string(PodMutator.modulePath), "value": .string(modulePaths.joined(separator: ":"))]
+                let variable = PatchValue.variable(name: PodMutator.modulePath, value: modulePaths.joined(separator: ":"))
                 appendAll([variable], to: "/spec/containers/\(i)/env", exists: container.env != nil)
             }
         }
@@ -208,32 +199,32 @@ struct PatchBuilder {
     /// Sets (non-nil) or removes (nil) annotations, touching only those that differ.
     mutating func setAnnotations(_ wanted: [String: String?]) {
         let current = pod.metadata.annotations
-        var additions: [String: JSONValue] = [:]
+        var additions: [String: String] = [:]
         for (key, value) in wanted.sorted(by: { $0.key < $1.key }) {
             switch (value, current?[key]) {
             case (nil, .some(_)):
                 operations.append(.remove("/metadata/annotations/\(JSONPatchOperation.escape(key))"))
             case (let value?, let existing) where existing != value:
-                additions[key] = .string(value)
+                additions[key] = value
             default:
                 break
             }
         }
         guard !additions.isEmpty else { return }
         if current == nil {
-            operations.append(.add("/metadata/annotations", .object(additions)))
+            operations.append(.add("/metadata/annotations", .annotations(additions)))
         } else {
             for (key, value) in additions.sorted(by: { $0.key < $1.key }) {
-                operations.append(.add("/metadata/annotations/\(JSONPatchOperation.escape(key))", value))
+                operations.append(.add("/metadata/annotations/\(JSONPatchOperation.escape(key))", .string(value)))
             }
         }
     }
 
     /// Appends `items` to the array at `path`, creating it when the pod has none.
-    private mutating func appendAll(_ items: [JSONValue], to path: String, exists: Bool) {
+    private mutating func appendAll(_ items: [PatchValue], to path: String, exists: Bool) {
         guard !items.isEmpty else { return }
         if exists {
-            operations += items.map { .add(path + "/-", $0) }
+            operations += items.map { .append(to: path, $0) }
         } else {
             operations.append(.add(path, .array(items)))
         }

@@ -112,16 +112,16 @@ public enum PodValidator {
         var reasons: [String] = []
         for item in claims {
             let entitlement: Entitlement
-            let subject: String
+            // What a denial names: put in words only for a denial, since most pods are allowed.
+            let subject: Subject
             switch item.kind {
             case .dataVolume:
                 if let cached = snapshot.dataVolume(named: item.name) {
                     entitlement = cached.volume.entitlement(user: identity.user, podLabels: request.labels)
-                    let owner = cached.volume.spec.owner.map { " of user \"\($0)\"" } ?? ""
-                    subject = "DataVolume \"\(item.name)\" (claim \(item.claim))\(owner)"
+                    subject = .dataVolume(owner: cached.volume.spec.owner)
                 } else if let home = ownHome(named: item.name, identity: identity, config: config, namespace: request.namespace) {
                     entitlement = home.mountsReadOnly ? .read : .readWrite
-                    subject = "the home DataVolume \"\(item.name)\" (claim \(item.claim))"
+                    subject = .home
                 } else {
                     reasons.append("\(request.kind.lowercased()) mounts claim \(item.claim), which is reserved for DataVolume \"\(item.name)\": there is no such DataVolume in namespace \(request.namespace)")
                     continue
@@ -132,20 +132,35 @@ public enum PodValidator {
                     continue
                 }
                 entitlement = config.entitlement(user: identity.user, groups: identity.groups, to: share)
-                subject = "SharedVolume \"\(item.name)\" (claim \(item.claim), access level \"\(share.spec.accessLevel)\")"
+                subject = .sharedVolume(level: share.spec.accessLevel)
             }
-            let what = "\(request.kind.lowercased()) mounts \(subject)"
+            func what() -> String { "\(request.kind.lowercased()) mounts \(subject.words(name: item.name, claim: item.claim))" }
             guard let user = identity.user else {
-                reasons.append("\(what): \(identity.anonymousReason)")
+                reasons.append("\(what()): \(identity.anonymousReason)")
                 continue
             }
             if entitlement == .none {
-                reasons.append("\(what): user \"\(user)\" is not entitled")
+                reasons.append("\(what()): user \"\(user)\" is not entitled")
             } else if entitlement == .read && item.readWrite {
-                reasons.append("\(what) read-write: user \"\(user)\" may only read it (set readOnly: true on the volume's persistentVolumeClaim and on every mount of it)")
+                reasons.append("\(what()) read-write: user \"\(user)\" may only read it (set readOnly: true on the volume's persistentVolumeClaim and on every mount of it)")
             }
         }
         return reasons.isEmpty ? .allow : .deny(reasons)
+    }
+
+    /// The volume behind a claim, as a denial names it.
+    private enum Subject {
+        case dataVolume(owner: String?)
+        case home
+        case sharedVolume(level: String)
+
+        func words(name: String, claim: String) -> String {
+            switch self {
+            case .dataVolume(let owner): "DataVolume \"\(name)\" (claim \(claim))" + (owner.map { " of user \"\($0)\"" } ?? "")
+            case .home: "the home DataVolume \"\(name)\" (claim \(claim))"
+            case .sharedVolume(let level): "SharedVolume \"\(name)\" (claim \(claim), access level \"\(level)\")"
+            }
+        }
     }
 
     /// The home `name` would be for the pod's own user, when homes are on.

@@ -4,8 +4,8 @@ import KubeModel
 /// Reads a pod review straight from its bytes (`JSONReader`), taking only what the
 /// decisions read: the envelope, and of the Pod (or the Job and its pod template) the
 /// metadata that names it and its owners, labels and annotations, and the volumes,
-/// containers' names, mounts and (for the mutation, which alone reads it) environment. A
-/// review carries the whole pod, mostly environment values, tolerations, affinity and
+/// containers' names, mounts and (for the mutation, which alone reads it) environment: the
+/// names of its variables, and the value only of `MODULEPATH`. A review carries the whole pod, mostly environment values, tolerations, affinity and
 /// resources; reading it into a `JSONValue` tree and decoding every modelled field cost
 /// several times the decision itself.
 ///
@@ -234,18 +234,29 @@ enum ReviewReader {
         return mount
     }
 
+    /// A variable's name, and only for `MODULEPATH` (the one variable the mutation reads)
+    /// its `value` and `valueFrom`: the other values, most of a notebook pod's environment,
+    /// are skipped unread (unchecked, as every field no decision reads).
     private static func envVar(_ r: inout JSONReader) throws(JSONParseError) -> EnvVar {
-        var name: String?, value: String?, source: EnvVar.Source?
+        var name: String?, valueAt: Int?, sourceAt: Int?
         try r.members { key, r throws(JSONParseError) in
             switch key {
             case "name": name = try r.string()
-            case "value": value = try r.optionalString()
-            case "valueFrom": source = try r.null() ? nil : envSource(&r)
+            // Where they are, read below once the name is known; skipped here. Of a field
+            // given twice the first counts, as for the parser.
+            case "value": valueAt = valueAt ?? r.offset
+            case "valueFrom": sourceAt = sourceAt ?? r.offset
             default: break
             }
         }
         guard let name else { throw missing(at: r) }
-        return EnvVar(name: name, value: value, valueFrom: source)
+        guard name == PodMutator.modulePath else { return EnvVar(name: name, value: nil) }
+        var variable = EnvVar(name: name, value: nil)
+        if let valueAt { variable.value = try r.reread(at: valueAt) { r throws(JSONParseError) in try r.optionalString() } }
+        if let sourceAt {
+            variable.valueFrom = try r.reread(at: sourceAt) { r throws(JSONParseError) in try r.null() ? nil : envSource(&r) }
+        }
+        return variable
     }
 
     /// `valueFrom`, of which only `secretKeyRef` is modelled.

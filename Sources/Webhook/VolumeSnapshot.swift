@@ -1,4 +1,5 @@
 import Controllers
+import KubeModel
 import StowageAPI
 
 /// The part of the caches one admission decision reads: the configuration in force and

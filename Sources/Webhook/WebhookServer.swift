@@ -1,4 +1,5 @@
 import Foundation
+import KubeRuntime
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -47,7 +48,7 @@ public struct WebhookServer: Service {
     public let handler: AdmissionHandler
     let certificates: CertificateReloader
     let logger: Logger
-    private let bound = PortPromise()
+    private let bound = Latch<Result<Int, any Error>?>(nil)
 
     /// Loads the certificate at once, so a bad one fails startup rather than the first request.
     public init(configuration: Configuration, handler: AdmissionHandler, logger: Logger) throws(WebhookError) {
@@ -60,7 +61,7 @@ public struct WebhookServer: Service {
 
     /// The port the server listens on once `run()` has bound it (useful with port 0).
     public var boundPort: Int {
-        get async throws { try await bound.wait() }
+        get async throws { try await bound.result() }
     }
 
     /// How often a changed certificate pair was loaded.
@@ -89,11 +90,11 @@ public struct WebhookServer: Service {
                 }
         } catch {
             let failure = WebhookError(.bind, "cannot listen on \(configuration.host):\(configuration.port): \(error)")
-            bound.fail(failure)
+            bound.resolve(.failure(failure))
             throw failure
         }
         let port = server.channel.localAddress?.port ?? configuration.port
-        bound.set(port)
+        bound.resolve(.success(port))
         logger.info("webhook listening", metadata: ["webhook.host": "\(configuration.host)", "webhook.port": "\(port)"])
 
         let open = OpenConnections()
@@ -206,38 +207,5 @@ final class OpenConnections: Sendable {
         let remaining = channels.withLock { Array($0.values) }
         for channel in remaining { channel.close(promise: nil) }
         for channel in remaining { try? await channel.closeFuture.get() }
-    }
-}
-
-/// The bound port, for callers waiting on it from other tasks.
-final class PortPromise: Sendable {
-    private struct State {
-        var result: Result<Int, WebhookError>?
-        var waiters: [CheckedContinuation<Int, any Error>] = []
-    }
-
-    private let state = Mutex(State())
-
-    func set(_ port: Int) { finish(.success(port)) }
-    func fail(_ error: WebhookError) { finish(.failure(error)) }
-
-    private func finish(_ result: Result<Int, WebhookError>) {
-        let waiters = state.withLock { s in
-            s.result = result
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for waiter in waiters { waiter.resume(with: result.mapError { $0 as any Error }) }
-    }
-
-    func wait() async throws -> Int {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int, any Error>) in
-            let ready = state.withLock { s -> Result<Int, WebhookError>? in
-                if let result = s.result { return result }
-                s.waiters.append(c)
-                return nil
-            }
-            if let ready { c.resume(with: ready.mapError { $0 as any Error }) }
-        }
     }
 }

@@ -11,6 +11,9 @@ public struct YAMLParser: Sendable {
     /// Expanded node count above which a stream is refused (alias bombs).
     public var maxNodes = 2_000_000
 
+    /// libyaml's version, for diagnostics.
+    public static var libraryVersion: String { String(cString: yaml_get_version_string()) }
+
     public init() {}
 
     /// Every document of a `---`-separated stream, in order. An empty stream gives `[]`.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a plain scalar means under the YAML 1.1 rules Kubernetes manifests are written
 /// against (go-yaml v2, which `kubectl` and `sigs.k8s.io/yaml` use).
 public enum ResolvedScalar: Sendable, Hashable {

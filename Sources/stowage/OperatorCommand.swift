@@ -6,6 +6,7 @@ import KubeRuntime
 import Logging
 import ServiceLifecycle
 import StowageAPI
+import UnixSignals
 import Webhook
 
 /// `stowage operator`: the controllers (behind leader election), health and metrics, in one
@@ -146,7 +147,9 @@ struct OperatorCommand: AsyncParsableCommand {
         let health = HealthServer(host: healthAddress, port: healthPort, registry: metrics,
                                   isReady: { [webhook] in webhook?.isReady ?? true }, logger: logger)
         let controllers = ControllersService(operation: operation, elector: elector)
-        let services: [any Service] = [health] + (webhook?.services ?? []) + (elector.map { [$0] } ?? []) + [controllers]
+        // Graceful shutdown runs from the last service to the first: the controllers stop,
+        // then leadership is released, the webhook drains, posted events are written.
+        let services: [any Service] = [health, events] + (webhook?.services ?? []) + (elector.map { [$0] } ?? []) + [controllers]
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: ["namespace": "\(namespace)", "watch": "\(watchNamespace ?? "all")",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HTTP
 import ObjectStore
 
 /// `stowage presign`: a time-limited download (or upload) link for people outside the

@@ -16,6 +16,7 @@ extension SyncCommand {
         }
         guard direction == .pull else { throw ValidationError("--http sources are only pulled: a URL cannot be pushed to") }
         guard mode == .RO else { throw ValidationError("--http sources are read-only: pass --mode RO") }
+        guard version == nil else { throw ValidationError("--version pins a version of an S3 prefix, not of --http URLs") }
         guard dir == nil else {
             throw ValidationError("with --http, give the volume directory alone: stowage sync pull DIR --mode RO --http URL")
         }

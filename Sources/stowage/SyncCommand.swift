@@ -1,10 +1,11 @@
 import ArgumentParser
 import DataSync
-import Dispatch
 import Foundation
 import HTTP
 import ObjectStore
+import enum StowageAPI.SyncExitCode
 import struct StowageAPI.SyncProgressLine
+import UnixSignals
 
 /// `stowage sync`: what sync pods run, and what users can run by hand.
 struct SyncCommand: AsyncParsableCommand {
@@ -14,15 +15,7 @@ struct SyncCommand: AsyncParsableCommand {
         discussion: """
         Prints warnings and progress on stderr and a JSON summary on stdout.
         Exit codes:
-          0    success
-          1    unexpected error
-          2    some transfers or deletions failed (nothing was deleted if a transfer failed)
-          3    refused by a deletion guard (--max-deletes, or an empty side would wipe the other)
-          4    credentials missing or refused (InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied)
-          5    the bucket does not exist
-          6    the endpoint is unreachable (connection, DNS, TLS or timeout)
-          7    invalid request (e.g. pushing an RO volume, bad URL)
-          64   invalid command line
+        \(SyncExitCode.table)
           130  stopped by SIGINT, 143 stopped by SIGTERM (finished transfers are kept and not redone)
         """
     )
@@ -68,8 +61,16 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "The volume that pushes, as KIND/NAMESPACE/NAME: recorded in the version manifest (sync pods: the operator's volume).")
     var volume: String?
 
+    @Option(help: "Pull exactly this version (an identifier from `stowage versions`, or latest), every file checked against its SHA-256; with --mode RO.")
+    var version: String?
+
+    @Flag(help: "Push without destroying earlier content: refused unless the bucket has versioning (what is replaced stays as noncurrent versions).")
+    var keepVersions = false
+
     func validate() throws {
         try validateSources()
+        if version != nil && direction != .pull { throw ValidationError("--version applies to pulls") }
+        if keepVersions && direction != .push { throw ValidationError("--keep-versions applies to pushes") }
         if let volume, volume.isEmpty || !volume.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
             throw ValidationError("--volume must be printable ASCII without spaces, like datavolume/team-a/results")
         }
@@ -96,6 +97,8 @@ struct SyncCommand: AsyncParsableCommand {
         options.concurrency = concurrency
         options.sequence = sequence
         options.volume = volume
+        options.version = version
+        options.keepVersions = keepVersions
         let engine = SyncEngine(client: client, options: options)
         try await execute(engine)
     }
@@ -193,21 +196,27 @@ struct S3URL {
 
 /// The exit code of each kind of failure, as `stowage sync --help` documents them.
 enum SyncExit {
-    static func code(for error: any Error) -> Int32 {
+    static func code(for error: any Error) -> Int32 { exitCode(for: error).rawValue }
+
+    static func exitCode(for error: any Error) -> SyncExitCode {
         switch error {
         case let error as SyncError:
             switch error.code {
-            case .deletionGuard: 3
-            case .transfersFailed: 2
-            case .invalidRequest: 7
-            default: 1
+            case .deletionGuard: .guardRefused
+            case .transfersFailed: .transfersFailed
+            case .invalidRequest: .invalidRequest
+            case .versionUnavailable: .versionUnavailable
+            default: .unexpected
             }
         case let error as S3Error:
-            if error.code.isAuthorization { 4 } else if error.code == .noSuchBucket { 5 } else if error.code.rawValue == "InvalidEndpoint" { 7 } else { 1 }
+            if error.code.isAuthorization { .credentials }
+            else if error.code == .noSuchBucket { .noSuchBucket }
+            else if error.code == .invalidEndpoint { .invalidRequest }
+            else { .unexpected }
         case let error as HTTPError:
-            [.connectFailed, .resolveFailed, .timedOut, .tls, .connectionLost].contains(error.code) ? 6 : 1
-        case is ValidationError: 64
-        default: 1
+            [.connectFailed, .resolveFailed, .timedOut, .tls, .connectionLost].contains(error.code) ? .unreachable : .unexpected
+        case is ValidationError: .usage
+        default: .unexpected
         }
     }
 }
@@ -223,14 +232,14 @@ enum SyncRunner {
     }
 
     static func run(_ engine: some SyncRunning, progressInterval: Duration) async -> (Result<SyncReport, any Error>, Int32?) {
-        let signals = SignalWatcher([SIGTERM, SIGINT])
-        defer { signals.stop() }
+        // Trapped (ignored by default) before the sync starts, for as long as it runs.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         return await withTaskGroup(of: Event.self) { group in
             group.addTask {
                 do { return .finished(.success(try await engine.run())) } catch { return .finished(.failure(error)) }
             }
             group.addTask {
-                for await signal in signals.stream { return .signal(signal) }
+                for await signal in signals { return .signal(signal.rawValue) }
                 return .idle
             }
             group.addTask {
@@ -269,30 +278,5 @@ enum SyncRunner {
             FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K" + line.text : SyncProgressLine.prefix + line.text + "\n").utf8))
         }
         if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    }
-}
-
-/// Delivers SIGTERM and SIGINT as an async stream instead of killing the process.
-///
-/// Unchecked: the dispatch sources are set up in `init` and only cancelled after, and
-/// dispatch sources are thread-safe.
-final class SignalWatcher: @unchecked Sendable {
-    let stream: AsyncStream<Int32>
-    private let sources: [any DispatchSourceSignal]
-
-    init(_ signals: [Int32]) {
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        self.stream = stream
-        sources = signals.map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            return source
-        }
-    }
-
-    func stop() {
-        for source in sources { source.cancel() }
     }
 }

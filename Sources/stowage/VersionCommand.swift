@@ -1,8 +1,8 @@
 import ArgumentParser
-import CYAML
 import Foundation
 import HTTP
 import KubeClient
+import YAML
 
 /// `stowage version`: the client's versions always, then the cluster's when one answers.
 /// Like `kubectl version`, but an unreachable or unconfigured cluster is reported on a line
@@ -23,7 +23,7 @@ struct VersionCommand: AsyncParsableCommand {
     func run() async throws {
         print("stowage \(StowageVersion.current)")
         print("libcurl \(HTTPClient.libraryVersion)")
-        print("libyaml \(String(cString: yaml_get_version_string()))")
+        print("libyaml \(YAMLParser.libraryVersion)")
         guard !client else { return }
         do {
             print(try await serverLine())
@@ -34,20 +34,11 @@ struct VersionCommand: AsyncParsableCommand {
 
     /// The cluster's version and where it was found, or the reason it could not be had.
     private func serverLine() async throws -> String {
-        let config = try KubeConfig.load(path: kubeconfig)
-        let connection = try config.connection()
-        let http = HTTPClient(configuration: connection.httpConfiguration)
-        var request = HTTPRequest(url: connection.server + "/version", timeout: .seconds(10))
-        try connection.authorize(&request)
-        let response = try await http.execute(request)
-        guard response.status == 200 else {
-            throw ValidationError("\(connection.server)/version answered HTTP \(response.status)")
-        }
-        let version = try JSONDecoder().decode(ServerVersion.self, from: response.body)
-        return "kubernetes \(version.gitVersion) at \(connection.server) (context \(connection.contextName))"
+        var options = KubeClient.Options()
+        options.requestTimeout = .seconds(10)
+        options.maxRetries = 0
+        let client = try KubeClient.fromEnvironment(kubeconfig: kubeconfig, options: options)
+        let version = try await client.serverVersion()
+        return "kubernetes \(version.gitVersion) at \(client.connection.server) (context \(client.connection.contextName))"
     }
-}
-
-private struct ServerVersion: Decodable {
-    var gitVersion: String
 }

@@ -54,7 +54,7 @@ struct WaitCommand: ParsableCommand {
 
     private func wait(for awaited: Awaited, until deadline: Date) throws {
         let path = awaited.path
-        let watcher = InotifyWatcher(directories: [path, path + "/.stowage"])
+        let watcher = InotifyWatcher(directories: [path, path + "/" + Manifest.directory])
         defer { watcher.close() }
         FileHandle.standardError.write(Data("stowage wait: waiting for \(what(awaited))\n".utf8))
         while !awaited.isSatisfied(byLastSync: Manifest.lastCompleted(root: path).map { ($0.direction == .pull, $0.sequence) }) {
@@ -64,8 +64,8 @@ struct WaitCommand: ParsableCommand {
                 throw ExitCode(1)
             }
             watcher.waitForEvent(seconds: min(left, Double(recheck)))
-            // `.stowage` may have appeared since: watch it too.
-            watcher.add(path + "/.stowage")
+            // The manifest's directory may have appeared since: watch it too.
+            watcher.add(path + "/" + Manifest.directory)
         }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import KubeClient
 import KubeModel
 import KubeTesting
+import ObjectStore
 import StowageAPI
 import Testing
 
@@ -11,7 +12,7 @@ import Testing
 /// through a static token, so the shipped bindings apply to it unchanged) through the
 /// notebook story. Plus static checks of the Helm chart's sources (Helm itself renders,
 /// installs and compares it in HelmTests).
-@Suite(.serialized) struct DeployTests {
+@Suite(.serialized, .tags(.integration), .timeLimit(.minutes(15))) struct DeployTests {
     static let root = TestEnvironment.packageRoot
     static let operatorUser = "system:serviceaccount:stowage-system:stowage-operator"
     /// The token `scripts/testenv` gives `operatorUser` (tokens.csv).

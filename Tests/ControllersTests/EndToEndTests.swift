@@ -3,6 +3,7 @@ import Foundation
 import KubeClient
 import KubeModel
 import KubeTesting
+import ObjectStore
 import StowageAPI
 import Testing
 
@@ -10,7 +11,7 @@ import Testing
 /// controller, the volume binder, garbage collection), kube-scheduler, kubelets with
 /// containerd, and SeaweedFS; sync pods run the stowage image in containers, notebooks run
 /// the notebook image as 1000:100.
-@Suite struct EndToEndTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct EndToEndTests {
     func withWorld(_ prefix: String, config: String? = nil, _ body: (World) async throws -> Void) async throws {
         try await World.with(prefix, config: config, { _ in }, body)
     }

@@ -6,7 +6,7 @@ import Testing
 /// the Dockerfile against the binary instead: every shared library `stowage` links must
 /// come from a package the runtime stage installs, from one of their dependencies, or from
 /// the base image's required set; the Swift runtime must be linked statically.
-@Suite struct ImageTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct ImageTests {
     static let dockerfile = TestEnvironment.packageRoot + "/Dockerfile"
 
     @Test func theDockerfileIsMultiStageStaticAndNonRoot() throws {

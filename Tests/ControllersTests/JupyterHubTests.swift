@@ -1,8 +1,10 @@
 import Controllers
 import Foundation
+import HTTP
 import KubeClient
 import KubeModel
 import KubeTesting
+import ObjectStore
 import StowageAPI
 import Testing
 
@@ -10,7 +12,7 @@ import Testing
 /// the Python proxy and `deploy/jupyterhub/values.yaml`) spawns and stops servers through its
 /// REST API, as its service account, on the test environment's node; `stowage operator`
 /// serves the webhook (registered as shipped) and runs the controllers.
-@Suite struct JupyterHubTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct JupyterHubTests {
     /// The operator's progress interval here (15 s by default): short, so a pull of a few
     /// seconds shows its progress.
     static let progressInterval = 1

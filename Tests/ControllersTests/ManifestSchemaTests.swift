@@ -23,7 +23,7 @@ import Testing
 ///   CRDs' schemas by the API server in `CRDRoundTripTests.samplesSurviveTheAPIServer`.
 /// - The Helm chart is not validated here: rendering it belongs to the chart's own tests
 ///   (issue 16, item 4).
-@Suite struct ManifestSchemaTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct ManifestSchemaTests {
     static let versions = ["1.25.0", "1.29.0", "1.34.0"]
     /// API groups of custom resources, which the tool has no schema for.
     static let customGroups: Set<String> = ["stowage.io", "cert-manager.io"]

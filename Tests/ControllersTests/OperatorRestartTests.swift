@@ -8,7 +8,7 @@ import Testing
 
 /// `stowage operator` as a process: killed with SIGKILL while a volume is Finalizing, it
 /// picks the final sync up after a restart; nothing is lost and nothing is pushed twice.
-@Suite struct OperatorRestartTests {
+@Suite(.tags(.integration, .timing), .timeLimit(.minutes(15))) struct OperatorRestartTests {
     func startOperator(_ w: World) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: World.binary)

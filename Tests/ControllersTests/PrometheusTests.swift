@@ -1,6 +1,8 @@
 import Foundation
+import KubeClient
 import KubeModel
 import KubeTesting
+import ObjectStore
 import StowageAPI
 import Testing
 
@@ -10,7 +12,7 @@ import Testing
 /// admin's dashboards and alerts ask; the shipped alert rules are loaded from
 /// `deploy/prometheus-rules.yaml` with `for:` shortened to 0s, and the failed-push alert
 /// must fire for the volume whose push failed, and only for it.
-@Suite struct PrometheusTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct PrometheusTests {
     static let rulesPath = TestEnvironment.packageRoot + "/deploy/prometheus-rules.yaml"
 
     @Test func prometheusScrapesTheOperatorAndAFailedPushFiresItsAlert() async throws {

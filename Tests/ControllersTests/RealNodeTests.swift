@@ -3,12 +3,13 @@ import Foundation
 import KubeClient
 import KubeModel
 import KubeTesting
+import ObjectStore
 import StowageAPI
 import Testing
 
 /// What only a real node shows: where sync pods run, what reaches the status from inside a
 /// container, and how a pod that cannot run is reported.
-@Suite struct RealNodeTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct RealNodeTests {
     func withWorld(_ prefix: String, _ adjust: (inout SyncPodSettings) -> Void = { _ in },
                    _ body: (World) async throws -> Void) async throws {
         try await World.with(prefix, adjust, body)

@@ -2,6 +2,8 @@ import Controllers
 import Foundation
 import KubeClient
 import KubeModel
+import KubeTesting
+import ObjectStore
 import StowageAPI
 import Testing
 

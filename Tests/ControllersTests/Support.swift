@@ -97,7 +97,14 @@ struct World {
         let holder = ConfigHolder(namespace: namespace)
         let op = Operator(client: client, watchNamespace: namespace, settings: settings, config: holder,
                           events: events, metrics: nil, workers: 2, logger: logger)
-        return Task { try await op.run() }
+        return Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await events.run() }
+                group.addTask { try await op.run() }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
     }
 
     func setConfig(_ yaml: String) async throws {
@@ -196,21 +203,6 @@ struct World {
 }
 
 func runKubectl(_ env: TestEnvironment, _ arguments: [String]) throws { try env.kubectl(arguments) }
-
-/// Polls `check` until it holds (for assertions only: the code under test never polls).
-/// The default allows for real pods on two loaded cores: each sync is a pod to schedule, start
-/// and stop, beside every other suite's.
-func eventually(_ what: String, timeout: Duration = .seconds(120), _ check: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await check()) == true { return }
-        try await Task.sleep(for: .milliseconds(200))
-    }
-    Issue.record("timed out waiting until \(what)")
-    throw TimedOut(what: what)
-}
-
-struct TimedOut: Error { var what: String }
 
 /// Starts a long-running program with no input and its output in the file `log` (made
 /// empty first), for a test to read when something fails. `environment`: the whole

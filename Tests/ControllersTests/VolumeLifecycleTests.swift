@@ -76,7 +76,7 @@ import Testing
         #expect(settled { _ in }.step == .steady(recheckAfter: nil))
     }
 
-    @Test func thePullIdentityCoversTheSourceAndTheAccessModeOnly() {
+    @Test func thePullIdentityCoversTheSourceAndTheAccessModeOnly() throws {
         let source = DataSource(s3: S3Source(endpoint: "https://s3.example", bucket: "b", prefix: "p",
                                              credentialsSecretRef: LocalObjectReference(name: "creds")))
         let base = PullIdentity.of(source: source, access: .readWrite)
@@ -86,9 +86,16 @@ import Testing
         prefix.s3?.prefix = "q"
         var secret = source
         secret.s3?.credentialsSecretRef = LocalObjectReference(name: "other")
+        // A new pin (`spec.source.version`) is a new pull; an unpinned source keeps the
+        // identity it had before the field existed (nil is not encoded).
+        var pinned = source
+        pinned.version = "latest"
         let others = [PullIdentity.of(source: prefix, access: .readWrite), PullIdentity.of(source: secret, access: .readWrite),
-                      PullIdentity.of(source: source, access: .readOnly), PullIdentity.of(source: nil, access: .readWrite)]
-        #expect(Set(others + [base]).count == 5)
+                      PullIdentity.of(source: source, access: .readOnly), PullIdentity.of(source: nil, access: .readWrite),
+                      PullIdentity.of(source: pinned, access: .readWrite)]
+        #expect(Set(others + [base]).count == 6)
+        let (withPin, without) = (String(decoding: try JSONEncoder().encode(pinned), as: UTF8.self), String(decoding: try JSONEncoder().encode(source), as: UTF8.self))
+        #expect(withPin.contains("\"version\"") && !without.contains("\"version\""))
     }
 
     @Test(arguments: [
@@ -200,6 +207,26 @@ extension VolumeLifecycle.Observation {
         let args = try #require(SyncJob.build(md5, settings: SyncPodSettings()).spec?.template.spec.containers.first?.args)
         #expect(args.suffix(4) == ["--part-checksum", "md5", "--ca-bundle", "/etc/stowage/ca/ca.crt"])
         #expect(SyncJob.build(request(), settings: SyncPodSettings()).spec?.template.spec.containers.first?.args?.contains("--part-checksum") == false)
+    }
+
+    /// `spec.source.version` reaches pulls only, `spec.sync.keepVersions` pushes only.
+    @Test func aPinnedVersionAndKeepVersionsReachTheCommandLine() throws {
+        func args(_ request: SyncJobRequest) throws -> [String] {
+            try #require(SyncJob.build(request, settings: SyncPodSettings()).spec?.template.spec.containers.first?.args)
+        }
+        let id = String(repeating: "0f", count: 32)
+        var pull = request(access: .readOnly, direction: .pull)
+        pull.version = id
+        pull.sync.keepVersions = true
+        let pulled = try args(pull)
+        #expect(pulled.firstIndex(of: "--version").map { pulled[$0 + 1] } == id)
+        #expect(!pulled.contains("--keep-versions"))
+        var push = request()
+        push.version = id
+        push.sync.keepVersions = true
+        let pushed = try args(push)
+        #expect(pushed.contains("--keep-versions") && !pushed.contains("--version"))
+        #expect(try !args(request()).contains("--keep-versions") && !args(request(access: .readOnly, direction: .pull)).contains("--version"))
     }
 
     @Test func thePodIsRestrictedAndGetsCredentialsOnlyByReference() throws {

@@ -1,5 +1,6 @@
 @testable import DataSync
 import Foundation
+import ObjectStore
 import Testing
 
 /// Valohai's rule for `status.warning` (issue 15, item 3): inputs changed only when a

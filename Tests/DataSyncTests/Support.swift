@@ -19,3 +19,20 @@ func scratchDirectory(_ name: String) throws -> String {
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
+
+/// Writes `data` to `path` under `dir`, creating its directories.
+func writeFile(_ dir: String, _ path: String, _ data: Data) throws {
+    let full = dir + "/" + path
+    try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try data.write(to: URL(fileURLWithPath: full))
+}
+
+/// `count` random bytes.
+func randomData(_ count: Int) -> Data {
+    var data = Data(count: (count + 7) / 8 * 8)
+    var generator = SystemRandomNumberGenerator()
+    data.withUnsafeMutableBytes { raw in
+        for i in raw.bindMemory(to: UInt64.self).indices { raw.storeBytes(of: generator.next(), toByteOffset: i * 8, as: UInt64.self) }
+    }
+    return data.prefix(count)
+}

@@ -6,7 +6,7 @@ import Testing
 /// The `stowage sync` executable as sync pods run it: exit codes, one-line errors, and
 /// surviving SIGKILL and SIGTERM. The binary is the one `swift build --build-tests` put
 /// next to the test bundle.
-@Suite(.serialized) struct SyncCommandTests {
+@Suite(.serialized, .tags(.integration, .timing, .s3), .timeLimit(.minutes(15))) struct SyncCommandTests {
     let env: TestEnvironment
     let s3: S3Client
     let scratch: String
@@ -95,15 +95,21 @@ import Testing
         }
     }
 
-    @Test func killedPushLeavesOnlyWholeObjectsAndTheNextRunCompletes() async throws {
+    /// SIGKILL in the middle of a push leaves only whole objects, and the next run sends only
+    /// what was not finished. With `--keep-versions` (a versioned bucket) every object version
+    /// is whole, and no more than the files in flight at the kill have a second one.
+    @Test(arguments: [false, true])
+    func killedPushLeavesOnlyWholeObjectsAndTheNextRunCompletes(keepVersions: Bool) async throws {
         try await withBucket("kill") { b in
-            let dir = scratch + "/vol"
+            if keepVersions { try await s3.enableVersioning(b) }
+            let keep = keepVersions ? ["--keep-versions"] : []
+            let dir = scratch + "/vol-\(keepVersions)"
             // Enough files that the kill lands mid-way even when the listing that watches for
             // the first five is slow (the parallel test phase loads both cores): with 60,
             // a loaded run once saw all of them finish first.
             let count = 240
             try files(dir, count: count, size: 512 << 10)
-            let (process, _, _) = try start(["sync", "push", "s3://\(b)/p", dir, "--mode", "RW", "--endpoint", env.s3Endpoint, "--concurrency", "2"])
+            let (process, _, _) = try start(["sync", "push", "s3://\(b)/p", dir, "--mode", "RW", "--endpoint", env.s3Endpoint, "--concurrency", "2"] + keep)
             var seen = 0
             for _ in 0..<2000 where seen < 5 {
                 try await Task.sleep(for: .milliseconds(5))
@@ -118,13 +124,26 @@ import Testing
                 #expect(object.size == Int64(local.count) && object.etag == ContentDigest.of(local).md5, "\(object.key) is whole")
             }
 
-            let resumed = try run(["sync", "push", "s3://\(b)/p", dir, "--mode", "RW", "--endpoint", env.s3Endpoint])
+            #expect(try await s3.listObjects(bucket: b, prefix: "p/.stowage/").isEmpty, "a killed push writes no version")
+            let resumed = try run(["sync", "push", "s3://\(b)/p", dir, "--mode", "RW", "--endpoint", env.s3Endpoint] + keep)
             #expect(resumed.status == 0)
             let summary = try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any]
             let uploaded = try #require(summary?["uploaded"] as? Int)
             #expect(uploaded < count && uploaded >= count - partial.count, "journaled uploads are not redone (\(uploaded))")
             #expect(try await objects(b).count == count)
-            let again = try run(["sync", "push", "s3://\(b)/p", dir, "--mode", "RW", "--endpoint", env.s3Endpoint])
+            if keepVersions {
+                // A file whose PUT the server finished as the kill came was not journaled yet, and
+                // is sent again: at most the two in flight (--concurrency 2).
+                let stored = try await s3.listObjectVersions(bucket: b, prefix: "p/f")
+                let keys = Set(stored.map(\.key))
+                #expect(keys.count == count && stored.count <= count + 2 && stored.allSatisfy { !$0.isDeleteMarker },
+                        "about one version per file (\(stored.count) versions of \(keys.count) files)")
+                for version in stored {
+                    let local = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + version.key.dropFirst(2)))
+                    #expect(version.size == Int64(local.count) && version.etag == ContentDigest.of(local).md5, "\(version.key) is whole")
+                }
+            }
+            let again = try run(["sync", "push", "s3://\(b)/p", dir, "--mode", "RW", "--endpoint", env.s3Endpoint] + keep)
             #expect((try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])?["uploaded"] as? Int == 0)
         }
     }
@@ -199,6 +218,74 @@ import Testing
             #expect(lines.dropFirst().allSatisfy { $0[4] == "datavolume/ns/v" })
             let bad = try run(["versions", "not-a-url", "--endpoint", env.s3Endpoint])
             #expect(bad.status == 7 && bad.stderr.contains("not an s3://"), "\(bad.stderr)")
+        }
+    }
+
+    /// Write-once outputs from the command line: `--keep-versions` refuses a bucket without
+    /// versioning in one line (exit 7) and pushes nothing; with versioning, a pull of the first
+    /// version after a second push overwrote and deleted files gives its bytes exactly;
+    /// `purge --keep 1 --dry-run` lists what only the first version names and changes nothing;
+    /// `purge --keep 1` removes it, and the latest version still pulls whole.
+    @Test func writeOnceOutputsKeepEverythingUntilPurge() async throws {
+        try await withBucket("purge") { b in
+            let src = scratch + "/purge-src"
+            func read(_ dir: String) throws -> [String: Data] {
+                Dictionary(uniqueKeysWithValues: try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0 != ".stowage" }.map {
+                    ($0, try Data(contentsOf: URL(fileURLWithPath: dir + "/" + $0)))
+                })
+            }
+            func version(_ result: (status: Int32, stdout: String, stderr: String)) throws -> String {
+                #expect(result.status == 0, "\(result.stderr)")
+                return try #require((try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["version"] as? String)
+            }
+            func versions() async throws -> Set<String> {
+                Set(try await s3.listObjectVersions(bucket: b, prefix: "").map { "\($0.key) \($0.versionID)" })
+            }
+            try files(src, count: 3, size: 1000)
+            let endpoint = ["--endpoint", env.s3Endpoint]
+            let push = ["sync", "push", "s3://\(b)/p", src, "--mode", "RWD", "--keep-versions"] + endpoint
+            let refused = try run(push)
+            #expect(refused.status == 7, "\(refused.stderr)")
+            #expect(refused.stderr.split(separator: "\n").count == 1 && refused.stderr.contains("keepVersions needs object versioning on bucket \(b)"), "\(refused.stderr)")
+            #expect(try await s3.listObjects(bucket: b).isEmpty)
+
+            try await s3.enableVersioning(b)
+            let first = try version(try run(push))
+            let firstFiles = try read(src)
+            try files(src, count: 2, size: 1000)
+            try FileManager.default.removeItem(atPath: src + "/f2.bin")
+            let second = try version(try run(push))
+            let secondFiles = try read(src)
+            #expect(first != second && firstFiles.count == 3 && secondFiles.count == 2 && firstFiles["f0.bin"] != secondFiles["f0.bin"])
+
+            let pull = { (dir: String, id: String) in try self.run(["sync", "pull", "s3://\(b)/p", dir, "--mode", "RO", "--version", id] + endpoint) }
+            let old = try pull(scratch + "/purge-old", first)
+            #expect(old.status == 0 && old.stderr.contains("version \(first)"), "\(old.stderr)")
+            #expect(try read(scratch + "/purge-old") == firstFiles, "the first version's bytes exactly")
+
+            let before = try await versions()
+            let dry = try run(["purge", "s3://\(b)/p", "--keep", "1", "--dry-run"] + endpoint)
+            #expect(dry.status == 0, "\(dry.stderr)")
+            let planned = dry.stdout.split(separator: "\n").map(String.init)
+            #expect(planned.filter { $0.hasPrefix("would remove object version p/f") }.count == 3, "\(dry.stdout)")
+            #expect(planned.contains { $0.hasPrefix("would remove delete marker p/f2.bin ") }, "\(dry.stdout)")
+            #expect(planned.contains { $0.hasPrefix("would remove version manifest p/.stowage/versions/") && $0.contains(first) }, "\(dry.stdout)")
+            #expect(planned.last?.hasPrefix("dry run: 1 versions kept (latest \(second)), 1 purged: 5 removals") == true, "\(dry.stdout)")
+            #expect(try await versions() == before, "a dry run changes nothing")
+
+            let purged = try run(["purge", "s3://\(b)/p", "--keep", "1"] + endpoint)
+            #expect(purged.status == 0, "\(purged.stderr)")
+            #expect(purged.stdout.split(separator: "\n").filter { $0.hasPrefix("remove ") }.count == 5, "\(purged.stdout)")
+            let after = try await versions()
+            #expect(after.isSubset(of: before) && before.count - after.count == 5)
+            let latest = try pull(scratch + "/purge-latest", second)
+            #expect(latest.status == 0, "\(latest.stderr)")
+            #expect(try read(scratch + "/purge-latest") == secondFiles, "the latest version is whole")
+            let gone = try pull(scratch + "/purge-gone", first)
+            #expect(gone.status == 8 && gone.stderr.contains("is not under"), "\(gone.stderr)")
+            let listed = try run(["versions", "s3://\(b)/p"] + endpoint)
+            #expect(listed.stdout.split(separator: "\n").count == 2 && listed.stdout.contains(second))
+            #expect(try run(["purge", "s3://\(b)/p", "--keep", "0"] + endpoint).status == 64)
         }
     }
 

@@ -8,7 +8,7 @@ import Testing
 /// The sync engine against the real SeaweedFS S3 gateway: every mode, incremental runs,
 /// guards, dry runs, interruption and interoperability. Each test has its own bucket and
 /// directories.
-@Suite(.serialized) struct SyncEngineTests {
+@Suite(.serialized, .tags(.integration, .s3), .timeLimit(.minutes(15))) struct SyncEngineTests {
     let env: TestEnvironment
     let s3: S3Client
     let scratch: String

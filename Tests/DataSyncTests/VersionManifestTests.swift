@@ -62,4 +62,47 @@ import Testing
         }
         #expect(RecordedDigest.metadata(["sha256": "s", "md5": "not-hex"])?.md5 == nil)
     }
+
+    @Test func aPinIsAnIdentifierOrLatest() {
+        #expect(PinnedVersion.isValid("latest") && PinnedVersion.isValid(String(repeating: "0a", count: 32)))
+        for bad in ["LATEST", String(repeating: "0A", count: 32), String(repeating: "0", count: 63), "", "v1"] {
+            #expect(!PinnedVersion.isValid(bad), "\(bad)")
+        }
+    }
+
+    /// A file in sync stays so for a pinned pull only with the version's SHA-256; a file of
+    /// the version that changed on a bucket without versioning fails the pull only if the
+    /// pull needs it, named with every other such file.
+    @Test func aPinnedPullNeedsTheRecordedContentAndNamesWhatItCannotRead() throws {
+        var other = entry("b.txt")
+        other.sha256 = String(repeating: "d", count: 64)
+        let version = [entry("a.txt"), entry("b.txt"), entry("c.txt")]
+        let remote = version.map { RemoteFile(path: $0.path, key: "p/" + $0.path, size: $0.size, etag: $0.etag, lastModified: Date()) }
+        let pinned = PinnedVersion(key: VersionKey(time: Date(), id: String(repeating: "1", count: 64)),
+                                   manifest: VersionManifest(source: "s3://b/p/", volume: nil, entries: version), remote: remote,
+                                   recorded: Dictionary(uniqueKeysWithValues: version.map { ($0.path, $0) }),
+                                   changed: ["c.txt": "c.txt (deleted)", "b.txt": "b.txt (changed)"])
+        var plan = SyncPlan()
+        plan.unchanged = [entry("a.txt"), other, entry("c.txt")]
+        SyncEngine.requireRecordedContent(&plan, pinned)
+        #expect(plan.unchanged.map(\.path) == ["a.txt", "c.txt"] && plan.downloads.map(\.path) == ["b.txt"])
+        #expect(throws: SyncError.self) { try pinned.requireAvailable(plan.downloads) }
+        do {
+            try pinned.requireAvailable(remote)
+            Issue.record("c.txt and b.txt cannot be read")
+        } catch let error as SyncError {
+            #expect(error.code == .versionUnavailable && error.message.contains("2 of its files changed") && error.message.contains("b.txt (changed), c.txt (deleted)"))
+        }
+        try pinned.requireAvailable([remote[0]])
+    }
+
+    /// keepVersions sends again the files in sync whose entries name no object version.
+    @Test func keepVersionsUploadsWhatNamesNoVersion() {
+        var plain = entry("old.txt")
+        plain.versionID = nil
+        var plan = SyncPlan()
+        plan.unchanged = [entry("new.txt"), plain]
+        SyncEngine.uploadUnversioned(&plan, local: [LocalFile(path: "new.txt", size: 3, mtime: 1), LocalFile(path: "old.txt", size: 3, mtime: 1)])
+        #expect(plan.unchanged.map(\.path) == ["new.txt"] && plan.uploads.map(\.path) == ["old.txt"])
+    }
 }

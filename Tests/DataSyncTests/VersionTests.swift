@@ -6,7 +6,7 @@ import Testing
 
 /// Version manifests against the real S3 server: what every successful push leaves under
 /// `PREFIX/.stowage/versions/`, and pulls checked against it.
-@Suite(.serialized) struct VersionTests {
+@Suite(.serialized, .tags(.integration, .s3), .timeLimit(.minutes(15))) struct VersionTests {
     let env: TestEnvironment
     let s3: S3Client
     let scratch: String
@@ -24,21 +24,6 @@ import Testing
         return try await SyncEngine(client: s3, options: options).run()
     }
 
-    func write(_ dir: String, _ path: String, _ data: Data) throws {
-        let full = dir + "/" + path
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try data.write(to: URL(fileURLWithPath: full))
-    }
-
-    func random(_ count: Int) -> Data {
-        var data = Data(count: (count + 7) / 8 * 8)
-        var generator = SystemRandomNumberGenerator()
-        data.withUnsafeMutableBytes { raw in
-            for i in raw.bindMemory(to: UInt64.self).indices { raw.storeBytes(of: generator.next(), toByteOffset: i * 8, as: UInt64.self) }
-        }
-        return data.prefix(count)
-    }
-
     func manifest(_ bucket: String, _ version: VersionSummary) async throws -> VersionManifest {
         try VersionManifest.decode(try await s3.getObject(bucket: bucket, key: version.key))
     }
@@ -49,11 +34,11 @@ import Testing
     @Test func twoPushesWithChangesInBetweenGiveTwoVersions() async throws {
         try await s3.withTemporaryBucket("ver-two") { b in
             let src = scratch + "/two"
-            try write(src, "a.txt", Data("first".utf8))
-            try write(src, "dir/b.bin", random(1000))
+            try writeFile(src, "a.txt", Data("first".utf8))
+            try writeFile(src, "dir/b.bin", randomData(1000))
             let first = try await sync(.push, .RWD, b, src)
-            try write(src, "a.txt", Data("second, longer".utf8))
-            try write(src, "c.txt", Data("new".utf8))
+            try writeFile(src, "a.txt", Data("second, longer".utf8))
+            try writeFile(src, "c.txt", Data("new".utf8))
             try FileManager.default.removeItem(atPath: src + "/dir/b.bin")
             let second = try await sync(.push, .RWD, b, src)
             let ids = [try #require(first.version), try #require(second.version)]
@@ -87,10 +72,10 @@ import Testing
     @Test func everyEntryHasTheDigestsOfMd5sumSha1sumAndSha256sum() async throws {
         try await s3.withTemporaryBucket("ver-sums") { b in
             let src = scratch + "/sums"
-            try write(src, "small.txt", Data("hello\n".utf8))
-            try write(src, "empty", Data())
-            try write(src, "whole.bin", random(300 << 10))
-            try write(src, "parts/large.bin", random((11 << 20) + 12345))
+            try writeFile(src, "small.txt", Data("hello\n".utf8))
+            try writeFile(src, "empty", Data())
+            try writeFile(src, "whole.bin", randomData(300 << 10))
+            try writeFile(src, "parts/large.bin", randomData((11 << 20) + 12345))
             let report = try await sync(.push, .RW, b, src)
             let version = try #require(try await VersionListing.summaries(client: s3, bucket: b, prefix: "out").first)
             #expect(version.id == report.version)
@@ -127,7 +112,7 @@ import Testing
     @Test func pullsAreCheckedAgainstTheVersionManifest() async throws {
         try await s3.withTemporaryBucket("ver-check") { b in
             let src = scratch + "/check"
-            try write(src, "large.bin", random((7 << 20) + 5))
+            try writeFile(src, "large.bin", randomData((7 << 20) + 5))
             let report = try await sync(.push, .RW, b, src)
             let version = try #require(try await VersionListing.summaries(client: s3, bucket: b, prefix: "out").first)
             var forged = try await manifest(b, version)
@@ -159,15 +144,15 @@ import Testing
         try await s3.withTemporaryBucket("ver-versioned") { b in
             try await s3.enableVersioning(b)
             let src = scratch + "/versioned"
-            try write(src, "small.txt", Data("one".utf8))
-            try write(src, "large.bin", random((7 << 20) + 3))
+            try writeFile(src, "small.txt", Data("one".utf8))
+            try writeFile(src, "large.bin", randomData((7 << 20) + 3))
             _ = try await sync(.push, .RW, b, src)
             let first = try await manifest(b, try #require(try await VersionListing.summaries(client: s3, bucket: b, prefix: "out").first))
             for entry in first.entries {
                 let head = try #require(try await s3.headObject(bucket: b, key: "out/" + entry.path))
                 #expect(entry.versionID != nil && entry.versionID == head.versionID, "\(entry.path) on \(env.s3Server)")
             }
-            try write(src, "small.txt", Data("two".utf8))
+            try writeFile(src, "small.txt", Data("two".utf8))
             _ = try await sync(.push, .RW, b, src)
             let second = try await manifest(b, try #require(try await VersionListing.summaries(client: s3, bucket: b, prefix: "out").first))
             #expect(second.entries[0].path == "large.bin" && second.entries[0].versionID == first.entries[0].versionID)

@@ -5,7 +5,7 @@ import Testing
 
 /// The HTTP layer against the real kube-apiserver (TLS, tokens, client certificates,
 /// watches) and SeaweedFS's filer (plain HTTP bulk bodies).
-@Suite struct HTTPClientTests {
+@Suite(.tags(.integration, .timing), .timeLimit(.minutes(15))) struct HTTPClientTests {
     let env: TestEnvironment
     let client: HTTPClient
 

@@ -1,9 +1,10 @@
 import Foundation
 import HTTP
+import KubeTesting
 import Testing
 @testable import KubeClient
 
-@Suite struct KubeConfigTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct KubeConfigTests {
     /// A kubeconfig as kubeadm and kind write it, with two contexts.
     static let sample = """
     apiVersion: v1

@@ -6,7 +6,7 @@ import Testing
 @testable import KubeModel
 
 /// The generic client against the real kube-apiserver.
-@Suite struct ResourceClientTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct ResourceClientTests {
     @Test func configMapCRUD() async throws {
         let cluster = try await Cluster("crud")
         let cms = cluster.configMaps()
@@ -216,7 +216,7 @@ import Testing
     }
 }
 
-@Suite struct TokenRotationTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct TokenRotationTests {
     /// A projected service-account token changes on disk; the next request uses it.
     @Test func aRotatedTokenFileIsPickedUpWithoutRestart() async throws {
         let env = try TestEnvironment.shared()

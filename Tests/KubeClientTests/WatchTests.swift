@@ -5,7 +5,7 @@ import Testing
 @testable import KubeClient
 @testable import KubeModel
 
-@Suite struct WatchTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct WatchTests {
     @Test func addedModifiedDeletedInOrderThenABookmark() async throws {
         let cluster = try await Cluster("watch")
         let cms = cluster.configMaps()

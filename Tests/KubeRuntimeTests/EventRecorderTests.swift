@@ -1,10 +1,12 @@
 import Foundation
 import KubeClient
 import KubeModel
+import ServiceLifecycleTestKit
+import KubeTesting
 import Testing
 @testable import KubeRuntime
 
-@Suite struct EventRecorderTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct EventRecorderTests {
     @Test func repeatsAggregateIntoOneEvent() async throws {
         let cluster = try await RuntimeTestCluster("events")
         let object = try await cluster.resource(ConfigMap.self).create(ConfigMap(metadata: ObjectMeta(name: "subject")))
@@ -40,11 +42,35 @@ import Testing
         let cluster = try await RuntimeTestCluster("events-post")
         let object = try await cluster.resource(ConfigMap.self).create(ConfigMap(metadata: ObjectMeta(name: "subject")))
         let recorder = EventRecorder(client: cluster.client, component: "stowage", instance: "test-1")
+        // Posted before the recorder's service runs: buffered, then written in order.
         for i in 0..<20 { recorder.post(object, type: .normal, reason: "Step", message: "step \(i)") }
+        let service = Task { await recorder.run() }
+        defer { service.cancel() }
         await recorder.flush()
         let events = try await cluster.resource(Event.self).list().items.filter { $0.involvedObject.uid == object.metadata.uid }
         #expect(Set(events.compactMap(\.message)) == Set((0..<20).map { "step \($0)" }))
+        let first = try #require(events.first { $0.message == "step 0" }?.firstTimestamp)
+        let last = try #require(events.first { $0.message == "step 19" }?.firstTimestamp)
+        #expect(first <= last, "written in the order posted")
         await recorder.flush() // nothing pending: returns at once
+    }
+
+    @Test func gracefulShutdownWritesWhatIsPostedThenDropsTheRest() async throws {
+        let cluster = try await RuntimeTestCluster("events-drain")
+        let object = try await cluster.resource(ConfigMap.self).create(ConfigMap(metadata: ObjectMeta(name: "subject")))
+        let recorder = EventRecorder(client: cluster.client, component: "stowage", instance: "test-1")
+        for i in 0..<10 { recorder.post(object, type: .normal, reason: "Step", message: "step \(i)") }
+        await testGracefulShutdown { trigger in
+            trigger.triggerGracefulShutdown()
+            await recorder.run()
+        }
+        let events = try await cluster.resource(Event.self).list().items.filter { $0.involvedObject.uid == object.metadata.uid }
+        #expect(Set(events.compactMap(\.message)) == Set((0..<10).map { "step \($0)" }), "everything posted before shutdown is written")
+        // Posted after the service stopped: dropped, and flush does not wait for it.
+        recorder.post(object, type: .normal, reason: "Step", message: "late")
+        await recorder.flush()
+        let after = try await cluster.resource(Event.self).list().items.filter { $0.involvedObject.uid == object.metadata.uid }
+        #expect(after.count == 10)
     }
 
     @Test func failuresAreNotThrown() async throws {
@@ -54,6 +80,16 @@ import Testing
         var ghost = ConfigMap(metadata: ObjectMeta(name: "ghost", namespace: "no-such-namespace-\(UInt32.random(in: 0...UInt32.max))"))
         ghost.metadata.uid = UUID().uuidString
         await recorder.record(ghost, type: .normal, reason: "Test", message: "nowhere")
+        // The same recorder goes on working: a real object's Event is written, with a count
+        // of 1 (the failed one left nothing remembered behind)...
+        let object = try await cluster.resource(ConfigMap.self).create(ConfigMap(metadata: ObjectMeta(name: "subject")))
+        await recorder.record(object, type: .normal, reason: "Test", message: "here")
+        let written = try await cluster.resource(Event.self).list().items.filter { $0.involvedObject.uid == object.metadata.uid }
+        #expect(written.map(\.count) == [1])
+        // ...and the ghost's Event exists nowhere.
+        let name = EventRecorder.eventName(for: ghost, type: .normal, reason: "Test", message: "nowhere")
+        let everywhere = try await cluster.client.resource(Event.self, namespace: nil).list().items
+        #expect(!everywhere.isEmpty && !everywhere.contains { $0.metadata.name == name })
     }
 
     @Test func namesAreStableAndDistinct() {

@@ -1,10 +1,11 @@
 import Foundation
 import KubeClient
 import KubeModel
+import KubeTesting
 import Testing
 @testable import KubeRuntime
 
-@Suite struct FinalizerTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct FinalizerTests {
     static let name = "test.stowage.io/cleanup"
 
     struct CleanupFailed: Error {}

@@ -2,10 +2,11 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import KubeTesting
 import Testing
 @testable import KubeRuntime
 
-@Suite struct HealthServerTests {
+@Suite(.tags(.timing)) struct HealthServerTests {
     @Test func endpointsOverLoopback() async throws {
         let registry = MetricsRegistry()
         registry.counter("stowage_reconcile_total", help: "Reconcile passes.", labels: ["controller": "dv"]).increment(by: 3)

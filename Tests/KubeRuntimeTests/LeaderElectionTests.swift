@@ -23,18 +23,6 @@ struct RuntimeTestCluster {
     }
 
     func resource<R: KubeResource>(_ type: R.Type) -> ResourceClient<R> { client.resource(type, namespace: namespace) }
-
-    /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns how long it took.
-    @discardableResult
-    func eventually(within timeout: Duration, _ what: Comment, _ condition: () async throws -> Bool) async throws -> Duration {
-        let start = ContinuousClock.now
-        while ContinuousClock.now - start < timeout {
-            if try await condition() { return ContinuousClock.now - start }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        Issue.record("not within \(timeout): \(what)")
-        return ContinuousClock.now - start
-    }
 }
 
 /// A count shared between a test and the tasks it starts.
@@ -186,7 +174,7 @@ final class RuntimeTestTally: Sendable {
     }
 }
 
-@Suite(.serialized) struct LeaderElectionTests {
+@Suite(.serialized, .tags(.integration, .timing), .timeLimit(.minutes(15))) struct LeaderElectionTests {
     static let logger = Logger(label: "leader-election-test")
 
     func elector(_ cluster: RuntimeTestCluster, _ identity: String, release: Bool = true) -> LeaderElector {
@@ -205,7 +193,7 @@ final class RuntimeTestTally: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { outer in
             try await withThrowingTaskGroup(of: Void.self) { inner in
                 inner.addTask { try await a.run() }
-                try await cluster.eventually(within: .seconds(5), "a leads") { a.isLeader }
+                try await eventually("a leads", timeout: .seconds(5), every: .milliseconds(20)) { a.isLeader }
                 outer.addTask { try await b.run() }
 
                 // For 4 s (longer than the lease): never two leaders, and b never takes a
@@ -226,7 +214,7 @@ final class RuntimeTestTally: Sendable {
             #expect(!a.isLeader)
             #expect(try await holder(cluster)?.holderIdentity == "a", "a killed leader does not release")
 
-            let handover = try await cluster.eventually(within: .seconds(6), "b takes over") { b.isLeader }
+            let handover = try await eventually("b takes over", timeout: .seconds(6), every: .milliseconds(20)) { b.isLeader }
             // b judges expiry from when it last saw a renew (at most ~1.1 s before the kill),
             // so the takeover comes after most of the 3 s lease and within it plus one poll.
             #expect(handover >= .milliseconds(1500), "b took over a lease that had not expired: \(handover)")
@@ -247,14 +235,14 @@ final class RuntimeTestTally: Sendable {
         let groupB = ServiceGroup(services: [b], logger: Self.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await groupA.run() }
-            try await cluster.eventually(within: .seconds(5), "a leads") { a.isLeader }
+            try await eventually("a leads", timeout: .seconds(5), every: .milliseconds(20)) { a.isLeader }
             group.addTask { try await groupB.run() }
             try await Task.sleep(for: .seconds(1))
             #expect(a.isLeader && !b.isLeader)
 
             // SIGTERM: the service group shuts a down gracefully, and a releases the lease.
             await groupA.triggerGracefulShutdown()
-            let handover = try await cluster.eventually(within: .seconds(4), "b takes over") { b.isLeader }
+            let handover = try await eventually("b takes over", timeout: .seconds(4), every: .milliseconds(20)) { b.isLeader }
             #expect(!a.isLeader)
             // One poll of b (0.5 s, up to 20 % jitter) and a request, not a lease duration.
             #expect(handover < .milliseconds(1200), "handover took \(handover)")
@@ -287,18 +275,18 @@ final class RuntimeTestTally: Sendable {
                     }
                 }
             }
-            try await cluster.eventually(within: .seconds(5), "the work starts under leadership") { starts.value == 1 }
+            try await eventually("the work starts under leadership", timeout: .seconds(5), every: .milliseconds(20)) { starts.value == 1 }
 
             // Another party takes the lease by force (as a replica on the far side of a
             // partition would once a's renewals stopped reaching the server).
             _ = try await cluster.resource(Lease.self).patch("stowage-lock", .merge, [
-                "spec": ["holderIdentity": "intruder", "leaseDurationSeconds": 2, "renewTime": .string(LeaderElector.microTime(Date()))],
+                "spec": ["holderIdentity": "intruder", "leaseDurationSeconds": 2, "renewTime": .string(MicroTime(Date()).text)],
             ])
-            try await cluster.eventually(within: .seconds(2), "the work is cancelled") { cancels.value == 1 }
+            try await eventually("the work is cancelled", timeout: .seconds(2), every: .milliseconds(20)) { cancels.value == 1 }
             #expect(!a.isLeader)
 
             // The intruder never renews: after its 2 s a leads again and the work restarts.
-            try await cluster.eventually(within: .seconds(5), "the work restarts") { starts.value == 2 }
+            try await eventually("the work restarts", timeout: .seconds(5), every: .milliseconds(20)) { starts.value == 2 }
             #expect(a.isLeader)
             // The intruder wrote no transition of its own; a's takeover from it counts one.
             #expect(try await holder(cluster)?.leaseTransitions == 1)
@@ -314,7 +302,7 @@ final class RuntimeTestTally: Sendable {
         let serviceGroup = ServiceGroup(services: [a], logger: Self.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await serviceGroup.run() }
-            try await cluster.eventually(within: .seconds(5), "a leads") { a.isLeader }
+            try await eventually("a leads", timeout: .seconds(5), every: .milliseconds(20)) { a.isLeader }
             await serviceGroup.triggerGracefulShutdown()
             try await group.waitForAll()
             // Called after the elector stopped: nothing to wait for.
@@ -325,7 +313,15 @@ final class RuntimeTestTally: Sendable {
 
 @Suite struct LeaseTimeTests {
     @Test func microTimeHasSixFractionDigitsAndUTC() {
-        #expect(LeaderElector.microTime(Date(timeIntervalSince1970: 1_700_000_005.25)) == "2023-11-14T22:13:25.250000Z")
-        #expect(LeaderElector.microTime(Date(timeIntervalSince1970: 1_700_000_000)) == "2023-11-14T22:13:20.000000Z")
+        #expect(MicroTime(Date(timeIntervalSince1970: 1_700_000_005.25)).text == "2023-11-14T22:13:25.250000Z")
+        #expect(MicroTime(Date(timeIntervalSince1970: 1_700_000_000)).text == "2023-11-14T22:13:20.000000Z")
+        // Just below a whole second: rounded down, never written as the next second's .000000.
+        #expect(MicroTime(Date(timeIntervalSince1970: 1_700_000_000.999_999_6)).text == "2023-11-14T22:13:20.999999Z")
+    }
+
+    @Test func microTimeReadsBackWhatItWrites() throws {
+        let time = MicroTime(Date(timeIntervalSince1970: 1_700_000_005.123456))
+        let decoded = try JSONDecoder().decode(MicroTime.self, from: Data("\"\(time.text)\"".utf8))
+        #expect(abs(decoded.date.timeIntervalSince1970 - 1_700_000_005.123456) < 1e-6)
     }
 }

@@ -8,7 +8,7 @@ import Testing
 
 /// A controller keeps converging across a kube-apiserver restart and an expired
 /// resourceVersion, on a control plane of its own.
-@Suite struct ResilienceTests {
+@Suite(.tags(.integration, .timing), .timeLimit(.minutes(15))) struct ResilienceTests {
     @Test func survivesAnAPIServerRestartAndACompactedResourceVersion() async throws {
         // Without the watch cache, watches read etcd directly, so compaction expires them.
         let dir = TestEnvironment.packageRoot + "/.testenv/resilience-\(getpid())"

@@ -41,16 +41,6 @@ func sampleController(client: KubeClient, namespace: String, metrics: MetricsReg
     return controller
 }
 
-/// Polls `check` until it holds (for assertions only: the code under test never polls).
-func eventually(_ what: String, timeout: Duration = .seconds(20), _ check: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await check()) == true { return }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    Issue.record("timed out waiting until \(what)")
-}
-
 func runtimeClient(_ env: TestEnvironment, qps: Double = 200) throws -> KubeClient {
     var options = KubeClient.Options()
     options.qps = qps
@@ -64,7 +54,7 @@ func makeNamespace(_ client: KubeClient, _ prefix: String) async throws -> Strin
     return name
 }
 
-@Suite struct SampleControllerTests {
+@Suite(.tags(.integration, .timing), .timeLimit(.minutes(15))) struct SampleControllerTests {
     @Test func convergesAndReconvergesAfterHandEdits() async throws {
         let env = try TestEnvironment.shared()
         let client = try runtimeClient(env)

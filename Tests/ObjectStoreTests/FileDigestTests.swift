@@ -1,10 +1,11 @@
 import Foundation
 @testable import ObjectStore
+import KubeTesting
 import Testing
 
 /// Hashing a large file on threads of its own: failures and cancellation; no network.
 /// (That its digests equal the one-shot ones: `ChecksumTests.onePassPartChecksumsMatchEachPartAlone`.)
-@Suite struct FileDigestTests {
+@Suite(.tags(.timing)) struct FileDigestTests {
     /// A file of `size` bytes (sparse: holes read as zeros), open for reading and writing.
     func withFile<T>(size: Int64, _ body: (Int32) async throws -> T) async throws -> T {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("digest-\(UUID().uuidString)").path

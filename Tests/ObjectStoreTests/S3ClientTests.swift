@@ -8,7 +8,7 @@ import Testing
 
 /// The S3 client against the real SeaweedFS S3 gateway of the test environment; every
 /// test works in a bucket of its own.
-@Suite(.serialized) struct S3ClientTests {
+@Suite(.serialized, .tags(.integration, .s3), .timeLimit(.minutes(15))) struct S3ClientTests {
     let env: TestEnvironment
 
     init() throws { env = try TestEnvironment.shared() }

@@ -9,7 +9,7 @@ import YAML
 /// Installs the CRDs from `crds/` in the real kube-apiserver, creates every sample, and checks
 /// the server kept every field that was sent (nothing pruned by the schema) and applied the
 /// schema's defaults.
-@Suite(.serialized) struct CRDRoundTripTests {
+@Suite(.serialized, .tags(.integration), .timeLimit(.minutes(15))) struct CRDRoundTripTests {
     @Test func samplesSurviveTheAPIServer() async throws {
         let env = try TestEnvironment.shared()
         let client = KubeClient(connection: try KubeConfig.load(path: env.kubeconfig).connection())
@@ -71,7 +71,7 @@ import YAML
                 continue
             }
         }
-        #expect(created == 8)
+        #expect(created == 10)
 
         // The status subresource keeps every status field too.
         var dv = try await dvs.get("alice-home")

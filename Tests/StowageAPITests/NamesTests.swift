@@ -58,7 +58,7 @@ import Testing
         let name = try #require(UserName.homeName(for: longer))
         #expect(name.count == 63)
         #expect(name.hasPrefix("home-" + String(repeating: "a", count: 46) + "--"))
-        #expect(name.hasSuffix(String(SHA256.hex(longer).prefix(10))))
+        #expect(name.hasSuffix(String(sha256Hex(longer).prefix(10))))
         // Long names that share a prefix differ by their hash.
         #expect(UserName.homeName(for: longer + "b") != UserName.homeName(for: longer + "c"))
         // The cut never splits an escape.
@@ -77,7 +77,7 @@ import Testing
         #expect(ChildNames.claimName(for: dv) == "dv-alice-home")
         #expect(ChildNames.claimName(for: shv) == "shv-modules")
         let job = ChildNames.syncJobName(kind: .dataVolume, name: "alice-home", direction: .pull, token: "uid-1/3")
-        #expect(job == "stowage-dv-alice-home-pull-" + String(SHA256.hex("uid-1/3").prefix(8)))
+        #expect(job == "stowage-dv-alice-home-pull-" + String(sha256Hex("uid-1/3").prefix(8)))
         #expect(job == ChildNames.syncJobName(kind: .dataVolume, name: "alice-home", direction: .pull, token: "uid-1/3"))
         #expect(job != ChildNames.syncJobName(kind: .dataVolume, name: "alice-home", direction: .pull, token: "uid-1/4"))
         #expect(ChildNames.podVolumeName(kind: .dataVolume, name: "alice-home") == "dv-alice-home")
@@ -88,7 +88,7 @@ import Testing
         let job = ChildNames.syncJobName(kind: .sharedVolume, name: name, direction: .push, token: "t")
         let volume = ChildNames.podVolumeName(kind: .dataVolume, name: "my.data")
         for n in [job, volume, ChildNames.labelValue(name)] { #expect(n.count <= 63, "\(n)") }
-        #expect(job.hasSuffix("-push-" + String(SHA256.hex("t").prefix(8))))
+        #expect(job.hasSuffix("-push-" + String(sha256Hex("t").prefix(8))))
         #expect(Validator.isDNSLabel(Substring(volume)))
         #expect(Validator.isDNSLabel(Substring(job)))
         #expect(ChildNames.labelValue("short") == "short")
@@ -145,9 +145,9 @@ import Testing
     }
 
     @Test func sha256KnownAnswers() {
-        #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(String(repeating: "a", count: 1000))
+        #expect(sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(sha256Hex(String(repeating: "a", count: 1000))
             == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 }

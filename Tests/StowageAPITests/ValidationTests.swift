@@ -79,6 +79,29 @@ import Testing
         #expect(dv { $0.sync = SyncPolicy(maxDeletes: 0) }.validate().isEmpty)
     }
 
+    /// A pin is a version identifier or `latest`, of an S3 source, on an RO volume;
+    /// keepVersions is for volumes that push.
+    @Test func pinnedVersionAndKeepVersionsRules() {
+        func pinned(_ version: String, access: AccessMode = .readOnly) -> [FieldError] {
+            dv { spec in
+                spec.access = access
+                spec.source?.version = version
+            }.validate()
+        }
+        let id = String(repeating: "ab", count: 32)
+        #expect(pinned(id).isEmpty)
+        #expect(pinned("latest").isEmpty)
+        for bad in ["ABAB", String(repeating: "AB", count: 32), "v1", ""] {
+            #expect(pinned(bad).fields == ["spec.source.version"], "\(bad)")
+        }
+        #expect(pinned(id, access: .readWrite) == [FieldError("spec.source.version",
+            "a pinned version is a read-only input: set spec.access: RO (pushes of an RW or RWD volume make new versions)")])
+        #expect(dv { $0.access = .readWriteDelete; $0.sync = SyncPolicy(keepVersions: true) }.validate().isEmpty)
+        #expect(dv { $0.access = .readOnly; $0.sync = SyncPolicy(keepVersions: true) }.validate().fields == ["spec.sync.keepVersions"])
+        #expect(dv { $0.source = nil; $0.sync = SyncPolicy(keepVersions: true) }.validate().fields == ["spec.sync.keepVersions"])
+        #expect(dv { $0.sync = SyncPolicy(keepVersions: false); $0.access = .readOnly }.validate().isEmpty)
+    }
+
     @Test func ttlMustParse() {
         #expect(dv { $0.cache = CachePolicy(ttlAfterIdle: "3 days") }.validate()
             == [FieldError("spec.cache.ttlAfterIdle", "\"3 days\" is not a duration (expected e.g. 45s, 30m, 2h or 1h30m)")])

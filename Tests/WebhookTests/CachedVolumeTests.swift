@@ -1,7 +1,9 @@
+import Controllers
 import Foundation
 import HTTP
 import KubeClient
 import KubeModel
+import KubeRuntime
 import Logging
 import StowageAPI
 import Testing

@@ -7,7 +7,7 @@ import Testing
 
 /// The `stowage` executable as an admin runs it (issue 15, item 6): `version` without a
 /// cluster, and `operator` ending a SIGTERM drain.
-@Suite("stowage commands")
+@Suite("stowage commands", .tags(.integration), .timeLimit(.minutes(15)))
 struct CommandTests {
     static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("stowage").path
 

@@ -13,7 +13,7 @@ import Testing
 /// the operator's controllers running: every user name gets one home, the same in the
 /// mutator, the validator and the reconcilers; and only an identity the webhook established
 /// makes a home.
-@Suite("Identity through the API server", .serialized)
+@Suite("Identity through the API server", .serialized, .tags(.integration), .timeLimit(.minutes(15)))
 struct IdentityIntegrationTests {
     /// User names around every limit: the home name's 63 characters (`home-` and the
     /// escape), the 63 characters a claim name had before it stopped being shortened (a home
@@ -191,6 +191,7 @@ extension WebhookWorld {
                                 cacheSyncTimeout: .seconds(60), logger: logger)
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await events.run() }
             group.addTask { try await operation.run() }
             if let extraHomes { group.addTask { try await extraHomes.run() } }
             do {

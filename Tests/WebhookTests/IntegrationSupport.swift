@@ -60,17 +60,6 @@ func installCRDs(_ env: TestEnvironment) async throws { try await env.installSto
 @discardableResult
 func kubectl(_ env: TestEnvironment, _ arguments: [String]) throws -> String { try env.kubectl(arguments) }
 
-/// Polls `check` until it holds (for assertions only: the code under test never polls).
-func eventually(_ what: String, timeout: Duration = .seconds(30), _ check: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await check()) == true { return }
-        try await Task.sleep(for: .milliseconds(200))
-    }
-    Issue.record("timed out waiting until \(what)")
-    throw CommandFailed(description: "timed out waiting until \(what)")
-}
-
 /// A KubeClient for the admin user (`admin`, the trusted spawner in these tests) or, with
 /// `token`, for another user.
 func client(_ env: TestEnvironment, token: String? = nil) throws -> KubeClient {

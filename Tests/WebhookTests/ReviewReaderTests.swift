@@ -43,6 +43,7 @@ struct ReviewReaderTests {
             ["name": "FROM_CONFIG", "valueFrom": ["configMapKeyRef": ["name": "c", "key": "k"]]],
             ["name": "MAYBE", "valueFrom": ["secretKeyRef": ["name": "s", "key": "k", "optional": true]]],
             ["name": "EMPTY", "value": nil],
+            ["name": "MODULEPATH", "value": "/usr/share/modulefiles"],
         ]
         return [
             "apiVersion": "v1", "kind": "Pod",
@@ -168,14 +169,27 @@ struct ReviewReaderTests {
         ]
     }
 
-    /// Bodies whose only fault is in the containers' environment, which only the mutation
-    /// reads: the pod reader leaves them to the full way, the workload reader skips `env`.
+    /// Bodies whose only fault is in what the mutation reads of the containers'
+    /// environment (the list, the variables' names, `MODULEPATH`): the pod reader leaves
+    /// them to the full way, the workload reader skips `env`.
     static func environmentFaults() -> [(String, Data)] {
+        let claimFree = body(review(fullPod()))
+        return [
+            ("MODULEPATH a number", edit(claimFree, #""value":"/usr/share/modulefiles""#, #""value":7"#)),
+            ("MODULEPATH from a secret reference without a key",
+             edit(claimFree, #""value":"/usr/share/modulefiles""#, #""valueFrom":{"secretKeyRef":{"name":"token"}}"#)),
+            ("a name not a string", edit(claimFree, #""name":"EMPTY""#, #""name":1"#)),
+            ("env not a list", edit(claimFree, #""env":["#, #""env":"nope","x":["#)),
+        ]
+    }
+
+    /// Bodies whose only fault is in the values of variables other than `MODULEPATH`, which
+    /// no decision reads: both readers skip them.
+    static func otherValueFaults() -> [(String, Data)] {
         let claimFree = body(review(fullPod()))
         return [
             ("secret reference without a key", edit(claimFree, #"{"key":"t","name":"token"}"#, #"{"name":"token"}"#)),
             ("env value a number", edit(claimFree, #""value":"alice""#, #""value":7"#)),
-            ("env not a list", edit(claimFree, #""env":["#, #""env":"nope","x":["#)),
         ]
     }
 
@@ -198,7 +212,8 @@ struct ReviewReaderTests {
         read.spec = pod.spec.map { spec in
             func container(_ c: Container) -> Container {
                 var read = Container(name: c.name)
-                (read.volumeMounts, read.env) = (c.volumeMounts, c.env)
+                // Of the environment, the names, and only MODULEPATH's value.
+                (read.volumeMounts, read.env) = (c.volumeMounts, c.env?.map { $0.name == PodMutator.modulePath ? $0 : EnvVar(name: $0.name, value: nil) })
                 return read
             }
             return PodSpec(containers: spec.containers.map(container), initContainers: spec.initContainers?.map(container),
@@ -283,6 +298,25 @@ struct ReviewReaderTests {
             // says of faults in fields no decision reads; the full way refuses it as unreadable.
             let answer = try JSONValue(parsing: handler.handle(method: "POST", uri: "/validate-pods", body: body).body)
             #expect(answer["response"]?["allowed"] == true, "\(name)")
+        }
+    }
+
+    @Test func theMutationReadsOnlyTheValueOfModulePath() throws {
+        let clean = Self.body(Self.review(Self.fullPod()))
+        let cleanAnswer = handler.handle(method: "POST", uri: "/mutate-pods", body: clean)
+        // The witness: this pod's mutation extends MODULEPATH, so its value was read.
+        let patch = try #require(try JSONValue(parsing: cleanAnswer.body)["response"]?["patch"]?.stringValue)
+        let text = String(decoding: try #require(Data(base64Encoded: patch)), as: UTF8.self)
+        #expect(text.contains(#""value":"/usr/share/modulefiles:/shared/tools""#), "\(text)")
+        let review = try #require(ReviewReader.pod(clean))
+        let env = try #require(review.request?.object?.spec?.containers.first?.env)
+        #expect(env.map(\.name) == ["JUPYTERHUB_USER", "JUPYTERHUB_API_TOKEN", "FROM_CONFIG", "MAYBE", "EMPTY", "MODULEPATH"])
+        #expect(env.filter { $0.name != "MODULEPATH" }.allSatisfy { $0.value == nil && $0.valueFrom == nil })
+        #expect(env.last?.value == "/usr/share/modulefiles")
+        for (name, body) in Self.otherValueFaults() {
+            #expect(ReviewReader.pod(body) != nil, "\(name): not read for the mutation")
+            // Decided on what the mutation reads: the same answer as the clean pod's.
+            try expectSameReply(handler.handle(method: "POST", uri: "/mutate-pods", body: body), cleanAnswer, name)
         }
     }
 

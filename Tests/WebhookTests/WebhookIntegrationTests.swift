@@ -222,7 +222,7 @@ struct WebhookWorld {
     }
 }
 
-@Suite("Webhook through the API server", .serialized)
+@Suite("Webhook through the API server", .serialized, .tags(.integration), .timeLimit(.minutes(15)))
 struct WebhookIntegrationTests {
     @Test func spawnerPodsGetTheirVolumesAndNobodyMountsWhatTheyMayNot() async throws {
         try await WebhookWorld.with { world in
