@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "KubeClient", dependencies: ["HTTP", "YAML", "KubeModel"]),
         // S3 client (SigV4 over HTTP) and the sync engine the sync pods run.
         .target(name: "ObjectStore", dependencies: ["HTTP", "CChecksum", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "DataSync", dependencies: ["ObjectStore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "DataSync", dependencies: ["ObjectStore", "HTTP", .product(name: "Crypto", package: "swift-crypto")]),
         // Controller machinery: watcher, cache, work queue, controllers, leader election,
         // events, finalizers, health and metrics.
         .target(name: "KubeRuntime", dependencies: [

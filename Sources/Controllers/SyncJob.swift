@@ -40,7 +40,10 @@ public struct SyncJobRequest: Sendable, Hashable {
     public var claimName: String
     public var direction: SyncDirection
     public var access: AccessMode
-    public var source: S3Source
+    /// The S3 location; nil when the files come from `http`.
+    public var source: S3Source?
+    /// Files at HTTP(S) URLs, pulled read-only instead of an S3 location.
+    public var http: HTTPSource?
     public var sync: SyncPolicy
     /// The volume's generation when the Job was made: a successful pull records it.
     public var generation: Int64
@@ -54,7 +57,7 @@ public struct SyncJobRequest: Sendable, Hashable {
     public var node: String?
 
     public init(name: String, number: Int, namespace: String, owner: OwnerReference, labels: [String: String], claimName: String,
-                direction: SyncDirection, access: AccessMode, source: S3Source, sync: SyncPolicy, generation: Int64, reason: String) {
+                direction: SyncDirection, access: AccessMode, source: S3Source?, sync: SyncPolicy, generation: Int64, reason: String) {
         self.name = name
         self.number = number
         self.namespace = namespace
@@ -104,7 +107,7 @@ public enum SyncJob {
     }
 
     public static func build(_ request: SyncJobRequest, settings: SyncPodSettings) -> Job {
-        let source = request.source
+        guard let source = request.source else { return buildHTTP(request, settings: settings) }
         var labels = request.labels
         labels[StowageKeys.managedBy] = StowageKeys.managedByValue
         labels[StowageKeys.syncDirection] = request.direction.rawValue
@@ -138,6 +141,14 @@ public enum SyncJob {
             container.args? += ["--ca-bundle", "\(caMountPath)/\(ca.key)"]
             volumes.append(Volume(name: "ca", secretName: ca.name, items: [ca.key: ca.key]))
         }
+        return job(request, container: container, volumes: volumes, labels: labels, settings: settings)
+    }
+
+    /// The Job around a sync container: the pod's security, placement and bookkeeping, the
+    /// same whatever the source.
+    static func job(_ request: SyncJobRequest, container: Container, volumes: [Volume], labels: [String: String],
+                    settings: SyncPodSettings) -> Job {
+        var container = container
         container.resources = settings.resources
         container.terminationMessagePath = terminationMessagePath
         container.terminationMessagePolicy = "FallbackToLogsOnError"

@@ -248,7 +248,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             try await createClaim(volume)
             status.forgetPull()
         case .sync(let direction, let reason):
-            guard let source = volume.dataSource?.s3 else { break }
+            guard let source = volume.dataSource, source.s3 != nil || source.http != nil else { break }
             switch placement {
             case .waitForScheduling:
                 // The pod that mounts the claim is not on a node yet; its binding wakes us.
@@ -350,7 +350,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         }
     }
 
-    func startSync(_ volume: V, direction: SyncDirection, reason: String, source: S3Source, node: String?,
+    func startSync(_ volume: V, direction: SyncDirection, reason: String, source: DataSource, node: String?,
                    status: inout VolumeStatus) async throws {
         let number = (status.syncCount ?? 0) + 1
         let name = ChildNames.syncJobName(kind: V.childKind, name: volume.metadata.name ?? "", direction: direction,
@@ -358,8 +358,9 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         var request = SyncJobRequest(
             name: name, number: number, namespace: volume.namespace,
             owner: OwnerReference(controller: volume), labels: volume.childLabels, claimName: volume.claimName,
-            direction: direction, access: volume.accessMode, source: source, sync: volume.syncPolicy,
+            direction: direction, access: volume.accessMode, source: source.s3, sync: volume.syncPolicy,
             generation: volume.metadata.generation ?? 1, reason: reason)
+        request.http = source.http
         request.pullIdentity = volume.pullIdentity
         request.version = volume.dataSource?.version
         request.node = node

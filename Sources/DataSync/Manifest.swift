@@ -17,6 +17,10 @@ public struct ManifestEntry: Sendable, Hashable, Codable {
     public var etag: String
     /// The object's version on a bucket with versioning (`x-amz-version-id`).
     public var versionID: String?
+    /// HTTP sources: the URL the file came from, and the server's `Last-Modified` for it (its
+    /// `ETag`, quotes and all, is in `etag`, empty when the server sent none).
+    public var url: String?
+    public var lastModified: String?
 
     public init(path: String, size: Int64, mtime: Int64, md5: String, sha1: String?, sha256: String, etag: String, versionID: String? = nil) {
         self.path = path
@@ -36,6 +40,7 @@ public struct ManifestEntry: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case path, size, mtime, md5, sha1, sha256, etag
         case versionID = "versionId"
+        case url, lastModified
     }
 }
 

@@ -19,6 +19,12 @@ public final class SyncProgress: Sendable {
         bytesTotalCounter.store(bytes, ordering: .relaxed)
     }
 
+    /// More bytes to move than planned: an HTTP download's size is known only from its
+    /// response.
+    func expect(bytes: Int64) {
+        bytesTotalCounter.add(bytes, ordering: .relaxed)
+    }
+
     /// Bytes that reached their destination: every part of a large transfer as it
     /// finishes, so a progress line moves during a 1 GiB file, not only after it.
     func moved(bytes: Int64) {

@@ -41,6 +41,17 @@ public final class HTTPClient: Sendable {
         return try await run(transfer) { .file(descriptor: descriptor, offset: offset, $0) }
     }
 
+    /// Sends `request` and writes the response body to `descriptor` where `place` says, which
+    /// is called once, on the transfer thread, with the final response's head (after any
+    /// redirects) before a byte of the body is written: a resumed download answered `206`
+    /// appends, one answered `200` starts over, an error page is dropped. `received` is told
+    /// of the body's bytes as they are written. The returned response has an empty `body`.
+    public func download(_ request: HTTPRequest, to descriptor: Int32, placing place: @escaping @Sendable (HTTPResponseHead) -> HTTPBodyPlacement,
+                         received: (@Sendable (Int) -> Void)? = nil) async throws -> HTTPResponse {
+        let transfer = try Transfer(request, configuration: configuration, streaming: false)
+        return try await run(transfer) { .placedFile(descriptor: descriptor, place: place, received: received, $0) }
+    }
+
     /// Sends `request` and returns as soon as the response head is in; the body arrives
     /// through the returned stream as the server sends it (a watch stays open for minutes).
     public func stream(_ request: HTTPRequest) async throws -> (head: HTTPResponseHead, body: HTTPBody) {

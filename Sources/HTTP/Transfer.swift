@@ -12,6 +12,9 @@ final class Transfer: @unchecked Sendable {
         case collect(CheckedContinuation<HTTPResponse, any Error>)
         /// Write the body to a file descriptor at `offset`, on the transfer thread.
         case file(descriptor: Int32, offset: Int64, CheckedContinuation<HTTPResponse, any Error>)
+        /// Write the body to a file descriptor where `place` says once the head is in.
+        case placedFile(descriptor: Int32, place: @Sendable (HTTPResponseHead) -> HTTPBodyPlacement,
+                        received: (@Sendable (Int) -> Void)?, CheckedContinuation<HTTPResponse, any Error>)
         /// Hand the head to one continuation and the body to a stream.
         case stream(head: CheckedContinuation<HTTPResponseHead, any Error>?, body: AsyncThrowingStream<Data, any Error>.Continuation, flow: FlowControl)
     }
@@ -29,6 +32,10 @@ final class Transfer: @unchecked Sendable {
     private var headComplete = false
     private var collected = Data()
     private var fileOffset: Int64 = 0
+    /// A `placedFile` body's placement, decided when its head is complete.
+    private var placement: HTTPBodyPlacement?
+    /// Redirects libcurl follows: their heads are not the response.
+    private let followsRedirects: Bool
     private var failure: HTTPError?
 
     private let cancelFlag = Atomic<Bool>(false)
@@ -39,6 +46,7 @@ final class Transfer: @unchecked Sendable {
         guard let easy = curl_easy_init() else { throw HTTPError(.other, "curl_easy_init failed") }
         self.easy = easy
         self.requestBody = request.body
+        self.followsRedirects = request.maxRedirects > 0
         errorBuffer.initialize(to: 0)
         do {
             try configure(request, configuration, streaming: streaming)
@@ -84,6 +92,11 @@ final class Transfer: @unchecked Sendable {
         try set(CURLOPT_TCP_KEEPALIVE, 1)
         try set(CURLOPT_PIPEWAIT, 1)
         try set(CURLOPT_PROTOCOLS_STR, "http,https")
+        if request.maxRedirects > 0 {
+            try set(CURLOPT_FOLLOWLOCATION, 1)
+            try set(CURLOPT_MAXREDIRS, request.maxRedirects)
+            try set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        }
         try check(ccurl_setopt_ptr(easy, CURLOPT_ERRORBUFFER, errorBuffer), CURLOPT_ERRORBUFFER)
         try check(ccurl_setopt_ptr(easy, CURLOPT_PRIVATE, me), CURLOPT_PRIVATE)
         try check(ccurl_setopt_callback(easy, CURLOPT_HEADERFUNCTION, transferHeaderCallback), CURLOPT_HEADERFUNCTION)
@@ -172,7 +185,9 @@ final class Transfer: @unchecked Sendable {
             version = parts.first.map { String($0.dropFirst(5)) } ?? ""
             headers = HTTPHeaders()
         } else if line.isEmpty {
-            if status >= 200 && !headComplete {
+            // The head of a redirect libcurl is about to follow is not the response's.
+            let followed = followsRedirects && [301, 302, 303, 307, 308].contains(status) && headers["Location"] != nil
+            if status >= 200 && !headComplete && !followed {
                 headComplete = true
                 deliverHead()
             }
@@ -190,6 +205,9 @@ final class Transfer: @unchecked Sendable {
     private var head: HTTPResponseHead { HTTPResponseHead(status: status, headers: headers, version: version) }
 
     private func deliverHead() {
+        if case .placedFile(_, let place, _, _) = delivery {
+            placement = place(head)
+        }
         if case .stream(let headContinuation?, let body, let flow) = delivery {
             delivery = .stream(head: nil, body: body, flow: flow)
             headContinuation.resume(returning: head)
@@ -212,6 +230,20 @@ final class Transfer: @unchecked Sendable {
                 done += n
                 fileOffset += Int64(n)
             }
+        case .placedFile(let fd, _, let received, _):
+            guard case .at(let base)? = placement else { break }
+            var done = 0
+            while done < bytes.count {
+                let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(base + fileOffset))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = HTTPError(.bodySinkFailed, "writing the response body failed: \(String(cString: strerror(errno)))")
+                    return 0
+                }
+                done += n
+                fileOffset += Int64(n)
+            }
+            received?(bytes.count)
         case .stream(_, let body, let flow):
             guard flow.admit(bytes.count) else { return CCURL_WRITEFUNC_PAUSE }
             body.yield(Data(bytes))
@@ -266,7 +298,7 @@ final class Transfer: @unchecked Sendable {
             if let error { c.resume(throwing: error) } else {
                 c.resume(returning: HTTPResponse(head: head, body: collected, newConnections: connects))
             }
-        case .file(_, _, let c):
+        case .file(_, _, let c), .placedFile(_, _, _, let c):
             if let error { c.resume(throwing: error) } else {
                 c.resume(returning: HTTPResponse(head: head, body: Data(), newConnections: connects))
             }

@@ -13,6 +13,9 @@ public struct HTTPRequest: Sendable {
     /// larger one: fewer callbacks and system calls per byte, at that much memory per
     /// transfer in flight.
     public var bufferSize: Int?
+    /// Redirects (301, 302, 303, 307, 308) followed, to http or https URLs only; 0 (the
+    /// default) returns the redirect itself as the response.
+    public var maxRedirects = 0
 
     public init(method: Method = .get, url: String, headers: HTTPHeaders = [:], body: Body? = nil, timeout: Duration? = nil) {
         self.method = method
@@ -95,6 +98,15 @@ public struct HTTPResponseHead: Sendable {
     public var headers: HTTPHeaders
     /// "1.1" or "2".
     public var version: String
+}
+
+/// Where a download's body goes, decided from the final response's head before any of it
+/// is written (`HTTPClient.download(_:to:placing:received:)`).
+public enum HTTPBodyPlacement: Sendable, Hashable {
+    /// Written to the file from this offset on.
+    case at(Int64)
+    /// Read and dropped (an error page, a body the caller did not ask for).
+    case discard
 }
 
 /// A complete response with its body in memory.

@@ -5,17 +5,20 @@ import KubeModel
 /// so providers other than S3 can be added without breaking existing objects.
 public struct DataSource: Codable, Sendable, Hashable {
     public var s3: S3Source?
+    /// Files at HTTP(S) URLs, pulled read-only (`HTTPSource`).
+    public var http: HTTPSource?
     /// A pull of exactly one version of the S3 prefix: an identifier (`stowage versions`
     /// lists them), or `latest`. RO volumes only.
     public var version: String?
 
-    public init(s3: S3Source? = nil, version: String? = nil) {
+    public init(s3: S3Source? = nil, http: HTTPSource? = nil, version: String? = nil) {
         self.s3 = s3
+        self.http = http
         self.version = version
     }
 
     /// Names of the providers that are set; validation requires exactly one.
-    public var providers: [String] { s3 == nil ? [] : ["s3"] }
+    public var providers: [String] { (s3 == nil ? [] : ["s3"]) + (http == nil ? [] : ["http"]) }
 }
 
 /// An S3 (or S3-compatible) location. The operator never reads the credentials: sync pods

@@ -41,6 +41,7 @@ extension DataVolume {
         if spec.effectiveAccess == .readWriteDelete && spec.source == nil {
             v.fail("spec.access", "RWD mirrors deletions to object storage and requires spec.source")
         }
+        v.httpAccess(spec.source, spec.effectiveAccess, at: "spec.access")
         v.versions(spec.source, spec.sync, access: spec.effectiveAccess)
         v.mount(spec.mount, at: "spec.mount")
         if let attach = spec.attachTo {
@@ -84,6 +85,7 @@ extension SharedVolume {
         if spec.effectiveAccess == .readWriteDelete && spec.source == nil {
             v.fail("spec.access", "RWD mirrors deletions to object storage and requires spec.source")
         }
+        v.httpAccess(spec.source, spec.effectiveAccess, at: "spec.access")
         v.versions(spec.source, spec.sync, access: spec.effectiveAccess)
         v.mount(spec.mount, at: "spec.mount")
         v.sync(spec.sync, at: "spec.sync")
@@ -157,9 +159,11 @@ struct Validator {
     mutating func source(_ source: DataSource?, at field: String) {
         guard let source else { return }
         guard source.providers.count == 1 else {
-            fail(field, "must set exactly one provider (s3)")
+            fail(field, source.providers.isEmpty ? "must set exactly one provider (s3 or http)"
+                 : "must set exactly one provider, not \(source.providers.joined(separator: " and "))")
             return
         }
+        if let http = source.http { self.http(http, at: field) }
         guard let s3 = source.s3 else { return }
         let at = field + ".s3"
         if !Self.isHTTPURL(s3.endpoint) {

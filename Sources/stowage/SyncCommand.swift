@@ -11,7 +11,7 @@ import UnixSignals
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
-        abstract: "Sync a volume directory with an S3 prefix (pull or push; RO, RW or RWD).",
+        abstract: "Sync a volume directory with an S3 prefix (pull or push; RO, RW or RWD), or pull files from HTTP(S) URLs (--http).",
         discussion: """
         Prints warnings and progress on stderr and a JSON summary on stdout.
         Exit codes:
@@ -23,11 +23,14 @@ struct SyncCommand: AsyncParsableCommand {
     @Argument(help: "pull (object storage into DIR) or push (DIR into object storage).")
     var direction: SyncDirection
 
-    @Argument(help: "s3://BUCKET/PREFIX")
+    @Argument(help: "s3://BUCKET/PREFIX (with --http: the volume directory, the only argument)")
     var url: String
 
     @Argument(help: "The volume directory.")
-    var dir: String
+    var dir: String?
+
+    @Option(help: ArgumentHelp("Pull this URL instead of S3 (repeat for more; RO pulls only). A checksum and the file's path go in the fragment: URL#checksum=sha256:HEX&path=NAME.", valueName: "url"))
+    var http: [String] = []
 
     @Option(help: "RO: pull only, exact mirror. RW: push new and changed, never delete. RWD: RW plus deletions.")
     var mode: SyncMode = .RW
@@ -65,6 +68,7 @@ struct SyncCommand: AsyncParsableCommand {
     var keepVersions = false
 
     func validate() throws {
+        try validateSources()
         if version != nil && direction != .pull { throw ValidationError("--version applies to pulls") }
         if keepVersions && direction != .push { throw ValidationError("--keep-versions applies to pushes") }
         if let volume, volume.isEmpty || !volume.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
@@ -75,6 +79,8 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if !http.isEmpty { return try await execute(httpEngine()) }
+        let dir = self.dir ?? ""
         let target: S3URL
         let client: S3Client
         do {
@@ -94,7 +100,12 @@ struct SyncCommand: AsyncParsableCommand {
         options.version = version
         options.keepVersions = keepVersions
         let engine = SyncEngine(client: client, options: options)
+        try await execute(engine)
+    }
 
+    /// Runs the sync, reports it on stderr, stdout and in the summary file, and exits with
+    /// its code.
+    func execute(_ engine: some SyncRunning) async throws {
         let started = Date()
         let (result, signal) = await SyncRunner.run(engine, progressInterval: .seconds(progressInterval))
         if let summaryFile {
@@ -220,7 +231,7 @@ enum SyncRunner {
         case idle
     }
 
-    static func run(_ engine: SyncEngine, progressInterval: Duration) async -> (Result<SyncReport, any Error>, Int32?) {
+    static func run(_ engine: some SyncRunning, progressInterval: Duration) async -> (Result<SyncReport, any Error>, Int32?) {
         // Trapped (ignored by default) before the sync starts, for as long as it runs.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         return await withTaskGroup(of: Event.self) { group in

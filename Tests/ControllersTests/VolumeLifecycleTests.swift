@@ -203,7 +203,7 @@ extension VolumeLifecycle.Observation {
     /// The part checksum is passed on only when the source sets one (crc32c is the default).
     @Test func aSourcesPartChecksumReachesTheCommandLine() throws {
         var md5 = request()
-        md5.source.partChecksum = .md5
+        md5.source?.partChecksum = .md5
         let args = try #require(SyncJob.build(md5, settings: SyncPodSettings()).spec?.template.spec.containers.first?.args)
         #expect(args.suffix(4) == ["--part-checksum", "md5", "--ca-bundle", "/etc/stowage/ca/ca.crt"])
         #expect(SyncJob.build(request(), settings: SyncPodSettings()).spec?.template.spec.containers.first?.args?.contains("--part-checksum") == false)

@@ -71,7 +71,7 @@ import YAML
                 continue
             }
         }
-        #expect(created == 9)
+        #expect(created == 10)
 
         // The status subresource keeps every status field too.
         var dv = try await dvs.get("alice-home")

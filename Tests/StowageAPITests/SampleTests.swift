@@ -51,7 +51,7 @@ import YAML
                 Issue.record("\(file): unexpected kind \(kind)")
             }
         }
-        #expect(kinds == ["DataVolume": 6, "SharedVolume": 3, "ConfigMap": 1, "Secret": 1])
+        #expect(kinds == ["DataVolume": 7, "SharedVolume": 3, "ConfigMap": 1, "Secret": 1])
     }
 
     /// The shares in the samples get what the sample configuration says they should.

@@ -45,7 +45,7 @@ import Testing
 
     @Test func sourceNeedsExactlyOneProvider() {
         let errors = dv { $0.source = DataSource() }.validate()
-        #expect(errors == [FieldError("spec.source", "must set exactly one provider (s3)")])
+        #expect(errors == [FieldError("spec.source", "must set exactly one provider (s3 or http)")])
     }
 
     @Test func prefixAndSecretRefs() {
