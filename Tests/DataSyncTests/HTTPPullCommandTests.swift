@@ -5,7 +5,7 @@ import Testing
 
 /// `stowage sync pull DIR --mode RO --http URL#checksum=...` as sync pods run it, against a
 /// server on loopback: exit codes, the one-line error, and the summary the operator reads.
-@Suite struct HTTPPullCommandTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct HTTPPullCommandTests {
     let server: TestHTTPServer
     let scratch: String
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("stowage").path

@@ -10,7 +10,7 @@ import Testing
 /// connections it drops mid-body): pulled and verified, a wrong checksum fails naming both
 /// digests and leaves no file, a changed source is flagged on the next pull, and an
 /// interrupted download resumes with `Range`.
-@Suite struct HTTPPullTests {
+@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct HTTPPullTests {
     let server: TestHTTPServer
     let root: String
 
