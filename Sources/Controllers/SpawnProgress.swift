@@ -66,6 +66,12 @@ public final class SpawnProgress: Sendable {
         }
     }
 
+    /// Whether `pod` has a report that has not ended: it was told it waits, and not yet that
+    /// its volumes are ready (or that one failed).
+    public func isReporting(pod: String) -> Bool {
+        reports.withLock { $0[pod].map { !$0.finished } ?? false }
+    }
+
     /// Records how `volume` stands for each waiting pod (key, and the display names of all
     /// its Stowage volumes) and returns the Events to write now, by pod key.
     public func report(volume: String, _ state: VolumeState, pods: [(key: String, volumes: [String])], now: Date) -> [String: Note] {

@@ -279,12 +279,17 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
     func reportSpawnProgress(_ volume: V, consumers: [Pod], pulling: Bool, syncPod: Pod?, status: VolumeStatus, now: Date) async -> Bool {
         guard let spawnProgress else { return false }
         let claim = volume.claimName
-        let waiting = consumers.compactMap { pod -> (pod: Pod, awaited: StowageWait.Awaited, volumes: [String])? in
-            guard pod.status?.phase == "Pending", pod.metadata.deletionTimestamp == nil else { return nil }
+        // Pods that wait, and pods told they wait that have started since: their wait
+        // container released them before this pass saw the pull's Job end (a loaded node), and
+        // the end of the report is still owed to them.
+        let waiting = consumers.compactMap { pod -> (pod: Pod, awaited: StowageWait.Awaited, volumes: [String], started: Bool)? in
+            guard pod.metadata.deletionTimestamp == nil else { return nil }
+            let started = pod.status?.phase != "Pending"
+            guard !started || spawnProgress.isReporting(pod: pod.key) else { return nil }
             let awaited = StowageWait.awaited(in: pod)
             guard let mine = awaited[claim] else { return nil }
             let names = awaited.keys.sorted().compactMap { ChildNames.volume(ofClaim: $0).map { "\($0.kind.rawValue)/\($0.name)" } }
-            return (pod, mine, names)
+            return (pod, mine, names, started)
         }
         guard !waiting.isEmpty else { return false }
         let name = "\(V.childKind.rawValue)/\(volume.metadata.name ?? "")"
@@ -296,7 +301,8 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         let last = status.lastSync.map { (isPull: $0.direction == .pull && $0.result == .succeeded, sequence: status.syncCount) }
         for w in waiting {
             let state: SpawnProgress.VolumeState
-            if !pulling && w.awaited.isSatisfied(byLastSync: last) {
+            if w.started || (!pulling && w.awaited.isSatisfied(byLastSync: last)) {
+                // A started pod's wait container ended, which it does only once the data is in.
                 state = .ready
             } else if status.phase == .failed {
                 state = .failed(status.lastSync?.message ?? "kubectl describe \(name) says why")

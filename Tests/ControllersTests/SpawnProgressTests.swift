@@ -41,8 +41,12 @@ import Testing
     @Test func theEndIsSaidAtOnceAndNothingAfterIt() throws {
         let progress = SpawnProgress(interval: .seconds(15))
         let single = (key: "ns/jupyter-bob", volumes: ["dv/home-bob"])
+        #expect(!progress.isReporting(pod: single.key), "never told it waits")
         #expect(progress.report(volume: "dv/home-bob", .pulling(line(1, of: 3)), pods: [single], now: t0).count == 1)
+        // Told it waits: a pod that has started since is still owed the end of its report.
+        #expect(progress.isReporting(pod: single.key))
         let end = try #require(progress.report(volume: "dv/home-bob", .ready, pods: [single], now: t0 + 1)[single.key])
+        #expect(!progress.isReporting(pod: single.key))
         #expect(end.reason == SpawnProgress.readyReason)
         #expect(end.message == "Stowage: volume ready (dv/home-bob); the notebook starts")
         // A pass that still sees the pod waiting (its wait container has not noticed yet).
