@@ -5,7 +5,7 @@ import Testing
 /// `charts/stowage` as Helm itself handles it: Helm 4's Go SDK (through `scripts/helm.py`)
 /// lints and renders the chart, and installs, upgrades and uninstalls it on a real cluster
 /// where the operator runs in a pod on a real node and the API server calls its webhook.
-@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct HelmTests {
+@Suite(.tags(.integration, .timing), .timeLimit(.minutes(15))) struct HelmTests {
     static let root = TestEnvironment.packageRoot
     static let chart = root + "/charts/stowage"
 

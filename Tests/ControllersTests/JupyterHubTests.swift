@@ -12,7 +12,7 @@ import Testing
 /// the Python proxy and `deploy/jupyterhub/values.yaml`) spawns and stops servers through its
 /// REST API, as its service account, on the test environment's node; `stowage operator`
 /// serves the webhook (registered as shipped) and runs the controllers.
-@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct JupyterHubTests {
+@Suite(.tags(.integration, .timing), .timeLimit(.minutes(15))) struct JupyterHubTests {
     /// The operator's progress interval here (15 s by default): short, so a pull of a few
     /// seconds shows its progress.
     static let progressInterval = 1

@@ -12,7 +12,7 @@ import Testing
 /// admission webhook in one process, registered with the shipped webhook configuration), the
 /// trusted spawner creating a pod with no volumes, sync pods and the notebook running as
 /// containers on the test environment's nodes.
-@Suite(.tags(.integration), .timeLimit(.minutes(15))) struct NotebookStoryTests {
+@Suite(.tags(.integration, .timing), .timeLimit(.minutes(15))) struct NotebookStoryTests {
     static let spawnerConfig = "spawners:\n  trusted: [admin]\n"
 
     @Test func theNotebookNeverStartsBeforeItsDataAndItsWorkIsPushedByteForByte() async throws {
