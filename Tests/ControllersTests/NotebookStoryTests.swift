@@ -129,7 +129,18 @@ import Testing
             #expect(pull.result == .succeeded, "\(volume) was pulled for this pod")
             // The container's start time has whole seconds: compare at that precision.
             let pulledAt = try #require(pull.end).timeIntervalSince1970.rounded(.down)
-            #expect(startedAt.timeIntervalSince1970 >= pulledAt, "\(volume): notebook started \(startedAt), pull ended \(pull.end!)")
+            if startedAt.timeIntervalSince1970 < pulledAt {
+                // Seen once under load (8 s early): say what released the wait and how many
+                // pods the pull's Job ran, for whoever looks next.
+                let root = try? await w.directory(claim: ChildNames.claimName(kind: .dataVolume, name: volume))
+                let manifest = root.flatMap { try? String(contentsOfFile: $0 + "/" + ".stowage/manifest.json", encoding: .utf8) }
+                let pulls = (try? await w.syncPods(.pull))?.filter { $0.metadata.labels?[StowageKeys.dataVolume] == volume }
+                Issue.record("""
+                    \(volume): notebook started \(startedAt), pull ended \(pull.end!) (started \(pull.start.map { "\($0)" } ?? "?"));
+                    its pull pods: \(pulls?.map { "\($0.metadata.name ?? "?") \($0.status?.phase ?? "?")" } ?? []);
+                    manifest: \(manifest?.prefix(300) ?? "unreadable")
+                    """)
+            }
             #expect(pullNodes[volume] == node, "\(volume)'s pull ran on the notebook's node \(node): \(pullNodes)")
         }
         return Session(injected: injected)
