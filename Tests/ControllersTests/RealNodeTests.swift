@@ -36,10 +36,14 @@ import Testing
                     try await w.pods.get("jupyter-alice-\(i)").status?.phase == "Running"
                 }
                 try await w.write("dv-live", "checkpoint-\(i).pt", "epoch \(i)")
+                // Earlier pushes' pods stay (the last recorded Job is kept): only the new one counts.
+                let earlier = Set(try await w.syncPods(.push).compactMap(\.metadata.name))
                 _ = try await w.dataVolumes.patch("live", .merge, ["metadata": ["annotations": [StowageKeys.syncNow: .string("n\(i)")]]])
                 var ranOn: String?
                 try await eventually("the requested push ran", timeout: .seconds(90)) {
-                    for p in try await w.syncPods(.push) where p.spec?.nodeName != nil { ranOn = p.spec?.nodeName }
+                    for p in try await w.syncPods(.push) where p.spec?.nodeName != nil && !earlier.contains(p.metadata.name ?? "") {
+                        ranOn = p.spec?.nodeName
+                    }
                     return try await w.object("live/checkpoint-\(i).pt") == "epoch \(i)"
                 }
                 #expect(ranOn == node, "the push for a notebook on \(node) ran on \(ranOn ?? "-")")
