@@ -219,30 +219,10 @@ final class Transfer: @unchecked Sendable {
         case .collect:
             collected.append(contentsOf: bytes)
         case .file(let fd, let base, _):
-            var done = 0
-            while done < bytes.count {
-                let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(base + fileOffset))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = HTTPError(.bodySinkFailed, "writing the response body failed: \(String(cString: strerror(errno)))")
-                    return 0
-                }
-                done += n
-                fileOffset += Int64(n)
-            }
+            guard writeAll(bytes, to: fd, at: base) else { return 0 }
         case .placedFile(let fd, _, let received, _):
             guard case .at(let base)? = placement else { break }
-            var done = 0
-            while done < bytes.count {
-                let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(base + fileOffset))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = HTTPError(.bodySinkFailed, "writing the response body failed: \(String(cString: strerror(errno)))")
-                    return 0
-                }
-                done += n
-                fileOffset += Int64(n)
-            }
+            guard writeAll(bytes, to: fd, at: base) else { return 0 }
             received?(bytes.count)
         case .stream(_, let body, let flow):
             guard flow.admit(bytes.count) else { return CCURL_WRITEFUNC_PAUSE }
@@ -251,6 +231,23 @@ final class Transfer: @unchecked Sendable {
             break
         }
         return bytes.count
+    }
+
+    /// Writes `bytes` at `base` plus the body's offset so far, advancing it; false (with
+    /// `failure` set) when the file refuses them.
+    private func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32, at base: Int64) -> Bool {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(base + fileOffset))
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = HTTPError(.bodySinkFailed, "writing the response body failed: \(String(cString: strerror(errno)))")
+                return false
+            }
+            done += n
+            fileOffset += Int64(n)
+        }
+        return true
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
