@@ -108,9 +108,6 @@ public enum SyncJob {
 
     public static func build(_ request: SyncJobRequest, settings: SyncPodSettings) -> Job {
         guard let source = request.source else { return buildHTTP(request, settings: settings) }
-        var labels = request.labels
-        labels[StowageKeys.managedBy] = StowageKeys.managedByValue
-        labels[StowageKeys.syncDirection] = request.direction.rawValue
 
         var args = ["sync", request.direction.rawValue, s3URL(source), settings.mountPath,
                     "--mode", mode(request.direction, request.access).rawValue,
@@ -129,26 +126,30 @@ public enum SyncJob {
         if request.direction == .pull, let version = request.version { args += ["--version", version] }
         if request.direction == .push && request.sync.effectiveKeepVersions { args.append("--keep-versions") }
 
-        var container = Container(name: containerName, image: settings.image, command: [settings.command], args: args)
-        container.imagePullPolicy = settings.imagePullPolicy
-        container.env = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map {
+        let env = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map {
             EnvVar(name: $0, secret: SecretKeySelector(name: source.credentialsSecretRef.name, key: $0))
         }
+        return job(request, args: args, env: env, caBundle: source.caBundleSecretRef, settings: settings)
+    }
+
+    /// The Job around a sync container running `args`: the claim and the CA bundle (when
+    /// set) mounted, the pod's security, placement and bookkeeping, the same whatever the
+    /// source.
+    static func job(_ request: SyncJobRequest, args: [String], env: [EnvVar]?, caBundle: SecretKeySelector?,
+                    settings: SyncPodSettings) -> Job {
+        var labels = request.labels
+        labels[StowageKeys.managedBy] = StowageKeys.managedByValue
+        labels[StowageKeys.syncDirection] = request.direction.rawValue
+        var container = Container(name: containerName, image: settings.image, command: [settings.command], args: args)
+        container.imagePullPolicy = settings.imagePullPolicy
+        container.env = env
         container.volumeMounts = [VolumeMount(name: "data", mountPath: settings.mountPath)]
         var volumes = [Volume(name: "data", claimName: request.claimName)]
-        if let ca = source.caBundleSecretRef {
+        if let ca = caBundle {
             container.volumeMounts?.append(VolumeMount(name: "ca", mountPath: caMountPath, readOnly: true))
             container.args? += ["--ca-bundle", "\(caMountPath)/\(ca.key)"]
             volumes.append(Volume(name: "ca", secretName: ca.name, items: [ca.key: ca.key]))
         }
-        return job(request, container: container, volumes: volumes, labels: labels, settings: settings)
-    }
-
-    /// The Job around a sync container: the pod's security, placement and bookkeeping, the
-    /// same whatever the source.
-    static func job(_ request: SyncJobRequest, container: Container, volumes: [Volume], labels: [String: String],
-                    settings: SyncPodSettings) -> Job {
-        var container = container
         container.resources = settings.resources
         container.terminationMessagePath = terminationMessagePath
         container.terminationMessagePolicy = "FallbackToLogsOnError"
