@@ -29,7 +29,10 @@ let package = Package(
         .target(name: "KubeClient", dependencies: ["HTTP", "YAML", "KubeModel"]),
         // S3 client (SigV4 over HTTP) and the sync engine the sync pods run.
         .target(name: "ObjectStore", dependencies: ["HTTP", "CChecksum", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "DataSync", dependencies: ["ObjectStore", "HTTP", .product(name: "Crypto", package: "swift-crypto")]),
+        // The contract between the operator and its sync pods: `stowage sync`'s arguments,
+        // exit codes, progress lines and the record a pod leaves. No I/O.
+        .target(name: "SyncContract", dependencies: ["KubeModel"]),
+        .target(name: "DataSync", dependencies: ["ObjectStore", "HTTP", "SyncContract", .product(name: "Crypto", package: "swift-crypto")]),
         // Controller machinery: watcher, cache, work queue, controllers, leader election,
         // events, finalizers, health and metrics.
         .target(name: "KubeRuntime", dependencies: [
@@ -44,10 +47,10 @@ let package = Package(
         ]),
         .target(name: "KubeTesting", dependencies: ["HTTP", "KubeClient", "KubeModel"]),
         // Stowage's own API: DataVolume, SharedVolume, access levels, entitlements. No I/O.
-        .target(name: "StowageAPI", dependencies: ["KubeModel", "YAML", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "StowageAPI", dependencies: ["KubeModel", "SyncContract", "YAML", .product(name: "Crypto", package: "swift-crypto")]),
         // The reconcilers and the builders of their children (PVC, sync Job).
         .target(name: "Controllers", dependencies: [
-            "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel",
+            "StowageAPI", "SyncContract", "KubeRuntime", "KubeClient", "KubeModel",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -65,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "stowage",
             dependencies: [
-                "HTTP", "YAML", "KubeClient", "ObjectStore", "DataSync", "StowageAPI", "Controllers", "KubeRuntime", "Webhook",
+                "HTTP", "YAML", "KubeClient", "ObjectStore", "DataSync", "StowageAPI", "SyncContract", "Controllers", "KubeRuntime", "Webhook",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -86,13 +89,19 @@ let package = Package(
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "KubeTesting"]),
-        .testTarget(name: "DataSyncTests", dependencies: ["DataSync", "ObjectStore", "KubeTesting"]),
+        .testTarget(name: "DataSyncTests", dependencies: ["DataSync", "SyncContract", "ObjectStore", "KubeTesting"]),
+        .testTarget(name: "SyncContractTests", dependencies: ["SyncContract"]),
+        // The `stowage` command's own parsing, against the contract the operator writes.
+        .testTarget(name: "StowageCommandTests", dependencies: [
+            "stowage", "SyncContract", "StowageAPI", "Controllers", "KubeModel",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "ControllersTests", dependencies: [
-            "Controllers", "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel", "KubeTesting", "ObjectStore", "HTTP",
+            "Controllers", "StowageAPI", "SyncContract", "KubeRuntime", "KubeClient", "KubeModel", "KubeTesting", "ObjectStore", "HTTP",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "WebhookTests", dependencies: ["Webhook", "Controllers", "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel", "KubeTesting"]),
-        .testTarget(name: "StowageAPITests", dependencies: ["StowageAPI", "KubeModel", "KubeClient", "KubeTesting", "YAML"]),
+        .testTarget(name: "WebhookTests", dependencies: ["Webhook", "Controllers", "StowageAPI", "SyncContract", "KubeRuntime", "KubeClient", "KubeModel", "KubeTesting"]),
+        .testTarget(name: "StowageAPITests", dependencies: ["StowageAPI", "SyncContract", "KubeModel", "KubeClient", "KubeTesting", "YAML"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import KubeModel
 import StowageAPI
+import SyncContract
 
 /// What the lifecycle reconciler needs of a volume kind: DataVolume and SharedVolume share
 /// one reconciler (claim, sync Jobs, consumers, finalizer) and differ only here.

@@ -1,5 +1,6 @@
 import Foundation
 import StowageAPI
+import SyncContract
 import Synchronization
 
 /// What a notebook user sees on JupyterHub's spawn page while `stowage-wait` holds the pod.

@@ -1,6 +1,7 @@
 import Foundation
 import KubeModel
 import StowageAPI
+import SyncContract
 
 /// How the operator's sync pods run: the image, the identity and the limits an admin sets
 /// once for the whole installation (flags of `stowage operator`).
@@ -107,49 +108,76 @@ public enum SyncJob {
     }
 
     public static func build(_ request: SyncJobRequest, settings: SyncPodSettings) -> Job {
-        guard let source = request.source else { return buildHTTP(request, settings: settings) }
-
-        var args = ["sync", request.direction.rawValue, s3URL(source), settings.mountPath,
-                    "--mode", mode(request.direction, request.access).rawValue,
-                    "--endpoint", source.endpoint,
-                    "--region", source.region ?? "us-east-1",
-                    "--summary-file", terminationMessagePath,
-                    "--sequence", String(request.number),
-                    "--progress-interval", String(settings.progressIntervalSeconds)]
-        if request.direction == .push { args += ["--volume", "\(request.owner.kind.lowercased())/\(request.namespace)/\(request.owner.name)"] }
-        if request.direction == .push && request.access.propagatesDeletes {
-            args += ["--max-deletes", String(request.sync.effectiveMaxDeletes)]
+        // Only S3 needs credentials; HTTP(S) URLs are fetched as they are.
+        let env = request.source.map { source in
+            ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map {
+                EnvVar(name: $0, secret: SecretKeySelector(name: source.credentialsSecretRef.name, key: $0))
+            }
         }
-        if request.sync.effectiveVerify == .checksum { args.append("--checksum") }
-        if source.pathStyle == false { args.append("--virtual-hosted") }
-        if let checksum = source.partChecksum { args += ["--part-checksum", checksum.rawValue] }
-        if request.direction == .pull, let version = request.version { args += ["--version", version] }
-        if request.direction == .push && request.sync.effectiveKeepVersions { args.append("--keep-versions") }
-
-        let env = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map {
-            EnvVar(name: $0, secret: SecretKeySelector(name: source.credentialsSecretRef.name, key: $0))
-        }
-        return job(request, args: args, env: env, caBundle: source.caBundleSecretRef, settings: settings)
+        return job(request, arguments: arguments(request, settings: settings), env: env, settings: settings)
     }
 
-    /// The Job around a sync container running `args`: the claim and the CA bundle (when
-    /// set) mounted, the pod's security, placement and bookkeeping, the same whatever the
-    /// source.
-    static func job(_ request: SyncJobRequest, args: [String], env: [EnvVar]?, caBundle: SecretKeySelector?,
-                    settings: SyncPodSettings) -> Job {
+    /// What the sync pod's `stowage sync` is told: the source, the volume's directory, the
+    /// mode, the options of the volume's sync policy and the pod's own summary file,
+    /// sequence, progress interval and CA bundle.
+    public static func arguments(_ request: SyncJobRequest, settings: SyncPodSettings) -> SyncArguments {
+        var arguments = request.source.map { s3Arguments(request, $0, settings: settings) } ?? httpArguments(request, settings: settings)
+        arguments.summaryFile = terminationMessagePath
+        arguments.sequence = request.number
+        arguments.progressInterval = settings.progressIntervalSeconds
+        if let ca = caBundle(request) { arguments.caBundle = "\(caMountPath)/\(ca.key)" }
+        return arguments
+    }
+
+    static func s3Arguments(_ request: SyncJobRequest, _ source: S3Source, settings: SyncPodSettings) -> SyncArguments {
+        var arguments = SyncArguments(direction: request.direction, source: .s3(s3URL(source)), directory: settings.mountPath,
+                                      mode: mode(request.direction, request.access))
+        arguments.endpoint = source.endpoint
+        arguments.region = source.region ?? "us-east-1"
+        arguments.virtualHosted = source.pathStyle == false
+        arguments.partChecksum = source.partChecksum ?? .crc32c
+        arguments.checksum = request.sync.effectiveVerify == .checksum
+        switch request.direction {
+        case .pull:
+            arguments.version = request.version
+        case .push:
+            arguments.volume = "\(request.owner.kind.lowercased())/\(request.namespace)/\(request.owner.name)"
+            if request.access.propagatesDeletes { arguments.maxDeletes = request.sync.effectiveMaxDeletes }
+            arguments.keepVersions = request.sync.effectiveKeepVersions
+        }
+        return arguments
+    }
+
+    /// The arguments of a volume whose files come from HTTP(S) URLs: `stowage sync pull DIR
+    /// --mode RO --http URL...`, each value an `HTTPFile.argument` (the type `stowage sync`
+    /// parses back).
+    static func httpArguments(_ request: SyncJobRequest, settings: SyncPodSettings) -> SyncArguments {
+        SyncArguments(direction: .pull, source: .http((request.http?.urls ?? []).map(\.argument)), directory: settings.mountPath,
+                      mode: .readOnly)
+    }
+
+    /// The Secret key of the CA bundle to trust, whatever the source.
+    static func caBundle(_ request: SyncJobRequest) -> SecretKeySelector? {
+        request.source?.caBundleSecretRef ?? request.http?.caBundleSecretRef
+    }
+
+    /// The Job around a sync container running `stowage` with `arguments`: the claim and
+    /// the CA bundle (when set) mounted, the pod's security, placement and bookkeeping, the
+    /// same whatever the source.
+    static func job(_ request: SyncJobRequest, arguments: SyncArguments, env: [EnvVar]?, settings: SyncPodSettings) -> Job {
         var labels = request.labels
         labels[StowageKeys.managedBy] = StowageKeys.managedByValue
         labels[StowageKeys.syncDirection] = request.direction.rawValue
-        var container = Container(name: containerName, image: settings.image, command: [settings.command], args: args)
-        container.imagePullPolicy = settings.imagePullPolicy
-        container.env = env
-        container.volumeMounts = [VolumeMount(name: "data", mountPath: settings.mountPath)]
         var volumes = [Volume(name: "data", claimName: request.claimName)]
-        if let ca = caBundle {
-            container.volumeMounts?.append(VolumeMount(name: "ca", mountPath: caMountPath, readOnly: true))
-            container.args? += ["--ca-bundle", "\(caMountPath)/\(ca.key)"]
+        var mounts = [VolumeMount(name: "data", mountPath: settings.mountPath)]
+        if let ca = caBundle(request) {
+            mounts.append(VolumeMount(name: "ca", mountPath: caMountPath, readOnly: true))
             volumes.append(Volume(name: "ca", secretName: ca.name, items: [ca.key: ca.key]))
         }
+        var container = Container(name: containerName, image: settings.image, command: [settings.command], args: arguments.commandLine)
+        container.imagePullPolicy = settings.imagePullPolicy
+        container.env = env
+        container.volumeMounts = mounts
         container.resources = settings.resources
         container.terminationMessagePath = terminationMessagePath
         container.terminationMessagePolicy = "FallbackToLogsOnError"
@@ -225,6 +253,7 @@ public enum SyncJobState: Sendable, Hashable {
                           stuckReasons.contains(reason) else { continue }
                     var record = SyncRecord(direction: direction, result: .failed, start: job.status?.startTime, end: Date())
                     record.message = "\(reason): \(waiting["message"]?.stringValue ?? "the sync container cannot start")"
+                    record.reason = reason
                     return .finished(record, exitCode: nil)
                 }
             }
@@ -237,10 +266,14 @@ public enum SyncJobState: Sendable, Hashable {
         let terminated = pod?.status?.containerStatuses?.first?["state"]?["terminated"]
         let exitCode = terminated?["exitCode"]?.numberValue.map { Int($0) }
         let message = terminated?["message"]?.stringValue
-        var record = message.flatMap { try? JSONDecoder.kube.decode(SyncRecord.self, from: Data($0.utf8)) }
+        var record = message.flatMap(SyncRecord.init(terminationMessage:))
             ?? SyncRecord(direction: direction, result: complete ? .succeeded : .failed)
         record.direction = direction
         record.result = complete ? .succeeded : .failed
+        // A pod without a record still says why in a word: its exit code's, or its
+        // container's (OOMKilled, say).
+        record.reason = complete ? nil : record.reason
+            ?? exitCode.flatMap { SyncExitCode(rawValue: Int32($0)) }?.reason ?? terminated?["reason"]?.stringValue
         if failed && record.message == nil {
             // No record: the container died before writing one (killed, out of memory), and
             // its last log lines may stand in the message (FallbackToLogsOnError).

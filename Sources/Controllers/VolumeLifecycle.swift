@@ -1,5 +1,6 @@
 import Foundation
 import StowageAPI
+import SyncContract
 
 /// The lifecycle of one volume (a DataVolume or a SharedVolume) as a pure decision: from
 /// what a reconcile pass observed, what the operator does next and which phase the volume
@@ -344,11 +345,8 @@ extension VolumeLifecycle {
     /// the claim now holds (and the end of idleness); after a push with nobody using the
     /// volume, nothing is owed any more. Returns the Events that report it.
     public static func record(_ finished: Finished, consumers: Int, status: inout VolumeStatus) -> [Note] {
-        var record = finished.record
-        let guardRefused = finished.exitCode.flatMap { SyncExitCode(rawValue: Int32($0)) } == .guardRefused
-        if guardRefused {
-            record.message = "\(ConditionReason.deleteGuard): \(record.message ?? "refused by a deletion guard")"
-        }
+        let record = finished.record
+        let guardRefused = record.reason == SyncExitCode.guardRefused.reason
         status.lastSync = record
         status.syncCount = finished.number ?? (status.syncCount ?? 0) + 1
         let summary = "\(record.files ?? 0) files, \(record.bytes ?? 0) bytes, \(record.deleted ?? 0) deleted"

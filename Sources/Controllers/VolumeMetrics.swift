@@ -1,6 +1,7 @@
 import Foundation
 import KubeRuntime
 import StowageAPI
+import SyncContract
 import Synchronization
 
 /// The per-volume Prometheus series: how each volume's last sync in each direction went,

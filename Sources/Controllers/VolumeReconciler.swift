@@ -4,6 +4,7 @@ import KubeModel
 import KubeRuntime
 import Logging
 import StowageAPI
+import SyncContract
 
 /// Reconciles DataVolumes or SharedVolumes: the claim, the init, intermediate and final
 /// sync Jobs, consumers, phases and conditions, and the finalizer that completes a pending
@@ -396,8 +397,8 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         set(ConditionType.inUse, !consumers.isEmpty, consumers.isEmpty ? ConditionReason.idle : ConditionReason.consumersPresent,
             consumers.joined(separator: ", "))
         if let last = status.lastSync {
-            let guardRefused = last.message?.hasPrefix(ConditionReason.deleteGuard) == true
             if last.result == .failed {
+                let guardRefused = last.reason == SyncExitCode.guardRefused.reason
                 set(ConditionType.synced, false, guardRefused ? ConditionReason.deleteGuard : ConditionReason.syncFailed, last.message ?? "")
             } else if status.pendingPush == true {
                 set(ConditionType.synced, false, "ChangesPending", "the volume may hold changes not yet pushed")

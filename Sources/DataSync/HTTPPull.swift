@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTP
 import ObjectStore
+import SyncContract
 import Synchronization
 
 /// One file of an HTTP pull: where it comes from, where it goes, what it must hash to.
@@ -111,7 +112,7 @@ public struct HTTPPullEngine: Sendable {
     public func run() async throws -> SyncReport {
         let started = ContinuousClock.now
         let root = options.root
-        var report = SyncReport(direction: .pull, mode: .RO, source: options.source, dryRun: options.dryRun)
+        var report = SyncReport(direction: .pull, mode: .readOnly, source: options.source, dryRun: options.dryRun)
         func finish() { report.seconds = (ContinuousClock.now - started) / .seconds(1) }
         var seen = Set<String>()
         for file in options.files {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import ObjectStore
+import SyncContract
 
 /// One file of the integrity manifest: what the volume and object storage agreed on when
 /// the file was last synced.

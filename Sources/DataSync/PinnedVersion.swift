@@ -1,5 +1,6 @@
 import Foundation
 import ObjectStore
+import SyncContract
 
 /// A pull pinned to one version manifest (`stowage sync pull --version ID`,
 /// `spec.source.version`): the files it lists, each read as the version it recorded.
@@ -94,7 +95,7 @@ extension SyncEngine {
         guard PinnedVersion.isValid(pin) else {
             throw SyncError(.invalidRequest, "--version \(pin) is neither a version identifier (64 hex digits, as `stowage versions` prints them) nor latest")
         }
-        guard options.mode == .RO else {
+        guard options.mode == .readOnly else {
             throw SyncError(.invalidRequest, "a pinned version is a read-only input: pull it with --mode RO (a pushed volume makes new versions)")
         }
         return try await PinnedVersion.resolve(pin, versions: versions, objects: objects, client: client, bucket: options.bucket, keyPrefix: options.keyPrefix)

@@ -1,5 +1,6 @@
 import Foundation
 import ObjectStore
+import SyncContract
 
 /// Runs one sync between a volume directory and an S3 prefix: scan, list, plan, transfer
 /// with bounded concurrency, then delete, then write the manifest.
@@ -14,7 +15,7 @@ import ObjectStore
 public struct SyncEngine: Sendable {
     public struct Options: Sendable {
         public var direction: SyncDirection
-        public var mode: SyncMode
+        public var mode: AccessMode
         public var bucket: String
         /// Key prefix; a non-empty prefix is treated as a folder (`/` appended).
         public var prefix: String
@@ -38,7 +39,7 @@ public struct SyncEngine: Sendable {
         /// the older version manifests name (see `stowage purge`).
         public var keepVersions = false
 
-        public init(direction: SyncDirection, mode: SyncMode, bucket: String, prefix: String, root: String) {
+        public init(direction: SyncDirection, mode: AccessMode, bucket: String, prefix: String, root: String) {
             self.direction = direction
             self.mode = mode
             self.bucket = bucket
@@ -103,7 +104,7 @@ public struct SyncEngine: Sendable {
         report.unchanged = plan.unchanged.count
         if let refusal = plan.refusal {
             report.seconds = (ContinuousClock.now - started) / .seconds(1)
-            throw SyncError(options.mode == .RO && options.direction == .push ? .invalidRequest : .deletionGuard, refusal, report: report)
+            throw SyncError(options.mode == .readOnly && options.direction == .push ? .invalidRequest : .deletionGuard, refusal, report: report)
         }
         if options.dryRun {
             report.planned = plan.uploads.map { "upload \($0.path)" } + plan.downloads.map { "download \($0.path)" }

@@ -1,24 +1,6 @@
 import Foundation
 import ObjectStore
 
-/// Which way data moves.
-public enum SyncDirection: String, Sendable, Codable, CaseIterable {
-    /// Object storage into the volume.
-    case pull
-    /// The volume into object storage.
-    case push
-}
-
-/// The access mode of a volume, after the OVHcloud AI Training model.
-public enum SyncMode: String, Sendable, Codable, CaseIterable {
-    /// Read-only: pulled as an exact mirror of object storage, never pushed.
-    case RO
-    /// Read-write: new and changed files are pushed; deletions are not propagated.
-    case RW
-    /// Read-write-delete: as RW, and files deleted in the volume are deleted remotely.
-    case RWD
-}
-
 /// A regular file of the volume, as the local scan saw it.
 public struct LocalFile: Sendable, Hashable {
     /// Relative to the volume root, `/`-separated.

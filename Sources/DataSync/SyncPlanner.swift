@@ -1,5 +1,6 @@
 import Foundation
 import ObjectStore
+import SyncContract
 
 /// What one sync run will do, decided before anything moves.
 public struct SyncPlan: Sendable {
@@ -32,12 +33,12 @@ public struct SyncPlan: Sendable {
 public enum SyncPlanner {
     public struct Options: Sendable {
         public var direction: SyncDirection
-        public var mode: SyncMode
+        public var mode: AccessMode
         public var checksum = false
         /// Refuse the plan when it would delete more than this; nil is no limit.
         public var maxDeletes: Int?
 
-        public init(direction: SyncDirection, mode: SyncMode, checksum: Bool = false, maxDeletes: Int? = nil) {
+        public init(direction: SyncDirection, mode: AccessMode, checksum: Bool = false, maxDeletes: Int? = nil) {
             self.direction = direction
             self.mode = mode
             self.checksum = checksum
@@ -73,7 +74,7 @@ public enum SyncPlanner {
 
         switch options.direction {
         case .push:
-            guard options.mode != .RO else {
+            guard options.mode != .readOnly else {
                 plan.refusal = "a read-only (RO) volume is never pushed"
                 return plan
             }
@@ -89,12 +90,12 @@ public enum SyncPlanner {
                     plan.uploads.append(l)
                 }
             }
-            if options.mode == .RW {
+            if options.mode == .readWrite {
                 for r in remote.sorted(by: { $0.path < $1.path }) where localByPath[r.path] == nil {
                     if let m = previous[r.path], !remoteChanged(r, m) { plan.retained.append(m) }
                 }
             }
-            if options.mode == .RWD {
+            if options.mode == .readWriteDelete {
                 for r in remote.sorted(by: { $0.path < $1.path }) where localByPath[r.path] == nil {
                     // Only what this volume had and deleted is deleted: objects it never saw
                     // (added by someone else since) are not its to remove.
@@ -116,7 +117,7 @@ public enum SyncPlanner {
                 guard let l = localByPath[r.path] else { plan.downloads.append(r); continue }
                 if let entry = inSync(l, r, m) {
                     plan.unchanged.append(entry)
-                } else if options.mode != .RO, let m, localChanged(l, m) {
+                } else if options.mode != .readOnly, let m, localChanged(l, m) {
                     // A volume change not pushed yet is never overwritten by a pull.
                     let why = remoteChanged(r, m) ? "changed in the volume and in object storage" : "changed in the volume"
                     plan.conflicts.append("\(l.path): \(why) since the last sync; the volume's version is kept")
@@ -126,7 +127,7 @@ public enum SyncPlanner {
                 }
             }
             for l in local.sorted(by: { $0.path < $1.path }) where remoteByPath[l.path] == nil {
-                if options.mode == .RO {
+                if options.mode == .readOnly {
                     plan.localDeletes.append(l)
                 } else if let m = previous[l.path], !localChanged(l, m) {
                     // Synced before, untouched here, gone remotely: deleted at the source.

@@ -1,9 +1,10 @@
 import Foundation
+import SyncContract
 
 /// What a sync run did, printed as the JSON summary and recorded in DataVolume status.
 public struct SyncReport: Sendable, Codable {
     public var direction: SyncDirection
-    public var mode: SyncMode
+    public var mode: AccessMode
     public var source: String
     public var dryRun: Bool
     public var uploaded = 0
@@ -44,7 +45,7 @@ public struct SyncReport: Sendable, Codable {
         public var sha256: String?
     }
 
-    public init(direction: SyncDirection, mode: SyncMode, source: String, dryRun: Bool) {
+    public init(direction: SyncDirection, mode: AccessMode, source: String, dryRun: Bool) {
         self.direction = direction
         self.mode = mode
         self.source = source

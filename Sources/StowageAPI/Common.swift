@@ -1,5 +1,6 @@
 import Foundation
 import KubeModel
+import SyncContract
 
 /// Where a volume's data lives in object storage: a union with exactly one provider set,
 /// so providers other than S3 can be added without breaking existing objects.
@@ -51,31 +52,6 @@ public struct S3Source: Codable, Sendable, Hashable {
         self.pathStyle = pathStyle
         self.partChecksum = partChecksum
     }
-}
-
-/// The checksum on each part of a multipart upload (`stowage sync --part-checksum`).
-public enum S3PartChecksum: String, Codable, Sendable, Hashable, CaseIterable {
-    /// `x-amz-checksum-crc32c`: S3's flexible checksums, cheap to compute.
-    case crc32c
-    /// `Content-MD5`: for servers that do not know flexible checksums.
-    case md5
-}
-
-/// The sync mode of a volume with a source (the OVHcloud AI Training model).
-public enum AccessMode: String, Codable, Sendable, Hashable, CaseIterable {
-    /// Pulled before use, mounted read-only, never pushed back.
-    case readOnly = "RO"
-    /// Pulled before use; new and changed files are pushed back; deletions are not.
-    case readWrite = "RW"
-    /// As RW, and deletions are mirrored to object storage (guarded by `maxDeletes`).
-    case readWriteDelete = "RWD"
-
-    public static let `default` = AccessMode.readWrite
-
-    /// Whether sync ever writes to object storage.
-    public var pushes: Bool { self != .readOnly }
-    /// Whether files deleted locally are deleted remotely.
-    public var propagatesDeletes: Bool { self == .readWriteDelete }
 }
 
 /// What happens to the PVC when its volume object is deleted. Object-storage data is never
@@ -169,56 +145,6 @@ public struct CachePolicy: Codable, Sendable, Hashable {
     public var ttlAfterIdleDuration: Duration? { ttlAfterIdle.flatMap(GoDuration.parse) }
 }
 
-/// Which way a sync moved data.
-public enum SyncDirection: String, Codable, Sendable, Hashable, CaseIterable {
-    /// Object storage to the volume.
-    case pull
-    /// The volume to object storage.
-    case push
-}
-
-public enum SyncResult: String, Codable, Sendable, Hashable, CaseIterable {
-    case succeeded = "Succeeded"
-    case failed = "Failed"
-}
-
-/// The outcome of the most recent sync, as `kubectl get dv` and users read it.
-public struct SyncRecord: Codable, Sendable, Hashable {
-    public var direction: SyncDirection
-    public var start: Date?
-    public var end: Date?
-    public var result: SyncResult
-    public var files: Int?
-    public var bytes: Int64?
-    public var deleted: Int?
-    /// Digest of the manifest the sync produced (what the volume held afterwards).
-    public var manifestDigest: String?
-    /// A push's version: the identifier of the version manifest it left in the bucket
-    /// (`PREFIX/.stowage/versions/`); for a pinned pull, the version it brought in.
-    public var version: String?
-    /// Why it failed, or a short summary; never contains secrets.
-    public var message: String?
-    /// A pull's files whose content differs from the previous sync of the same source
-    /// (never set on a first pull), with both digests.
-    public var changedInputs: [ChangedInput]?
-
-    public init(direction: SyncDirection, result: SyncResult, start: Date? = nil, end: Date? = nil,
-                files: Int? = nil, bytes: Int64? = nil, deleted: Int? = nil, manifestDigest: String? = nil,
-                version: String? = nil, message: String? = nil, changedInputs: [ChangedInput]? = nil) {
-        self.direction = direction
-        self.result = result
-        self.start = start
-        self.end = end
-        self.files = files
-        self.bytes = bytes
-        self.deleted = deleted
-        self.manifestDigest = manifestDigest
-        self.version = version
-        self.message = message
-        self.changedInputs = changedInputs
-    }
-}
-
 extension SyncRecord {
     /// How many changed inputs `inputWarning` names before it summarises the rest.
     public static let warningLimit = 5
@@ -231,45 +157,5 @@ extension SyncRecord {
         let named = inputs.prefix(Self.warningLimit).map(\.description).joined(separator: "; ")
         let more = inputs.count > Self.warningLimit ? "; and \(inputs.count - Self.warningLimit) more" : ""
         return "inputs changed since the previous sync of this source: \(named)\(more)"
-    }
-}
-
-/// One file of a pull whose content differs from the previous sync of the same source.
-public struct ChangedInput: Codable, Sendable, Hashable, CustomStringConvertible {
-    public var path: String
-    /// Hex SHA-256 of the content at the previous sync; nil for a new file.
-    public var previousSHA256: String?
-    /// Hex SHA-256 of the content now; nil for a removed file.
-    public var sha256: String?
-
-    public init(path: String, previousSHA256: String?, sha256: String?) {
-        self.path = path
-        self.previousSHA256 = previousSHA256
-        self.sha256 = sha256
-    }
-
-    private enum CodingKeys: String, CodingKey { case path, previousSHA256, sha256 }
-
-    /// Also reads what operators before 0.2 wrote: the path alone, as a string. A status an
-    /// older operator left must never stop a newer one from listing its volumes.
-    public init(from decoder: any Decoder) throws {
-        if let path = try? decoder.singleValueContainer().decode(String.self) {
-            self.init(path: path, previousSHA256: nil, sha256: nil)
-            return
-        }
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(path: try c.decode(String.self, forKey: .path),
-                  previousSHA256: try c.decodeIfPresent(String.self, forKey: .previousSHA256),
-                  sha256: try c.decodeIfPresent(String.self, forKey: .sha256))
-    }
-
-    /// `data/a.csv sha256:1f...→sha256:9c...`, `new.csv added sha256:...`, `old.csv removed (was sha256:...)`.
-    public var description: String {
-        switch (previousSHA256, sha256) {
-        case let (old?, new?): "\(path) sha256:\(old) -> sha256:\(new)"
-        case let (nil, new?): "\(path) added sha256:\(new)"
-        case let (old?, nil): "\(path) removed (was sha256:\(old))"
-        case (nil, nil): path
-        }
     }
 }

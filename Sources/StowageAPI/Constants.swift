@@ -1,3 +1,5 @@
+import SyncContract
+
 /// The API group and version both Stowage resources are served under.
 public enum StowageGroup {
     public static let name = "stowage.io"
@@ -66,7 +68,7 @@ public enum ConditionReason {
     public static let syncSucceeded = "SyncSucceeded"
     public static let syncFailed = "SyncFailed"
     /// An RWD mirror refused to delete (too many deletions, or an empty local tree).
-    public static let deleteGuard = "DeleteGuard"
+    public static let deleteGuard = SyncExitCode.guardRefused.reason
     /// A pull found files changed since the previous sync of the same source (event only).
     public static let inputsChanged = "InputsChanged"
     public static let invalidSpec = "InvalidSpec"

@@ -1,5 +1,6 @@
 import Foundation
 import KubeModel
+import SyncContract
 
 /// A volume for one user or one job, optionally backed by an object-storage location
 /// (`stowage.io/v1alpha1`, short name `dv`).

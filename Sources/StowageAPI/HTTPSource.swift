@@ -1,5 +1,6 @@
 import Foundation
 import KubeModel
+import SyncContract
 
 /// Files pulled from plain HTTP(S) addresses (`spec.source.http`): public datasets, release
 /// assets, anything a URL names. Read-only: such a volume is pulled, never pushed.

@@ -1,4 +1,5 @@
 import KubeModel
+import SyncContract
 
 /// Escapes user names into DNS-1123 label fragments without collisions, so two different
 /// users can never be given one home volume.

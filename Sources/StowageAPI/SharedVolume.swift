@@ -1,5 +1,6 @@
 import Foundation
 import KubeModel
+import SyncContract
 
 /// A ReadWriteMany volume shared between users under an admin-defined access level
 /// (`stowage.io/v1alpha1`, short name `shv`).

@@ -1,4 +1,5 @@
 import KubeModel
+import SyncContract
 import YAML
 
 /// Why an access-level configuration was refused: the line and column of the offending node,

@@ -1,5 +1,6 @@
 import Foundation
 import KubeModel
+import SyncContract
 
 /// The cluster admin's access-level configuration: groups, access levels, per-user homes
 /// and trusted spawners, read from key `config.yaml` of the ConfigMap `stowage-config` in

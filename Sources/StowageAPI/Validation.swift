@@ -1,5 +1,6 @@
 import Foundation
 import KubeModel
+import SyncContract
 
 /// One reason a spec is invalid, naming the field as a JSON path so users (and the
 /// validating webhook's `Status.details.causes`) can find it.

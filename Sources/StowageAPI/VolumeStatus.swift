@@ -1,5 +1,6 @@
 import Foundation
 import KubeModel
+import SyncContract
 
 /// Where a volume is in its lifecycle (DESIGN.md), the same for DataVolumes and
 /// SharedVolumes, since both follow one lifecycle.

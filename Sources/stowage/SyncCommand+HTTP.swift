@@ -3,6 +3,7 @@ import DataSync
 import Foundation
 import HTTP
 import StowageAPI
+import SyncContract
 
 /// `stowage sync pull DIR --http URL[#checksum=ALGORITHM:HEX&path=NAME] ...`: an RO pull from
 /// HTTP(S) URLs (`HTTPPullEngine`), what sync pods of a volume with `spec.source.http` run.
@@ -15,7 +16,7 @@ extension SyncCommand {
             return
         }
         guard direction == .pull else { throw ValidationError("--http sources are only pulled: a URL cannot be pushed to") }
-        guard mode == .RO else { throw ValidationError("--http sources are read-only: pass --mode RO") }
+        guard mode == .readOnly else { throw ValidationError("--http sources are read-only: pass --mode RO") }
         guard version == nil else { throw ValidationError("--version pins a version of an S3 prefix, not of --http URLs") }
         guard dir == nil else {
             throw ValidationError("with --http, give the volume directory alone: stowage sync pull DIR --mode RO --http URL")
@@ -41,12 +42,12 @@ extension SyncCommand {
         }
     }
 
-    func httpEngine() throws -> HTTPPullEngine {
-        // `url` is the volume directory here (`validateSources`).
-        var options = HTTPPullEngine.Options(files: try Self.httpFiles(http), root: url)
-        options.dryRun = dryRun
-        options.concurrency = min(concurrency, 8)
-        options.sequence = sequence
-        return HTTPPullEngine(client: HTTPPullEngine.client(caBundle: s3.caBundle), options: options)
+    func httpEngine(_ arguments: SyncArguments) throws -> HTTPPullEngine {
+        guard case .http(let urls) = arguments.source else { throw ValidationError("no --http URLs") }
+        var options = HTTPPullEngine.Options(files: try Self.httpFiles(urls), root: arguments.directory)
+        options.dryRun = arguments.dryRun
+        options.concurrency = min(arguments.concurrency, 8)
+        options.sequence = arguments.sequence
+        return HTTPPullEngine(client: HTTPPullEngine.client(caBundle: arguments.caBundle), options: options)
     }
 }

@@ -3,14 +3,15 @@ import DataSync
 import Foundation
 import HTTP
 import ObjectStore
-import enum StowageAPI.SyncExitCode
-import struct StowageAPI.SyncProgressLine
+import SyncContract
 import UnixSignals
 
-/// `stowage sync`: what sync pods run, and what users can run by hand.
+/// `stowage sync`: what sync pods run, and what users can run by hand. Its command line is
+/// `SyncArguments`, the type the operator writes sync pods' command lines from: the option
+/// names come from `SyncArguments.Flag`, and the command runs what `arguments` says.
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sync",
+        commandName: SyncArguments.command,
         abstract: "Sync a volume directory with an S3 prefix (pull or push; RO, RW or RWD), or pull files from HTTP(S) URLs (--http).",
         discussion: """
         Prints warnings and progress on stderr and a JSON summary on stdout.
@@ -29,43 +30,65 @@ struct SyncCommand: AsyncParsableCommand {
     @Argument(help: "The volume directory.")
     var dir: String?
 
-    @Option(help: ArgumentHelp("Pull this URL instead of S3 (repeat for more; RO pulls only). A checksum and the file's path go in the fragment: URL#checksum=sha256:HEX&path=NAME.", valueName: "url"))
+    @Option(name: .sync(.http), help: ArgumentHelp("Pull this URL instead of S3 (repeat for more; RO pulls only). A checksum and the file's path go in the fragment: URL#checksum=sha256:HEX&path=NAME.", valueName: "url"))
     var http: [String] = []
 
-    @Option(help: "RO: pull only, exact mirror. RW: push new and changed, never delete. RWD: RW plus deletions.")
-    var mode: SyncMode = .RW
+    @Option(name: .sync(.mode), help: "RO: pull only, exact mirror. RW: push new and changed, never delete. RWD: RW plus deletions.")
+    var mode = AccessMode.default
 
     @OptionGroup var s3: S3Options
 
-    @Flag(help: "Print the plan and change nothing.")
+    @Flag(name: .sync(.dryRun), help: "Print the plan and change nothing.")
     var dryRun = false
 
-    @Flag(help: "Compare content hashes instead of size and modification time.")
+    @Flag(name: .sync(.checksum), help: "Compare content hashes instead of size and modification time.")
     var checksum = false
 
-    @Option(help: "Refuse to run when the plan deletes more than N files.")
+    @Option(name: .sync(.maxDeletes), help: "Refuse to run when the plan deletes more than N files.")
     var maxDeletes: Int?
 
-    @Option(help: "Files transferred at once.")
-    var concurrency = 32
+    @Option(name: .sync(.concurrency), help: "Files transferred at once.")
+    var concurrency = SyncArguments.defaultConcurrency
 
-    @Option(help: "Seconds between progress lines when stderr is not a terminal.")
-    var progressInterval = 10
+    @Option(name: .sync(.progressInterval), help: "Seconds between progress lines when stderr is not a terminal.")
+    var progressInterval = SyncArguments.defaultProgressInterval
 
-    @Option(help: "Also write a short JSON record of the outcome here (sync pods: /dev/termination-log).")
+    @Option(name: .sync(.summaryFile), help: "Also write a short JSON record of the outcome here (sync pods: /dev/termination-log).")
     var summaryFile: String?
 
-    @Option(help: "Which sync of the volume this is, recorded in the manifest (sync pods: the Job's number).")
+    @Option(name: .sync(.sequence), help: "Which sync of the volume this is, recorded in the manifest (sync pods: the Job's number).")
     var sequence: Int?
 
-    @Option(help: "The volume that pushes, as KIND/NAMESPACE/NAME: recorded in the version manifest (sync pods: the operator's volume).")
+    @Option(name: .sync(.volume), help: "The volume that pushes, as KIND/NAMESPACE/NAME: recorded in the version manifest (sync pods: the operator's volume).")
     var volume: String?
 
-    @Option(help: "Pull exactly this version (an identifier from `stowage versions`, or latest), every file checked against its SHA-256; with --mode RO.")
+    @Option(name: .sync(.version), help: "Pull exactly this version (an identifier from `stowage versions`, or latest), every file checked against its SHA-256; with --mode RO.")
     var version: String?
 
-    @Flag(help: "Push without destroying earlier content: refused unless the bucket has versioning (what is replaced stays as noncurrent versions).")
+    @Flag(name: .sync(.keepVersions), help: "Push without destroying earlier content: refused unless the bucket has versioning (what is replaced stays as noncurrent versions).")
     var keepVersions = false
+
+    /// The command line as the contract's type, what `run` carries out.
+    var arguments: SyncArguments {
+        let source: SyncArguments.Source = http.isEmpty ? .s3(url) : .http(http)
+        var arguments = SyncArguments(direction: direction, source: source, directory: http.isEmpty ? dir ?? "" : url, mode: mode)
+        arguments.endpoint = s3.endpoint
+        arguments.region = s3.region
+        arguments.caBundle = s3.caBundle
+        arguments.virtualHosted = s3.virtualHosted
+        arguments.partChecksum = s3.partChecksum
+        arguments.dryRun = dryRun
+        arguments.checksum = checksum
+        arguments.maxDeletes = maxDeletes
+        arguments.concurrency = concurrency
+        arguments.progressInterval = progressInterval
+        arguments.summaryFile = summaryFile
+        arguments.sequence = sequence
+        arguments.volume = volume
+        arguments.version = version
+        arguments.keepVersions = keepVersions
+        return arguments
+    }
 
     func validate() throws {
         try validateSources()
@@ -79,8 +102,8 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if !http.isEmpty { return try await execute(httpEngine()) }
-        let dir = self.dir ?? ""
+        let arguments = self.arguments
+        guard case .s3(let url) = arguments.source else { return try await execute(httpEngine(arguments), arguments) }
         let target: S3URL
         let client: S3Client
         do {
@@ -90,28 +113,29 @@ struct SyncCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("stowage sync: \(error)\n".utf8))
             throw ExitCode(SyncExit.code(for: error))
         }
-        var options = SyncEngine.Options(direction: direction, mode: mode, bucket: target.bucket, prefix: target.key, root: dir)
-        options.checksum = checksum
-        options.dryRun = dryRun
-        options.maxDeletes = maxDeletes
-        options.concurrency = concurrency
-        options.sequence = sequence
-        options.volume = volume
-        options.version = version
-        options.keepVersions = keepVersions
+        var options = SyncEngine.Options(direction: arguments.direction, mode: arguments.mode, bucket: target.bucket, prefix: target.key,
+                                         root: arguments.directory)
+        options.checksum = arguments.checksum
+        options.dryRun = arguments.dryRun
+        options.maxDeletes = arguments.maxDeletes
+        options.concurrency = arguments.concurrency
+        options.sequence = arguments.sequence
+        options.volume = arguments.volume
+        options.version = arguments.version
+        options.keepVersions = arguments.keepVersions
         let engine = SyncEngine(client: client, options: options)
-        try await execute(engine)
+        try await execute(engine, arguments)
     }
 
     /// Runs the sync, reports it on stderr, stdout and in the summary file, and exits with
     /// its code.
-    func execute(_ engine: some SyncRunning) async throws {
+    func execute(_ engine: some SyncRunning, _ arguments: SyncArguments) async throws {
         let started = Date()
-        let (result, signal) = await SyncRunner.run(engine, progressInterval: .seconds(progressInterval))
-        if let summaryFile {
-            let record = SyncSummary.record(result, direction: direction, start: started, end: Date())
+        let (result, signal) = await SyncRunner.run(engine, progressInterval: .seconds(arguments.progressInterval))
+        if let summaryFile = arguments.summaryFile {
+            let record = SyncSummary.record(result, direction: arguments.direction, start: started, end: Date())
             do {
-                try SyncSummary.write(SyncSummary.encode(record), to: summaryFile)
+                try SyncSummary.write(record.terminationMessage(), to: summaryFile)
             } catch {
                 FileHandle.standardError.write(Data("stowage sync: cannot write the summary to \(summaryFile): \(error)\n".utf8))
             }
@@ -123,7 +147,7 @@ struct SyncCommand: AsyncParsableCommand {
             if let digest = report.manifestDigest { FileHandle.standardError.write(Data("manifest \(digest)\n".utf8)) }
             if let version = report.version { FileHandle.standardError.write(Data("version \(version)\n".utf8)) }
             let changes = report.changedSinceLastSync
-            if !changes.isEmpty && !dryRun {
+            if !changes.isEmpty && !arguments.dryRun {
                 FileHandle.standardError.write(Data("inputs changed since the last sync: \(changes.added.count) added, \(changes.modified.count) modified, \(changes.removed.count) removed\n".utf8))
             }
             print(report.json())
@@ -143,25 +167,30 @@ struct SyncCommand: AsyncParsableCommand {
 }
 
 extension SyncDirection: ExpressibleByArgument {}
-extension SyncMode: ExpressibleByArgument {}
-extension PartChecksum: ExpressibleByArgument {}
+extension AccessMode: ExpressibleByArgument {}
+extension S3PartChecksum: ExpressibleByArgument {}
+
+extension NameSpecification {
+    /// The long name `SyncArguments` writes for `flag`.
+    static func sync(_ flag: SyncArguments.Flag) -> NameSpecification { .customLong(flag.rawValue) }
+}
 
 /// Connection options shared by the commands that talk to S3.
 struct S3Options: ParsableArguments {
-    @Option(help: "S3 endpoint URL, e.g. https://s3.example.com (default: $AWS_ENDPOINT_URL).")
+    @Option(name: .sync(.endpoint), help: "S3 endpoint URL, e.g. https://s3.example.com (default: $AWS_ENDPOINT_URL).")
     var endpoint: String?
 
-    @Option(help: "Region (default: $AWS_REGION, the AWS config file, then us-east-1).")
+    @Option(name: .sync(.region), help: "Region (default: $AWS_REGION, the AWS config file, then us-east-1).")
     var region: String?
 
-    @Option(help: "PEM file of CA certificates to trust for the endpoint.")
+    @Option(name: .sync(.caBundle), help: "PEM file of CA certificates to trust for the endpoint.")
     var caBundle: String?
 
-    @Flag(help: "Address buckets as BUCKET.endpoint instead of endpoint/BUCKET.")
+    @Flag(name: .sync(.virtualHosted), help: "Address buckets as BUCKET.endpoint instead of endpoint/BUCKET.")
     var virtualHosted = false
 
-    @Option(help: "Checksum each uploaded part carries: crc32c (S3 flexible checksums) or md5 (Content-MD5, for servers without them).")
-    var partChecksum: PartChecksum = .crc32c
+    @Option(name: .sync(.partChecksum), help: "Checksum each uploaded part carries: crc32c (S3 flexible checksums) or md5 (Content-MD5, for servers without them).")
+    var partChecksum = S3PartChecksum.crc32c
 
     func client() throws -> S3Client {
         let environment = ProcessInfo.processInfo.environment
@@ -174,7 +203,10 @@ struct S3Options: ParsableArguments {
         var config = S3Configuration(endpoint: endpoint, region: region ?? S3Credentials.regionFromEnvironment() ?? "us-east-1",
                                      credentials: credentials, addressing: virtualHosted ? .virtualHosted : .path, caBundle: caBundle)
         config.transferThreads = 2
-        config.partChecksum = partChecksum
+        config.partChecksum = switch partChecksum {
+        case .crc32c: .crc32c
+        case .md5: .md5
+        }
         return try S3Client(configuration: config)
     }
 }

@@ -4,6 +4,7 @@ import DataSync
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import SyncContract
 #endif
 
 /// `stowage wait`: the init container the webhook adds while a volume's data is not in

@@ -5,6 +5,7 @@ import KubeModel
 import KubeTesting
 import ObjectStore
 import StowageAPI
+import SyncContract
 import Testing
 
 /// What a cluster admin installs: `deploy/` applied to the real kube-apiserver, and the

@@ -5,6 +5,7 @@ import KubeModel
 import KubeTesting
 import ObjectStore
 import StowageAPI
+import SyncContract
 import Testing
 
 /// DESIGN.md's lifecycle end to end: real kube-apiserver, kube-controller-manager (the Job

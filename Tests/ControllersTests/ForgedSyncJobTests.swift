@@ -5,6 +5,7 @@ import KubeModel
 import KubeTesting
 import ObjectStore
 import StowageAPI
+import SyncContract
 import Testing
 
 /// A Job that only claims to be a volume's sync Job (its labels, its owner reference and a

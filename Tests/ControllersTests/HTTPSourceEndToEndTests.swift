@@ -5,6 +5,7 @@ import KubeClient
 import KubeModel
 import KubeTesting
 import StowageAPI
+import SyncContract
 import Testing
 
 /// Issue 17, item 5, end to end: a DataVolume with `spec.source.http` reaches Ready through

@@ -5,6 +5,7 @@ import KubeModel
 import KubeTesting
 import ObjectStore
 import StowageAPI
+import SyncContract
 import Testing
 
 /// Issue 15, item 3, end to end: a first pull carries no warning; a pull after an object

@@ -6,6 +6,7 @@ import KubeModel
 import KubeTesting
 import ObjectStore
 import StowageAPI
+import SyncContract
 import Testing
 
 /// JupyterHub itself, not a pod that looks like KubeSpawner's: the hub (with KubeSpawner,

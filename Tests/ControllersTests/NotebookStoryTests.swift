@@ -6,6 +6,7 @@ import KubeModel
 import KubeTesting
 import ObjectStore
 import StowageAPI
+import SyncContract
 import Testing
 
 /// The notebook user's story as it happens on a cluster: `stowage operator` (controllers and

@@ -4,6 +4,7 @@ import KubeClient
 import KubeModel
 import KubeTesting
 import StowageAPI
+import SyncContract
 import Testing
 
 /// `stowage operator` as a process: killed with SIGKILL while a volume is Finalizing, it

@@ -4,6 +4,7 @@ import KubeModel
 import KubeTesting
 import ObjectStore
 import StowageAPI
+import SyncContract
 import Testing
 
 /// A real Prometheus (Debian's `prometheus`) scraping a real `stowage operator` process every

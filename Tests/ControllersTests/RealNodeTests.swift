@@ -5,6 +5,7 @@ import KubeModel
 import KubeTesting
 import ObjectStore
 import StowageAPI
+import SyncContract
 import Testing
 
 /// What only a real node shows: where sync pods run, what reaches the status from inside a

@@ -2,6 +2,7 @@
 import Foundation
 import KubeModel
 import StowageAPI
+import SyncContract
 import Testing
 
 /// The spawn-progress decisions without a cluster: one Event per waiting pod for all its

@@ -5,6 +5,7 @@ import KubeModel
 import KubeTesting
 import ObjectStore
 import StowageAPI
+import SyncContract
 import Testing
 
 /// Issue 15, item 4, end to end: only a change of what is pulled re-pulls; a larger

@@ -7,6 +7,7 @@ import KubeTesting
 import Logging
 import ObjectStore
 import StowageAPI
+import SyncContract
 import Testing
 
 /// One end-to-end world: a namespace, a bucket with credentials in a Secret, and the

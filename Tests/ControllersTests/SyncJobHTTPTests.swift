@@ -2,6 +2,7 @@ import Controllers
 import Foundation
 import KubeModel
 import StowageAPI
+import SyncContract
 import Testing
 
 /// The sync Job of a volume with `spec.source.http`: `stowage sync pull DIR --mode RO --http
@@ -25,12 +26,16 @@ import Testing
         let job = SyncJob.build(request(HTTPSource(urls: files)), settings: SyncPodSettings())
         let pod = try #require(job.spec?.template.spec)
         let container = try #require(pod.containers.first)
-        #expect(container.args == ["sync", "pull", "/data", "--mode", "RO",
-                                   "--summary-file", "/dev/termination-log", "--sequence", "2", "--progress-interval", "15",
-                                   "--http", "https://data.example.org/mnist/train.csv#checksum=sha256:\(Self.sha)",
-                                   "--http", "https://data.example.org/mnist/t10k.csv?download=1#path=test/t10k.csv"])
+        let arguments = SyncJob.arguments(request(HTTPSource(urls: files)), settings: SyncPodSettings())
+        #expect(container.args == arguments.commandLine)
+        #expect(arguments.direction == .pull && arguments.mode == .readOnly && arguments.directory == "/data")
         // What the sync pod parses back is what the spec said.
-        let values = (container.args ?? []).enumerated().filter { $0.offset > 0 && container.args?[$0.offset - 1] == "--http" }.map(\.element)
+        guard case .http(let values) = arguments.source else {
+            Issue.record("not an HTTP source: \(arguments.source)")
+            return
+        }
+        #expect(values == ["https://data.example.org/mnist/train.csv#checksum=sha256:\(Self.sha)",
+                           "https://data.example.org/mnist/t10k.csv?download=1#path=test/t10k.csv"])
         #expect(try values.map { try HTTPFile(argument: $0) } == files)
         #expect(container.env == nil, "no credentials for an http source")
         #expect(container.securityContext?.readOnlyRootFilesystem == true && pod.securityContext?.runAsUser == 1234)
@@ -43,7 +48,7 @@ import Testing
         let http = HTTPSource(urls: [HTTPFile(url: "https://internal.example.org/a.bin")], caBundleSecretRef: SecretKeySelector(name: "corp-ca", key: "ca.pem"))
         let job = SyncJob.build(request(http), settings: SyncPodSettings())
         let container = try #require(job.spec?.template.spec.containers.first)
-        #expect(container.args?.suffix(2) == ["--ca-bundle", "/etc/stowage/ca/ca.pem"])
+        #expect(SyncJob.arguments(request(http), settings: SyncPodSettings()).caBundle == "/etc/stowage/ca/ca.pem")
         #expect(container.volumeMounts?.contains { $0.mountPath == "/etc/stowage/ca" && $0.readOnly == true } == true)
         #expect(job.spec?.template.spec.volumes?.count == 2)
     }

@@ -2,6 +2,7 @@ import Controllers
 import Foundation
 import KubeModel
 import StowageAPI
+import SyncContract
 import Testing
 
 /// Where sync pods go and when a claim can take one: pure decisions, no cluster.

@@ -2,6 +2,7 @@ import Controllers
 import Foundation
 import KubeModel
 import StowageAPI
+import SyncContract
 import Testing
 
 /// The bookkeeping a reconcile pass keeps in status (idle time, owed push, eviction, the
@@ -161,13 +162,19 @@ import Testing
 
     @Test func aGuardRefusalIsNamedInTheRecordAndTheEvent() {
         var status = pulled { $0.pendingPush = true }
-        let refused = VolumeLifecycle.Finished(record: SyncRecord(direction: .push, result: .failed, message: "would delete 900 objects"),
+        let refused = VolumeLifecycle.Finished(record: SyncRecord(direction: .push, result: .failed, message: "would delete 900 objects",
+                                                                  reason: SyncExitCode.guardRefused.reason),
                                                exitCode: Int(SyncExitCode.guardRefused.rawValue), number: 2)
         let notes = VolumeLifecycle.record(refused, consumers: 0, status: &status)
-        #expect(status.lastSync?.message == "\(ConditionReason.deleteGuard): would delete 900 objects")
+        #expect(status.lastSync?.reason == ConditionReason.deleteGuard)
+        #expect(status.lastSync?.message == "would delete 900 objects")
         #expect(status.pendingPush == true, "the work is still owed")
-        #expect(notes == [.init(warning: true, reason: ConditionReason.deleteGuard,
-                                message: "push failed (exit 3): \(ConditionReason.deleteGuard): would delete 900 objects")])
+        #expect(notes == [.init(warning: true, reason: ConditionReason.deleteGuard, message: "push failed (exit 3): would delete 900 objects")])
+        // Any other failure is a plain SyncFailed.
+        let other = VolumeLifecycle.Finished(record: SyncRecord(direction: .push, result: .failed, message: "no such bucket",
+                                                                reason: SyncExitCode.noSuchBucket.reason),
+                                             exitCode: Int(SyncExitCode.noSuchBucket.rawValue), number: 2)
+        #expect(VolumeLifecycle.record(other, consumers: 0, status: &status).map(\.reason) == [ConditionReason.syncFailed])
         // Numbered by the status when the Job has no number.
         let unnumbered = VolumeLifecycle.Finished(record: SyncRecord(direction: .pull, result: .failed), exitCode: 1, number: nil)
         _ = VolumeLifecycle.record(unnumbered, consumers: 0, status: &status)

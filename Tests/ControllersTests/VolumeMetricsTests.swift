@@ -1,6 +1,7 @@
 import Foundation
 import KubeRuntime
 import StowageAPI
+import SyncContract
 import Testing
 @testable import Controllers
 

@@ -1,6 +1,7 @@
 @testable import DataSync
 import Foundation
 import ObjectStore
+import SyncContract
 import Testing
 
 /// Valohai's rule for `status.warning` (issue 15, item 3): inputs changed only when a
@@ -20,7 +21,7 @@ extension SyncEngineTests {
             _ = try await s3.putObject(bucket: b, key: "in/b.csv", data: Data("two".utf8))
             let dst = scratch + "/inputs"
 
-            let first = try await sync(.pull, .RO, b, dst, prefix: "in")
+            let first = try await sync(.pull, .readOnly, b, dst, prefix: "in")
             #expect(first.downloaded == 2)
             #expect(first.changedSinceLastSync.isEmpty, "a first pull changed nothing: it has nothing to compare with")
             #expect(first.changedSinceLastSync.changes.isEmpty)
@@ -28,7 +29,7 @@ extension SyncEngineTests {
             // One object rewritten, one added: the next pull names both, with digests.
             _ = try await s3.putObject(bucket: b, key: "in/a.csv", data: Data("ONE!".utf8))
             _ = try await s3.putObject(bucket: b, key: "in/c.csv", data: Data("three".utf8))
-            let second = try await sync(.pull, .RO, b, dst, prefix: "in")
+            let second = try await sync(.pull, .readOnly, b, dst, prefix: "in")
             #expect(second.downloaded == 2)
             #expect(second.changedSinceLastSync.modified == ["a.csv"])
             #expect(second.changedSinceLastSync.added == ["c.csv"])
@@ -38,11 +39,11 @@ extension SyncEngineTests {
             ])
 
             // Nothing changed: nothing to say.
-            #expect(try await sync(.pull, .RO, b, dst, prefix: "in").changedSinceLastSync.isEmpty)
+            #expect(try await sync(.pull, .readOnly, b, dst, prefix: "in").changedSinceLastSync.isEmpty)
 
             // The same volume pulled from another source: a first pull of that source.
             _ = try await s3.putObject(bucket: b, key: "other/a.csv", data: Data("else".utf8))
-            let moved = try await sync(.pull, .RO, b, dst, prefix: "other")
+            let moved = try await sync(.pull, .readOnly, b, dst, prefix: "other")
             #expect(moved.downloaded == 1)
             #expect(moved.changedSinceLastSync.isEmpty)
         }

@@ -1,5 +1,6 @@
 @testable import DataSync
 import Foundation
+import SyncContract
 import Testing
 
 /// The manifest's hand-assembled JSON (no network).

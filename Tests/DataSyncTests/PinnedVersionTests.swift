@@ -2,6 +2,7 @@
 import Foundation
 import KubeTesting
 import ObjectStore
+import SyncContract
 import Testing
 
 /// Pinned pulls and write-once pushes against the real S3 servers (SeaweedFS, and moto with
@@ -19,7 +20,7 @@ import Testing
         scratch = try scratchDirectory("pinned")
     }
 
-    func sync(_ direction: SyncDirection, _ mode: SyncMode, _ bucket: String, _ dir: String, version: String? = nil,
+    func sync(_ direction: SyncDirection, _ mode: AccessMode, _ bucket: String, _ dir: String, version: String? = nil,
               keepVersions: Bool = false) async throws -> SyncReport {
         var options = SyncEngine.Options(direction: direction, mode: mode, bucket: bucket, prefix: "data", root: dir)
         options.concurrency = 4
@@ -54,27 +55,27 @@ import Testing
             try writeFile(src, "large.bin", randomData((7 << 20) + 11))
             // A one-character name (NSString.deletingLastPathComponent crashed on it).
             try writeFile(src, "x", Data("1".utf8))
-            let first = try await sync(.push, .RWD, b, src, keepVersions: true)
+            let first = try await sync(.push, .readWriteDelete, b, src, keepVersions: true)
             let firstFiles = try contents(src)
             try writeFile(src, "a.txt", Data("second, longer".utf8))
             try writeFile(src, "large.bin", randomData((6 << 20) + 77))
             try FileManager.default.removeItem(atPath: src + "/dir")
             try writeFile(src, "c.txt", Data("new".utf8))
-            let second = try await sync(.push, .RWD, b, src, keepVersions: true)
+            let second = try await sync(.push, .readWriteDelete, b, src, keepVersions: true)
             let secondFiles = try contents(src)
             let ids = [try #require(first.version), try #require(second.version)]
             #expect(ids[0] != ids[1] && second.uploaded == 3 && second.deletedRemote == 1)
             #expect(try await VersionListing.summaries(client: s3, bucket: b, prefix: "data").map(\.id) == [ids[1], ids[0]])
 
             let dst = scratch + "/versioned-pulled"
-            let pulled = try await sync(.pull, .RO, b, dst, version: ids[0])
+            let pulled = try await sync(.pull, .readOnly, b, dst, version: ids[0])
             #expect(pulled.version == ids[0] && pulled.downloaded == 4)
             #expect(try contents(dst) == firstFiles, "the first version's bytes, on \(env.s3Server)")
-            let latest = try await sync(.pull, .RO, b, dst, version: "latest")
+            let latest = try await sync(.pull, .readOnly, b, dst, version: "latest")
             #expect(latest.version == ids[1])
             #expect(try contents(dst) == secondFiles)
             #expect(!FileManager.default.fileExists(atPath: dst + "/dir"), "b.bin's directory went with it")
-            _ = try await sync(.pull, .RO, b, dst, version: ids[0])
+            _ = try await sync(.pull, .readOnly, b, dst, version: ids[0])
             #expect(try contents(dst) == firstFiles)
             // The volume's manifest names the object versions it holds.
             let decoder = JSONDecoder()
@@ -84,10 +85,10 @@ import Testing
 
             // A version that is not there is named, with the latest one.
             let missing = String(repeating: "0", count: 64)
-            await #expect { try await sync(.pull, .RO, b, scratch + "/none", version: missing) } throws: { error in
+            await #expect { try await sync(.pull, .readOnly, b, scratch + "/none", version: missing) } throws: { error in
                 (error as? SyncError)?.code == .versionUnavailable && "\(error)".contains(missing) && "\(error)".contains("the latest \(ids[1])")
             }
-            await #expect { try await sync(.pull, .RW, b, scratch + "/rw", version: ids[0]) } throws: { error in
+            await #expect { try await sync(.pull, .readWrite, b, scratch + "/rw", version: ids[0]) } throws: { error in
                 (error as? SyncError)?.code == .invalidRequest && "\(error)".contains("--mode RO")
             }
         }
@@ -104,24 +105,24 @@ import Testing
             try writeFile(src, "b.txt", Data("will change".utf8))
             try writeFile(src, "c.txt", Data("will go".utf8))
             try writeFile(src, "large.bin", randomData((7 << 20) + 5))
-            let first = try #require(try await sync(.push, .RWD, b, src).version)
+            let first = try #require(try await sync(.push, .readWriteDelete, b, src).version)
             let firstFiles = try contents(src)
             let held = scratch + "/plain-held"
-            #expect(try await sync(.pull, .RO, b, held, version: first).downloaded == 4)
+            #expect(try await sync(.pull, .readOnly, b, held, version: first).downloaded == 4)
             #expect(try contents(held) == firstFiles)
 
             try writeFile(src, "b.txt", Data("changed".utf8))
             try FileManager.default.removeItem(atPath: src + "/c.txt")
-            _ = try await sync(.push, .RWD, b, src)
+            _ = try await sync(.push, .readWriteDelete, b, src)
             let dst = scratch + "/plain-new"
-            await #expect { try await sync(.pull, .RO, b, dst, version: first) } throws: { error in
+            await #expect { try await sync(.pull, .readOnly, b, dst, version: first) } throws: { error in
                 let text = "\(error)"
                 return (error as? SyncError)?.code == .versionUnavailable && text.contains("2 of its files changed")
                     && text.contains("b.txt (changed)") && text.contains("c.txt (deleted)") && !text.contains("a.txt") && !text.contains("large.bin")
             }
             #expect(try contents(dst).isEmpty, "nothing half-pulled: not even the unchanged a.txt and large.bin")
             // A volume that already holds the version exactly still does: nothing to fetch.
-            let again = try await sync(.pull, .RO, b, held, version: first)
+            let again = try await sync(.pull, .readOnly, b, held, version: first)
             #expect(again.downloaded == 0 && again.unchanged == 4)
             #expect(try contents(held) == firstFiles)
         }
@@ -135,15 +136,15 @@ import Testing
             let src = scratch + "/staged"
             try writeFile(src, "a.txt", Data("one".utf8))
             try writeFile(src, "large.bin", randomData((7 << 20) + 3))
-            let first = try #require(try await sync(.push, .RW, b, src).version)
+            let first = try #require(try await sync(.push, .readWrite, b, src).version)
             let dst = scratch + "/staged-pulled"
-            _ = try await sync(.pull, .RO, b, dst, version: first)
+            _ = try await sync(.pull, .readOnly, b, dst, version: first)
             let held = try contents(dst)
             #expect(held.count == 2)
 
             try writeFile(src, "a.txt", Data("two, and more".utf8))
             try writeFile(src, "new.bin", randomData(300 << 10))
-            _ = try await sync(.push, .RW, b, src)
+            _ = try await sync(.push, .readWrite, b, src)
             var forged = try VersionManifest.decode(try await s3.getObject(bucket: b, key: try #require(
                 try await VersionListing.summaries(client: s3, bucket: b, prefix: "data").first).key))
             let index = try #require(forged.entries.firstIndex { $0.path == "new.bin" })
@@ -153,7 +154,7 @@ import Testing
             let id = VersionManifest.id(of: bytes)
             try await s3.putObject(bucket: b, key: VersionListing.key(VersionKey(time: Date().addingTimeInterval(60), id: id), keyPrefix: "data/"), data: bytes)
 
-            await #expect { try await sync(.pull, .RO, b, dst, version: id) } throws: { error in
+            await #expect { try await sync(.pull, .readOnly, b, dst, version: id) } throws: { error in
                 let text = "\(error)"
                 return (error as? SyncError)?.code == .transfersFailed && text.contains(truth) && text.contains("the volume is as it was")
             }
@@ -170,7 +171,7 @@ import Testing
             let src = scratch + "/keep"
             try writeFile(src, "a.txt", Data("one".utf8))
             try writeFile(src, "b.txt", Data("doomed".utf8))
-            await #expect { try await sync(.push, .RWD, b, src, keepVersions: true) } throws: { error in
+            await #expect { try await sync(.push, .readWriteDelete, b, src, keepVersions: true) } throws: { error in
                 let text = "\(error)"
                 return (error as? SyncError)?.code == .invalidRequest && !text.contains("\n")
                     && text.contains("keepVersions needs object versioning on bucket \(b)") && text.contains("Status=Enabled")
@@ -180,12 +181,12 @@ import Testing
             try await s3.enableVersioning(b)
             #expect(try await s3.bucketVersioning(b) == .enabled)
             var ids: [String] = []
-            ids.append(try #require(try await sync(.push, .RWD, b, src, keepVersions: true).version))
+            ids.append(try #require(try await sync(.push, .readWriteDelete, b, src, keepVersions: true).version))
             try writeFile(src, "a.txt", Data("two".utf8))
             try FileManager.default.removeItem(atPath: src + "/b.txt")
-            ids.append(try #require(try await sync(.push, .RWD, b, src, keepVersions: true).version))
+            ids.append(try #require(try await sync(.push, .readWriteDelete, b, src, keepVersions: true).version))
             try writeFile(src, "a.txt", Data("three".utf8))
-            ids.append(try #require(try await sync(.push, .RWD, b, src, keepVersions: true).version))
+            ids.append(try #require(try await sync(.push, .readWriteDelete, b, src, keepVersions: true).version))
             let stored = Set(try await s3.listObjectVersions(bucket: b, prefix: "data/").filter { !$0.isDeleteMarker }.map { "\($0.key) \($0.versionID)" })
             for summary in try await VersionListing.summaries(client: s3, bucket: b, prefix: "data") {
                 let manifest = try VersionManifest.decode(try await s3.getObject(bucket: b, key: summary.key))
@@ -206,10 +207,10 @@ import Testing
             let src = scratch + "/purge-rw"
             try writeFile(src, "a.txt", Data("one".utf8))
             try writeFile(src, "kept-remotely.txt", Data("RW keeps me".utf8))
-            _ = try await sync(.push, .RW, b, src, keepVersions: true)
+            _ = try await sync(.push, .readWrite, b, src, keepVersions: true)
             try writeFile(src, "a.txt", Data("two".utf8))
             try FileManager.default.removeItem(atPath: src + "/kept-remotely.txt")
-            _ = try await sync(.push, .RW, b, src, keepVersions: true)
+            _ = try await sync(.push, .readWrite, b, src, keepVersions: true)
             // Someone else's object under the prefix, overwritten once: two versions no manifest names.
             try await s3.putObject(bucket: b, key: "data/theirs.txt", data: Data("old".utf8))
             try await s3.putObject(bucket: b, key: "data/theirs.txt", data: Data("new".utf8))
@@ -226,7 +227,7 @@ import Testing
             #expect(try await s3.getObject(bucket: b, key: "data/kept-remotely.txt") == Data("RW keeps me".utf8))
             #expect(after.filter { $0.key == "data/theirs.txt" }.count == 2)
             let pulled = scratch + "/purge-rw-latest"
-            _ = try await sync(.pull, .RO, b, pulled, version: "latest")
+            _ = try await sync(.pull, .readOnly, b, pulled, version: "latest")
             #expect(try contents(pulled) == ["a.txt": Data("two".utf8)])
         }
     }
@@ -237,14 +238,14 @@ import Testing
         try await s3.withTemporaryBucket("keep-late") { b in
             let src = scratch + "/late"
             try writeFile(src, "a.txt", Data("before versioning".utf8))
-            _ = try await sync(.push, .RW, b, src)
+            _ = try await sync(.push, .readWrite, b, src)
             try await s3.enableVersioning(b)
-            let report = try await sync(.push, .RW, b, src, keepVersions: true)
+            let report = try await sync(.push, .readWrite, b, src, keepVersions: true)
             #expect(report.uploaded == 1)
             let latest = try #require(try await VersionListing.summaries(client: s3, bucket: b, prefix: "data").first)
             let manifest = try VersionManifest.decode(try await s3.getObject(bucket: b, key: latest.key))
             #expect(manifest.entries.count == 1 && manifest.entries[0].versionID != nil)
-            #expect(try await sync(.push, .RW, b, src, keepVersions: true).uploaded == 0)
+            #expect(try await sync(.push, .readWrite, b, src, keepVersions: true).uploaded == 0)
         }
     }
 }

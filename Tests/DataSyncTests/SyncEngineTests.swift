@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import KubeTesting
 import ObjectStore
+import SyncContract
 import Testing
 
 /// The sync engine against the real SeaweedFS S3 gateway: every mode, incremental runs,
@@ -23,7 +24,7 @@ import Testing
         try await s3.withTemporaryBucket("ds-\(name)", body)
     }
 
-    func sync(_ direction: SyncDirection, _ mode: SyncMode, _ bucket: String, _ dir: String, prefix: String = "data/team one",
+    func sync(_ direction: SyncDirection, _ mode: AccessMode, _ bucket: String, _ dir: String, prefix: String = "data/team one",
               _ adjust: (inout SyncEngine.Options) -> Void = { _ in }) async throws -> SyncReport {
         var options = SyncEngine.Options(direction: direction, mode: mode, bucket: bucket, prefix: prefix, root: dir)
         options.concurrency = 8
@@ -78,7 +79,7 @@ import Testing
             try FileManager.default.createSymbolicLink(atPath: src + "/escape", withDestinationPath: "/etc")
             try FileManager.default.createSymbolicLink(atPath: src + "/nested/link.txt", withDestinationPath: "../top.txt")
 
-            let first = try await sync(.push, .RW, b, src)
+            let first = try await sync(.push, .readWrite, b, src)
             #expect(first.uploaded == 4)
             #expect(first.warnings.filter { $0.contains("symbolic link") }.count == 2)
             #expect(try await keys(b) == ["data/team one/top.txt", "data/team one/nested/deeper/with space.txt", "data/team one/nested/ünïcødé 名前.md", "data/team one/nested/big.bin"])
@@ -87,7 +88,7 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: src + "/.stowage/manifest.json"))
             #expect(!FileManager.default.fileExists(atPath: src + "/.stowage/journal.jsonl"))
 
-            let again = try await sync(.push, .RW, b, src)
+            let again = try await sync(.push, .readWrite, b, src)
             #expect(again.uploaded == 0)
             #expect(again.unchanged == 4)
             #expect(again.manifestDigest == first.manifestDigest)
@@ -96,13 +97,13 @@ import Testing
             // A same-size edit: the mtime moves, so it is pushed (aws s3 sync's size+time rule misses
             // this when the edit lands in the same second as the object's upload time).
             try write(src, "top.txt", "TOP")
-            let edited = try await sync(.push, .RW, b, src)
+            let edited = try await sync(.push, .readWrite, b, src)
             #expect(edited.uploaded == 1)
             #expect(edited.changedSinceLastSync.modified == ["top.txt"])
             #expect(edited.manifestDigest != first.manifestDigest)
 
             let dst = scratch + "/dst"
-            let pulled = try await sync(.pull, .RO, b, dst)
+            let pulled = try await sync(.pull, .readOnly, b, dst)
             #expect(pulled.downloaded == 4)
             let expected = try tree(src)
             #expect(try tree(dst) == expected)
@@ -111,7 +112,7 @@ import Testing
             #expect(pulled.manifestDigest == edited.manifestDigest, "same content, same digest on both sides")
             #expect(try FileManager.default.contentsOfDirectory(atPath: dst + "/.stowage/tmp").isEmpty)
 
-            let repull = try await sync(.pull, .RO, b, dst)
+            let repull = try await sync(.pull, .readOnly, b, dst)
             #expect(repull.downloaded == 0)
             #expect(repull.unchanged == 4)
         }
@@ -121,15 +122,15 @@ import Testing
         try await withBucket("modes") { b in
             let dir = scratch + "/vol"
             for name in ["a", "b", "c"] { try write(dir, "\(name).txt", name) }
-            _ = try await sync(.push, .RWD, b, dir)
+            _ = try await sync(.push, .readWriteDelete, b, dir)
             try await s3.putObject(bucket: b, key: "data/team one/someone-elses.txt", data: Data("theirs".utf8))
             try FileManager.default.removeItem(atPath: dir + "/a.txt")
 
-            let rw = try await sync(.push, .RW, b, dir)
+            let rw = try await sync(.push, .readWrite, b, dir)
             #expect(rw.deletedRemote == 0)
             #expect(try await keys(b).contains("data/team one/a.txt"))
 
-            let rwd = try await sync(.push, .RWD, b, dir)
+            let rwd = try await sync(.push, .readWriteDelete, b, dir)
             #expect(rwd.deletedRemote == 1)
             #expect(try await keys(b) == ["data/team one/b.txt", "data/team one/c.txt", "data/team one/someone-elses.txt"])
         }
@@ -139,20 +140,20 @@ import Testing
         try await withBucket("guards") { b in
             let dir = scratch + "/vol"
             for i in 0..<5 { try write(dir, "f\(i).txt", "\(i)") }
-            _ = try await sync(.push, .RWD, b, dir)
+            _ = try await sync(.push, .readWriteDelete, b, dir)
             for i in 0..<4 { try FileManager.default.removeItem(atPath: dir + "/f\(i).txt") }
             try write(dir, "new.txt", "new")
 
-            await #expect { try await sync(.push, .RWD, b, dir) { $0.maxDeletes = 3 } } throws: { ($0 as? SyncError)?.code == .deletionGuard }
+            await #expect { try await sync(.push, .readWriteDelete, b, dir) { $0.maxDeletes = 3 } } throws: { ($0 as? SyncError)?.code == .deletionGuard }
             #expect(try await keys(b).count == 5, "nothing deleted")
             #expect(!(try await keys(b)).contains("data/team one/new.txt"), "nothing uploaded either")
 
             let emptyDir = scratch + "/empty"
             try FileManager.default.createDirectory(atPath: emptyDir, withIntermediateDirectories: true)
-            await #expect { try await sync(.push, .RWD, b, emptyDir) } throws: { ($0 as? SyncError)?.code == .deletionGuard }
+            await #expect { try await sync(.push, .readWriteDelete, b, emptyDir) } throws: { ($0 as? SyncError)?.code == .deletionGuard }
             #expect(try await keys(b).count == 5)
 
-            let allowed = try await sync(.push, .RWD, b, dir) { $0.maxDeletes = 4 }
+            let allowed = try await sync(.push, .readWriteDelete, b, dir) { $0.maxDeletes = 4 }
             #expect(allowed.deletedRemote == 4)
             #expect(try await keys(b) == ["data/team one/f4.txt", "data/team one/new.txt"])
         }
@@ -162,14 +163,14 @@ import Testing
         try await withBucket("dryrun") { b in
             let dir = scratch + "/vol"
             try write(dir, "x/y.txt", "y")
-            let push = try await sync(.push, .RW, b, dir) { $0.dryRun = true }
+            let push = try await sync(.push, .readWrite, b, dir) { $0.dryRun = true }
             #expect(push.planned == ["upload x/y.txt"])
             #expect(try await keys(b).isEmpty)
             #expect(!FileManager.default.fileExists(atPath: dir + "/.stowage"))
 
             try await s3.putObject(bucket: b, key: "data/team one/remote.txt", data: Data("r".utf8))
             let fresh = scratch + "/fresh"
-            let pull = try await sync(.pull, .RO, b, fresh) { $0.dryRun = true }
+            let pull = try await sync(.pull, .readOnly, b, fresh) { $0.dryRun = true }
             #expect(pull.planned == ["download remote.txt"])
             #expect(!FileManager.default.fileExists(atPath: fresh))
         }
@@ -179,25 +180,25 @@ import Testing
         try await withBucket("pullmodes") { b in
             for name in ["one", "two"] { try await s3.putObject(bucket: b, key: "data/team one/\(name).txt", data: Data(name.utf8)) }
             let dir = scratch + "/vol"
-            _ = try await sync(.pull, .RW, b, dir)
+            _ = try await sync(.pull, .readWrite, b, dir)
             try write(dir, "one.txt", "local edit")
             try write(dir, "mine.txt", "new here")
 
-            let rw = try await sync(.pull, .RW, b, dir)
+            let rw = try await sync(.pull, .readWrite, b, dir)
             #expect(rw.downloaded == 0)
             #expect(rw.conflicts.count == 1)
             #expect(try tree(dir) == ["one.txt": Data("local edit".utf8), "two.txt": Data("two".utf8), "mine.txt": Data("new here".utf8)])
             // The kept edit is still pending: a push sends it.
-            #expect(try await sync(.push, .RW, b, dir).uploaded == 2)
+            #expect(try await sync(.push, .readWrite, b, dir).uploaded == 2)
 
-            await #expect { try await sync(.push, .RO, b, dir) } throws: { ($0 as? SyncError)?.code == .invalidRequest }
+            await #expect { try await sync(.push, .readOnly, b, dir) } throws: { ($0 as? SyncError)?.code == .invalidRequest }
             try await s3.putObject(bucket: b, key: "data/team one/one.txt", data: Data("remote wins in RO".utf8))
-            let ro = try await sync(.pull, .RO, b, dir) { $0.maxDeletes = 0 }
+            let ro = try await sync(.pull, .readOnly, b, dir) { $0.maxDeletes = 0 }
             #expect(ro.downloaded == 1, "only the object changed since the push")
             #expect(try tree(dir)["one.txt"] == Data("remote wins in RO".utf8))
             let mirror = scratch + "/mirror"
             try write(mirror, "stray.txt", "not in the bucket")
-            let roMirror = try await sync(.pull, .RO, b, mirror)
+            let roMirror = try await sync(.pull, .readOnly, b, mirror)
             #expect(roMirror.deletedLocal == 1)
             #expect(try tree(mirror).keys.sorted() == ["mine.txt", "one.txt", "two.txt"])
             #expect(try tree(mirror)["one.txt"] == Data("remote wins in RO".utf8))
@@ -208,13 +209,13 @@ import Testing
         try await withBucket("checksum") { b in
             let dir = scratch + "/vol"
             try write(dir, "f.txt", "aaaa")
-            _ = try await sync(.push, .RW, b, dir)
+            _ = try await sync(.push, .readWrite, b, dir)
             let before = mtime(dir + "/f.txt")
             try write(dir, "f.txt", "bbbb")
             var times = [timespec(tv_sec: Int(before / 1_000_000_000), tv_nsec: Int(before % 1_000_000_000)), timespec(tv_sec: Int(before / 1_000_000_000), tv_nsec: Int(before % 1_000_000_000))]
             #expect(utimensat(AT_FDCWD, dir + "/f.txt", &times, 0) == 0)
-            #expect(try await sync(.push, .RW, b, dir).uploaded == 0, "size and mtime cannot see it")
-            #expect(try await sync(.push, .RW, b, dir) { $0.checksum = true }.uploaded == 1)
+            #expect(try await sync(.push, .readWrite, b, dir).uploaded == 0, "size and mtime cannot see it")
+            #expect(try await sync(.push, .readWrite, b, dir) { $0.checksum = true }.uploaded == 1)
             #expect(try await s3.getObject(bucket: b, key: "data/team one/f.txt") == Data("bbbb".utf8))
         }
     }
@@ -229,7 +230,7 @@ import Testing
             let src = scratch + "/md5-src"
             try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
             try randomFile(src, "big.bin", size: size)
-            _ = try await sync(.push, .RW, b, src)
+            _ = try await sync(.push, .readWrite, b, src)
             let head = try #require(try await s3.headObject(bucket: b, key: "data/team one/big.bin"))
             let bytes = try Data(contentsOf: URL(fileURLWithPath: src + "/big.bin"))
             let truth = ContentDigest.of(bytes)
@@ -238,7 +239,7 @@ import Testing
             #expect(head.metadata[SyncMetadata.sha1] == (whole ? truth.sha1 : nil))
 
             let dst = scratch + "/md5-dst"
-            _ = try await sync(.pull, .RO, b, dst)
+            _ = try await sync(.pull, .readOnly, b, dst)
             let manifest = try String(contentsOfFile: dst + "/.stowage/manifest.json", encoding: .utf8)
             #expect(manifest.contains(truth.md5) && manifest.contains(truth.sha1) && manifest.contains(truth.sha256))
 
@@ -250,7 +251,7 @@ import Testing
             defer { close(fd) }
             _ = try await s3.upload(bucket: b, key: "data/team one/forged.bin", from: fd, length: Int64(forged.count),
                                     metadata: [SyncMetadata.sha256: truth.sha256, SyncMetadata.md5: truth.md5])
-            await #expect { try await sync(.pull, .RO, b, dst) } throws: { error in
+            await #expect { try await sync(.pull, .readOnly, b, dst) } throws: { error in
                 (error as? SyncError)?.code == .transfersFailed && "\(error)".contains("SHA-256")
             }
             #expect(!FileManager.default.fileExists(atPath: dst + "/forged.bin"))
@@ -262,11 +263,11 @@ import Testing
             let src = scratch + "/src"
             try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
             for i in 0..<40 { try randomFile(src, "f\(i).bin", size: 256 << 10) }
-            _ = try await sync(.push, .RW, b, src)
+            _ = try await sync(.push, .readWrite, b, src)
 
             let dst = scratch + "/dst"
             let progress = SyncProgress()
-            var options = SyncEngine.Options(direction: .pull, mode: .RO, bucket: b, prefix: "data/team one", root: dst)
+            var options = SyncEngine.Options(direction: .pull, mode: .readOnly, bucket: b, prefix: "data/team one", root: dst)
             options.concurrency = 2
             let engine = SyncEngine(client: s3, options: options, progress: progress)
             let task = Task { try await engine.run() }
@@ -280,7 +281,7 @@ import Testing
             for (path, data) in partial { #expect(data == source[path], "\(path) is complete, never partial") }
             #expect(try FileManager.default.contentsOfDirectory(atPath: dst + "/.stowage/tmp").isEmpty)
 
-            let rest = try await sync(.pull, .RO, b, dst)
+            let rest = try await sync(.pull, .readOnly, b, dst)
             #expect(rest.downloaded == 40 - partial.count, "completed files are not downloaded again")
             #expect(try tree(dst) == source)
         }
@@ -295,10 +296,10 @@ import Testing
             let src = scratch + "/src"
             let count = DownloadCommitter.batchFiles + 37
             for i in 0..<count { try write(src, "d\(i % 7)/f\(i).txt", "file \(i)") }
-            #expect(try await sync(.push, .RW, b, src).uploaded == count)
+            #expect(try await sync(.push, .readWrite, b, src).uploaded == count)
 
             let dst = scratch + "/dst"
-            let pulled = try await sync(.pull, .RO, b, dst)
+            let pulled = try await sync(.pull, .readOnly, b, dst)
             #expect(pulled.downloaded == count)
             #expect(try tree(dst) == tree(src))
             let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dst + "/.stowage/manifest.json"))) as? [String: Any]
@@ -307,9 +308,9 @@ import Testing
             // What a run killed mid-download leaves behind.
             try write(dst, "d1/" + LocalTree.partialPrefix + "left-over", "half a file")
             try write(src, "d2/" + LocalTree.partialPrefix + "left-over", "half a file")
-            #expect(try await sync(.push, .RW, b, src).uploaded == 0, "a partial download is never uploaded")
+            #expect(try await sync(.push, .readWrite, b, src).uploaded == 0, "a partial download is never uploaded")
             #expect(try await keys(b).allSatisfy { !$0.contains(LocalTree.partialPrefix) })
-            #expect(try await sync(.pull, .RO, b, dst).downloaded == 0)
+            #expect(try await sync(.pull, .readOnly, b, dst).downloaded == 0)
             #expect(!FileManager.default.fileExists(atPath: dst + "/d1/" + LocalTree.partialPrefix + "left-over"), "removed by the next run")
             #expect(try tree(dst) == tree(src).filter { !$0.key.contains(LocalTree.partialPrefix) })
         }
@@ -319,7 +320,7 @@ import Testing
         try await withBucket("errors") { b in
             let dir = scratch + "/vol"
             func engine(_ config: S3Configuration, bucket: String) throws -> SyncEngine {
-                SyncEngine(client: try S3Client(configuration: config), options: .init(direction: .pull, mode: .RO, bucket: bucket, prefix: "", root: dir))
+                SyncEngine(client: try S3Client(configuration: config), options: .init(direction: .pull, mode: .readOnly, bucket: bucket, prefix: "", root: dir))
             }
             // moto accepts any credentials (`S3Server.checksCredentials`).
             if env.s3Server.checksCredentials {
@@ -341,7 +342,7 @@ import Testing
             let src = scratch + "/src"
             try write(src, "a/ü b.txt", "from stowage")
             try randomFile(src, "a/big.bin", size: 7 << 20)
-            _ = try await sync(.push, .RW, b, src, prefix: "x")
+            _ = try await sync(.push, .readWrite, b, src, prefix: "x")
 
             let fromStowage = scratch + "/aws-down"
             try aws(["s3", "sync", "s3://\(b)/x", fromStowage])
@@ -352,7 +353,7 @@ import Testing
             try randomFile(awsSrc, "deep/large.bin", size: 9 << 20)
             try aws(["s3", "sync", awsSrc, "s3://\(b)/y"])
             let fromAWS = scratch + "/stowage-down"
-            let report = try await sync(.pull, .RO, b, fromAWS, prefix: "y")
+            let report = try await sync(.pull, .readOnly, b, fromAWS, prefix: "y")
             #expect(report.downloaded == 2)
             #expect(try tree(fromAWS) == tree(awsSrc))
         }

@@ -1,6 +1,7 @@
 @testable import DataSync
 import Foundation
 import ObjectStore
+import SyncContract
 import Testing
 
 /// The planning rules, without I/O.
@@ -15,13 +16,13 @@ import Testing
     func entry(_ path: String, size: Int64 = 10, mtime: Int64 = 1000, etag: String? = nil, sha: String = "s1") -> ManifestEntry {
         ManifestEntry(path: path, size: size, mtime: mtime, md5: md5A, sha1: String(repeating: "c", count: 40), sha256: sha, etag: etag ?? md5A)
     }
-    func plan(_ direction: SyncDirection, _ mode: SyncMode, local: [LocalFile], remote: [RemoteFile], previous: [ManifestEntry] = [], checksum: Bool = false, maxDeletes: Int? = nil) -> SyncPlan {
+    func plan(_ direction: SyncDirection, _ mode: AccessMode, local: [LocalFile], remote: [RemoteFile], previous: [ManifestEntry] = [], checksum: Bool = false, maxDeletes: Int? = nil) -> SyncPlan {
         SyncPlanner.plan(local: local, remote: remote, previous: Dictionary(uniqueKeysWithValues: previous.map { ($0.path, $0) }),
                          options: .init(direction: direction, mode: mode, checksum: checksum, maxDeletes: maxDeletes))
     }
 
     @Test func pushUploadsNewAndChangedAndSkipsWhatMatchesTheManifest() {
-        let p = plan(.push, .RW, local: [local("new"), local("same"), local("edited", mtime: 2000), local("grown", size: 11)],
+        let p = plan(.push, .readWrite, local: [local("new"), local("same"), local("edited", mtime: 2000), local("grown", size: 11)],
                      remote: [remote("same"), remote("edited"), remote("grown")],
                      previous: [entry("same"), entry("edited"), entry("grown")])
         #expect(p.uploads.map(\.path) == ["edited", "grown", "new"])
@@ -31,49 +32,49 @@ import Testing
 
     @Test func sameSizeEditWithOldMtimeIsCaughtByTheRemoteETag() {
         // Someone else rewrote the object with same-size content: the ETag moved.
-        let p = plan(.pull, .RO, local: [local("f")], remote: [remote("f", etag: md5B)], previous: [entry("f")])
+        let p = plan(.pull, .readOnly, local: [local("f")], remote: [remote("f", etag: md5B)], previous: [entry("f")])
         #expect(p.downloads.map(\.path) == ["f"])
     }
 
     @Test func withoutAManifestEqualSizesAreNotTrusted() {
-        let p = plan(.push, .RW, local: [local("f")], remote: [remote("f")])
+        let p = plan(.push, .readWrite, local: [local("f")], remote: [remote("f")])
         #expect(p.uploads.map(\.path) == ["f"])
     }
 
     @Test func rwPushNeverDeletes() {
-        let p = plan(.push, .RW, local: [local("kept")], remote: [remote("kept"), remote("gone")], previous: [entry("kept"), entry("gone")])
+        let p = plan(.push, .readWrite, local: [local("kept")], remote: [remote("kept"), remote("gone")], previous: [entry("kept"), entry("gone")])
         #expect(p.remoteDeletes.isEmpty)
         #expect(p.refusal == nil)
     }
 
     @Test func rwdPushDeletesOnlyWhatTheVolumeHadAndDeleted() {
-        let p = plan(.push, .RWD, local: [local("kept")], remote: [remote("kept"), remote("gone"), remote("foreign"), remote("gone-but-changed", etag: md5B)],
+        let p = plan(.push, .readWriteDelete, local: [local("kept")], remote: [remote("kept"), remote("gone"), remote("foreign"), remote("gone-but-changed", etag: md5B)],
                      previous: [entry("kept"), entry("gone"), entry("gone-but-changed")])
         #expect(p.remoteDeletes.map(\.path) == ["gone"])
         #expect(p.conflicts.count == 1)
     }
 
     @Test func rwdGuards() {
-        let tooMany = plan(.push, .RWD, local: [local("a")], remote: [remote("a"), remote("b"), remote("c")], previous: [entry("a"), entry("b"), entry("c")], maxDeletes: 1)
+        let tooMany = plan(.push, .readWriteDelete, local: [local("a")], remote: [remote("a"), remote("b"), remote("c")], previous: [entry("a"), entry("b"), entry("c")], maxDeletes: 1)
         #expect(tooMany.refusal?.contains("--max-deletes 1") == true)
-        let empty = plan(.push, .RWD, local: [], remote: [remote("a")], previous: [entry("a")])
+        let empty = plan(.push, .readWriteDelete, local: [], remote: [remote("a")], previous: [entry("a")])
         #expect(empty.refusal?.contains("empty") == true)
-        let withinLimit = plan(.push, .RWD, local: [local("a")], remote: [remote("a"), remote("b")], previous: [entry("a"), entry("b")], maxDeletes: 1)
+        let withinLimit = plan(.push, .readWriteDelete, local: [local("a")], remote: [remote("a"), remote("b")], previous: [entry("a"), entry("b")], maxDeletes: 1)
         #expect(withinLimit.refusal == nil)
     }
 
     @Test func roIsNeverPushed() {
-        #expect(plan(.push, .RO, local: [local("a")], remote: []).refusal != nil)
+        #expect(plan(.push, .readOnly, local: [local("a")], remote: []).refusal != nil)
     }
 
     @Test func roPullMirrorsAndOverwritesLocalEdits() {
-        let p = plan(.pull, .RO, local: [local("edited", mtime: 5), local("extra")], remote: [remote("edited"), remote("new")], previous: [entry("edited")])
+        let p = plan(.pull, .readOnly, local: [local("edited", mtime: 5), local("extra")], remote: [remote("edited"), remote("new")], previous: [entry("edited")])
         #expect(p.downloads.map(\.path) == ["edited", "new"])
         #expect(p.localDeletes.map(\.path) == ["extra"])
     }
 
     @Test func rwPullKeepsUnpushedLocalWorkAndNewLocalFiles() {
-        let p = plan(.pull, .RW, local: [local("edited", mtime: 5), local("mine"), local("removed-remotely")],
+        let p = plan(.pull, .readWrite, local: [local("edited", mtime: 5), local("mine"), local("removed-remotely")],
                      remote: [remote("edited")], previous: [entry("edited"), entry("removed-remotely")])
         #expect(p.downloads.isEmpty)
         #expect(p.unchanged.map(\.path) == ["edited"])
@@ -82,7 +83,7 @@ import Testing
     }
 
     @Test func pullRefusesToEmptyTheVolumeFromAnEmptyPrefix() {
-        let p = plan(.pull, .RO, local: [local("a")], remote: [])
+        let p = plan(.pull, .readOnly, local: [local("a")], remote: [])
         #expect(p.refusal != nil)
     }
 
@@ -92,15 +93,15 @@ import Testing
         var differs = local("g")
         differs.digest = ContentDigest(md5: md5B, sha256: "s2")
         // No manifest: the remote single-part ETag is the MD5.
-        let p = plan(.push, .RW, local: [same, differs], remote: [remote("f"), remote("g")], checksum: true)
+        let p = plan(.push, .readWrite, local: [same, differs], remote: [remote("f"), remote("g")], checksum: true)
         #expect(p.unchanged.map(\.path) == ["f"])
         #expect(p.uploads.map(\.path) == ["g"])
         // Same size and mtime as the manifest but other content: only checksum mode sees it.
         var sneaky = local("h")
         sneaky.digest = ContentDigest(md5: md5B, sha256: "other")
-        let bySize = plan(.push, .RW, local: [local("h")], remote: [remote("h", etag: "x-2")], previous: [entry("h", etag: "x-2")])
+        let bySize = plan(.push, .readWrite, local: [local("h")], remote: [remote("h", etag: "x-2")], previous: [entry("h", etag: "x-2")])
         #expect(bySize.uploads.isEmpty)
-        let byContent = plan(.push, .RW, local: [sneaky], remote: [remote("h", etag: "x-2")], previous: [entry("h", etag: "x-2")], checksum: true)
+        let byContent = plan(.push, .readWrite, local: [sneaky], remote: [remote("h", etag: "x-2")], previous: [entry("h", etag: "x-2")], checksum: true)
         #expect(byContent.uploads.map(\.path) == ["h"])
     }
 
@@ -139,7 +140,7 @@ import Testing
 
 extension SyncPlannerTests {
     @Test func rwRemembersLocalDeletionsForALaterRWD() {
-        let p = plan(.push, .RW, local: [], remote: [remote("gone")], previous: [entry("gone")])
+        let p = plan(.push, .readWrite, local: [], remote: [remote("gone")], previous: [entry("gone")])
         #expect(p.retained.map(\.path) == ["gone"])
         #expect(p.remoteDeletes.isEmpty)
     }

@@ -2,6 +2,7 @@
 import Foundation
 import KubeTesting
 import ObjectStore
+import SyncContract
 import Testing
 
 /// Version manifests against the real S3 server: what every successful push leaves under
@@ -17,7 +18,7 @@ import Testing
         scratch = try scratchDirectory("versions")
     }
 
-    func sync(_ direction: SyncDirection, _ mode: SyncMode, _ bucket: String, _ dir: String, volume: String? = "datavolume/ns/results") async throws -> SyncReport {
+    func sync(_ direction: SyncDirection, _ mode: AccessMode, _ bucket: String, _ dir: String, volume: String? = "datavolume/ns/results") async throws -> SyncReport {
         var options = SyncEngine.Options(direction: direction, mode: mode, bucket: bucket, prefix: "out", root: dir)
         options.concurrency = 4
         options.volume = volume
@@ -36,11 +37,11 @@ import Testing
             let src = scratch + "/two"
             try writeFile(src, "a.txt", Data("first".utf8))
             try writeFile(src, "dir/b.bin", randomData(1000))
-            let first = try await sync(.push, .RWD, b, src)
+            let first = try await sync(.push, .readWriteDelete, b, src)
             try writeFile(src, "a.txt", Data("second, longer".utf8))
             try writeFile(src, "c.txt", Data("new".utf8))
             try FileManager.default.removeItem(atPath: src + "/dir/b.bin")
-            let second = try await sync(.push, .RWD, b, src)
+            let second = try await sync(.push, .readWriteDelete, b, src)
             let ids = [try #require(first.version), try #require(second.version)]
             #expect(ids[0] != ids[1])
 
@@ -55,12 +56,12 @@ import Testing
             #expect(old.entries.map(\.path) == ["a.txt", "dir/b.bin"])
             #expect(try await manifest(b, versions[0]).entries.map(\.path) == ["a.txt", "c.txt"])
 
-            let again = try await sync(.push, .RWD, b, src)
+            let again = try await sync(.push, .readWriteDelete, b, src)
             #expect(again.version == ids[1] && again.uploaded == 0)
             #expect(try await VersionListing.summaries(client: s3, bucket: b, prefix: "out").count == 2)
             // The versions are Stowage's own: never pulled as files, never deleted by a mirror.
             let dst = scratch + "/two-pulled"
-            let pulled = try await sync(.pull, .RO, b, dst)
+            let pulled = try await sync(.pull, .readOnly, b, dst)
             #expect(pulled.downloaded == 2 && pulled.warnings.isEmpty && pulled.version == nil)
             #expect(!FileManager.default.fileExists(atPath: dst + "/.stowage/versions"))
         }
@@ -76,7 +77,7 @@ import Testing
             try writeFile(src, "empty", Data())
             try writeFile(src, "whole.bin", randomData(300 << 10))
             try writeFile(src, "parts/large.bin", randomData((11 << 20) + 12345))
-            let report = try await sync(.push, .RW, b, src)
+            let report = try await sync(.push, .readWrite, b, src)
             let version = try #require(try await VersionListing.summaries(client: s3, bucket: b, prefix: "out").first)
             #expect(version.id == report.version)
             let pushed = try await manifest(b, version)
@@ -87,7 +88,7 @@ import Testing
             #expect(try await s3.headObject(bucket: b, key: "out/whole.bin")?.metadata[SyncMetadata.sha256] != nil)
 
             let dst = scratch + "/sums-pulled"
-            _ = try await sync(.pull, .RO, b, dst)
+            _ = try await sync(.pull, .readOnly, b, dst)
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
             let volumes = try [src, dst].map { dir in
@@ -113,7 +114,7 @@ import Testing
         try await s3.withTemporaryBucket("ver-check") { b in
             let src = scratch + "/check"
             try writeFile(src, "large.bin", randomData((7 << 20) + 5))
-            let report = try await sync(.push, .RW, b, src)
+            let report = try await sync(.push, .readWrite, b, src)
             let version = try #require(try await VersionListing.summaries(client: s3, bucket: b, prefix: "out").first)
             var forged = try await manifest(b, version)
             #expect(forged.entries.count == 1 && version.id == report.version)
@@ -124,13 +125,13 @@ import Testing
             let key = VersionListing.key(VersionKey(time: Date().addingTimeInterval(60), id: VersionManifest.id(of: bytes)), keyPrefix: "out/")
             try await s3.putObject(bucket: b, key: key, data: bytes)
             let dst = scratch + "/check-pulled"
-            await #expect { try await sync(.pull, .RO, b, dst) } throws: { error in
+            await #expect { try await sync(.pull, .readOnly, b, dst) } throws: { error in
                 let text = "\(error)"
                 return (error as? SyncError)?.code == .transfersFailed && text.contains(truth) && text.contains("the version manifest says \(forged.entries[0].sha256)")
             }
             #expect(!FileManager.default.fileExists(atPath: dst + "/large.bin"))
             try await s3.deleteObject(bucket: b, key: key)
-            let pulled = try await sync(.pull, .RO, b, dst)
+            let pulled = try await sync(.pull, .readOnly, b, dst)
             #expect(pulled.downloaded == 1)
             #expect(FileManager.default.contentsEqual(atPath: src + "/large.bin", andPath: dst + "/large.bin"))
         }
@@ -146,19 +147,19 @@ import Testing
             let src = scratch + "/versioned"
             try writeFile(src, "small.txt", Data("one".utf8))
             try writeFile(src, "large.bin", randomData((7 << 20) + 3))
-            _ = try await sync(.push, .RW, b, src)
+            _ = try await sync(.push, .readWrite, b, src)
             let first = try await manifest(b, try #require(try await VersionListing.summaries(client: s3, bucket: b, prefix: "out").first))
             for entry in first.entries {
                 let head = try #require(try await s3.headObject(bucket: b, key: "out/" + entry.path))
                 #expect(entry.versionID != nil && entry.versionID == head.versionID, "\(entry.path) on \(env.s3Server)")
             }
             try writeFile(src, "small.txt", Data("two".utf8))
-            _ = try await sync(.push, .RW, b, src)
+            _ = try await sync(.push, .readWrite, b, src)
             let second = try await manifest(b, try #require(try await VersionListing.summaries(client: s3, bucket: b, prefix: "out").first))
             #expect(second.entries[0].path == "large.bin" && second.entries[0].versionID == first.entries[0].versionID)
             #expect(second.entries[1].path == "small.txt" && second.entries[1].versionID != first.entries[1].versionID)
             let dst = scratch + "/versioned-pulled"
-            _ = try await sync(.pull, .RO, b, dst)
+            _ = try await sync(.pull, .readOnly, b, dst)
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
             let pulled = try decoder.decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: dst + "/" + Manifest.file)))

@@ -2,6 +2,7 @@ import Foundation
 import KubeClient
 import KubeModel
 import KubeTesting
+import SyncContract
 import Testing
 import YAML
 @testable import StowageAPI

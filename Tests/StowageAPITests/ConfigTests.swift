@@ -1,4 +1,5 @@
 import KubeModel
+import SyncContract
 import Testing
 @testable import StowageAPI
 

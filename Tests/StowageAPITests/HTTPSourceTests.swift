@@ -1,5 +1,6 @@
 import Foundation
 import KubeModel
+import SyncContract
 import Testing
 @testable import StowageAPI
 

@@ -1,3 +1,4 @@
+import SyncContract
 import Testing
 @testable import StowageAPI
 

@@ -3,6 +3,7 @@ import KubeClient
 import KubeModel
 import KubeTesting
 import StowageAPI
+import SyncContract
 import Testing
 
 /// The `stowage` executable as an admin runs it (issue 15, item 6): `version` without a

@@ -1,6 +1,7 @@
 import Foundation
 import KubeModel
 import StowageAPI
+import SyncContract
 import Testing
 @testable import Webhook
 

@@ -5,6 +5,7 @@ import KubeRuntime
 import KubeTesting
 import Logging
 import StowageAPI
+import SyncContract
 import Testing
 @testable import Webhook
 

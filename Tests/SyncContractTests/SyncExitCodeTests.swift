@@ -1,4 +1,4 @@
-import StowageAPI
+import SyncContract
 import Testing
 
 @Suite struct SyncExitCodeTests {

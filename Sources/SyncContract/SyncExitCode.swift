@@ -27,6 +27,23 @@ public enum SyncExitCode: Int32, Sendable, CaseIterable {
         }
     }
 
+    /// The code's meaning in one word, as `status.lastSync.reason` and condition reasons
+    /// carry it.
+    public var reason: String {
+        switch self {
+        case .success: "Succeeded"
+        case .unexpected: "Unexpected"
+        case .transfersFailed: "TransfersFailed"
+        case .guardRefused: "DeleteGuard"
+        case .credentials: "CredentialsRefused"
+        case .noSuchBucket: "NoSuchBucket"
+        case .unreachable: "EndpointUnreachable"
+        case .invalidRequest: "InvalidRequest"
+        case .versionUnavailable: "VersionUnavailable"
+        case .usage: "InvalidCommandLine"
+        }
+    }
+
     /// The codes and their meanings, one per line, for a command's help.
     public static var table: String {
         allCases.map { code in
