@@ -18,6 +18,7 @@
 #   BENCH_RATE=500 BENCH_SECONDS=30 bench/webhook.sh
 #   BENCH_NO_BUILD=1 bench/webhook.sh                 # reuse .build-webhook-release as it is
 #   BENCH_PERF=1 bench/webhook.sh                     # also perf-record the webhook (work/perf.data)
+#   BENCH_FLOOR=1 bench/webhook.sh                    # then the same load to /healthz: the transport's own cost
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -148,3 +149,19 @@ print(f"webhook peak RSS (VmHWM): {hwm/1024:.1f} MiB; RSS at end {rss/1024:.1f} 
 if r["errors"]:
     print("first errors:", json.dumps(r["errors"], indent=1))
 PY
+
+if [ "${BENCH_FLOOR:-0}" = 1 ]; then
+  # The same bodies over the same TLS keep-alive connections, posted to /healthz, which
+  # answers without reading them: what the transport (TLS, HTTP, the copy of the body, the
+  # kernel) costs with no admission decision at all.
+  C0=$(cpu)
+  BENCH_FLOOR_PATH=/healthz python3 bench/webhook/load.py 127.0.0.1 "$PORT" "$WORK/ca.crt" "$WORK/bodies" "$RATE" "$SECONDS_" "$THREADS" > "$WORK/floor.json"
+  C1=$(cpu)
+  python3 - "$WORK/floor.json" "$((C1 - C0))" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); cpu_s = int(sys.argv[2]) / int(sys.argv[3]); s = r["service_ms"]
+print()
+print(f"transport floor (the same bodies to /healthz, no decision): {r['requests']} requests, non-200 {r['non_200']}, "
+      f"p50 {s['p50']:.2f} ms, p99 {s['p99']:.2f} ms; webhook CPU {cpu_s:.1f} s ({cpu_s * 1000 / max(r['requests'], 1):.2f} ms per request)")
+PY
+fi

@@ -42,6 +42,12 @@ def main():
         else:
             plan.append(("/validate-pods", validate))
 
+    # The transport's floor (bench/webhook.sh BENCH_FLOOR=1): the same bodies over the same
+    # connections to a path answered without reading them.
+    floor = os.environ.get("BENCH_FLOOR_PATH")
+    if floor:
+        plan = [(floor, bodies) for _, bodies in plan]
+
     context = ssl.create_default_context(cafile=cafile)
     total = int(rate * seconds)
     lock = threading.Lock()
