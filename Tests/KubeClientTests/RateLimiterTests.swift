@@ -38,3 +38,19 @@ import Testing
         #expect(merged == ["a": 2, "unknown": "keep", "list": [["name": "x", "extra": true, "v": 3]]])
     }
 }
+
+/// What an update sends: the object as read, with its changes, unknown fields kept exactly.
+@Suite struct UpdateBodyTests {
+    @Test func unknownNumbersSurviveAnUpdateExactly() throws {
+        let read = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","generation":9223372036854775806},"data":{"k":"v"},"# +
+            #""extra":{"big":9007199254740993,"wide":123456789012345678901234567890,"huge":1e400,"tenth":0.1,"list":[-9007199254740993,2.50]}}"#
+        var object = try ResourceClient<ConfigMap>.decodeObject(Data(read.utf8))
+        #expect(object.metadata.generation == 9_223_372_036_854_775_806)
+        object.data?["k"] = "changed"
+        let sent = String(decoding: try ResourceClient<ConfigMap>.encodeObject(object), as: UTF8.self)
+        #expect(sent.contains(#""data":{"k":"changed"}"#), "the change is sent: \(sent)")
+        #expect(sent.contains(#""extra":{"big":9007199254740993,"huge":1e400,"list":[-9007199254740993,2.50],"tenth":0.1,"wide":123456789012345678901234567890}"#),
+                "unknown numbers go back as they came: \(sent)")
+        #expect(sent.contains(#""generation":9223372036854775806"#), "\(sent)")
+    }
+}
