@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/json.sh: KubeModel's JSON parser, typed decoding and writer on a list of COUNT pods
 # (~2.4 KiB each), no cluster: bench/json/main.swift and the KubeModel sources of SOURCES
-# (default: this tree's) compiled into one optimized binary. Median of RUNS runs.
+# (default: this tree's) compiled into one optimized binary (kept at BENCH_OUT if set).
+# Median CPU time of RUNS runs.
 #
 #   bench/json.sh                                     # COUNT=10000 RUNS=15
 #   git worktree add /tmp/before main && bench/json.sh /tmp/before/Sources/KubeModel
@@ -12,5 +13,6 @@ COUNT=${BENCH_PODS:-10000}
 RUNS=${BENCH_RUNS:-15}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-swiftc -O -wmo -module-name KubeModelBench "$SOURCES"/*.swift bench/json/main.swift -o "$OUT/json-bench" 2>&1 | grep -v warning || true
-"$OUT/json-bench" "$COUNT" "$RUNS"
+BIN=${BENCH_OUT:-$OUT/json-bench}
+swiftc -O -wmo -module-name KubeModelBench "$SOURCES"/*.swift bench/json/main.swift -o "$BIN" 2>&1 | grep -v warning || true
+"$BIN" "$COUNT" "$RUNS"

@@ -36,7 +36,7 @@ extension JSONValue {
         case .bool(let b): append(b ? "true" : "false", to: &out)
         case .number(let n):
             switch n.storage {
-            case .integer(let i): out += String(i).utf8
+            case .integer(let i): write(integer: i, to: &out)
             case .literal(let text): out += text.utf8
             }
         case .string(let s): write(string: s, to: &out)
@@ -58,6 +58,21 @@ extension JSONValue {
                 write(member.value, to: &out)
             }
             out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Appends the decimal digits of `i`, without making a `String` of them.
+    static func write(integer i: Int64, to out: inout [UInt8]) {
+        if i < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = i.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = 20
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
         }
     }
 
