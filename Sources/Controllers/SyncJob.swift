@@ -264,7 +264,7 @@ public enum SyncJobState: Sendable, Hashable {
         let wanted = complete ? "Succeeded" : "Failed"
         let pod = finishedPods.last { $0.status?.phase == wanted } ?? finishedPods.last
         let terminated = pod?.status?.containerStatuses?.first?["state"]?["terminated"]
-        let exitCode = terminated?["exitCode"]?.numberValue.map { Int($0) }
+        let exitCode = terminated?["exitCode"]?.int64Value.map { Int($0) }
         let message = terminated?["message"]?.stringValue
         var record = message.flatMap(SyncRecord.init(terminationMessage:))
             ?? SyncRecord(direction: direction, result: complete ? .succeeded : .failed)

@@ -91,7 +91,7 @@ public struct ResourceClient<R: KubeResource>: Sendable {
     // MARK: read
 
     public func get(_ name: String) async throws -> R {
-        try decodeObject(try await client.send(.init(method: .get, path: path(name))).body)
+        try Self.decodeObject(try await client.send(.init(method: .get, path: path(name))).body)
     }
 
     /// One page of a list.
@@ -139,7 +139,7 @@ public struct ResourceClient<R: KubeResource>: Sendable {
     public func create(_ object: R) async throws -> R {
         let ns = object.metadata.namespace ?? namespace
         let target = ResourceClient(client: client, namespace: R.namespaced ? ns : nil)
-        return try decodeObject(try await client.send(.init(method: .post, path: target.collectionPath, body: try encodeObject(object))).body)
+        return try Self.decodeObject(try await client.send(.init(method: .post, path: target.collectionPath, body: try Self.encodeObject(object))).body)
     }
 
     /// Replaces the object; its `metadata.resourceVersion` makes a stale write a `.conflict`.
@@ -173,7 +173,7 @@ public struct ResourceClient<R: KubeResource>: Sendable {
             if let rv = p.resourceVersion { pre["resourceVersion"] = .string(rv) }
             options["preconditions"] = .object(pre)
         }
-        _ = try await client.send(.init(method: .delete, path: path(name), body: try JSONEncoder.kube.encode(JSONValue.object(options))))
+        _ = try await client.send(.init(method: .delete, path: path(name), body: Data(JSONValue.object(options).bytes)))
     }
 
     // MARK: helpers
@@ -181,7 +181,7 @@ public struct ResourceClient<R: KubeResource>: Sendable {
     func replace(_ object: R, subresource: String?) async throws -> R {
         guard let name = object.metadata.name else { throw KubeClientError.decoding("update", underlying: "metadata.name is required") }
         let target = ResourceClient(client: client, namespace: R.namespaced ? (object.metadata.namespace ?? namespace) : nil)
-        return try decodeObject(try await client.send(.init(method: .put, path: target.path(name, subresource), body: try encodeObject(object))).body)
+        return try Self.decodeObject(try await client.send(.init(method: .put, path: target.path(name, subresource), body: try Self.encodeObject(object))).body)
     }
 
     func patch(_ name: String, _ kind: PatchKind, _ body: JSONValue, fieldManager: String?, subresource: String?, force: Bool = false) async throws -> R {
@@ -189,22 +189,23 @@ public struct ResourceClient<R: KubeResource>: Sendable {
         if let fieldManager { query.append(("fieldManager", fieldManager)) }
         if force { query.append(("force", "true")) }
         let call = KubeClient.Call(method: .patch, path: path(name, subresource), query: query,
-                                   body: try JSONEncoder.kube.encode(body), contentType: kind.contentType)
-        return try decodeObject(try await client.send(call).body)
+                                   body: Data(body.bytes), contentType: kind.contentType)
+        return try Self.decodeObject(try await client.send(call).body)
     }
 
-    /// The object's JSON with unknown fields of the version it was read from kept.
-    func encodeObject(_ object: R) throws -> Data {
+    /// The object's JSON with unknown fields of the version it was read from kept, written by
+    /// `JSONValue.bytes` so that their numbers go back exactly as they came.
+    static func encodeObject(_ object: R) throws -> Data {
         let typed = try JSONValue(encoding: object)
-        guard let original = object.original.json else { return try JSONEncoder.kube.encode(typed) }
+        guard let original = object.original.json else { return Data(typed.bytes) }
         let known = try JSONValue(encoding: try original.decode(as: R.self))
-        return try JSONEncoder.kube.encode(JSONValue.preservingUnknown(original: original, known: known, typed: typed))
+        return Data(JSONValue.preservingUnknown(original: original, known: known, typed: typed).bytes)
     }
 
     /// Reads a response body: the bytes are parsed once into a tree, which becomes the
     /// object's `Original`, and the typed object is decoded from that tree (sharing its
     /// strings) rather than from the bytes again.
-    func decodeObject(_ data: Data) throws -> R {
+    static func decodeObject(_ data: Data) throws -> R {
         do {
             let json = try JSONValue(parsing: data)
             var object = try json.decode(as: R.self)
@@ -249,7 +250,7 @@ public struct ResourceClient<R: KubeResource>: Sendable {
 
 extension ResourceClient where R: HasStatus {
     public func getStatus(_ name: String) async throws -> R {
-        try decodeObject(try await client.send(.init(method: .get, path: path(name, "status"))).body)
+        try Self.decodeObject(try await client.send(.init(method: .get, path: path(name, "status"))).body)
     }
 
     /// Writes the status subresource (the spec in `object` is ignored by the server).

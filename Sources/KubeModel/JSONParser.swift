@@ -345,9 +345,23 @@ struct JSONParser {
         }
     }
 
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`. Integers of up to 15 digits
-    /// (Kubernetes' counts and sizes) convert exactly without going through text.
-    mutating func parseNumber() throws(JSONParseError) -> Double {
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`. Integers that fit `Int64`
+    /// (Kubernetes' counts, sizes and generations) are converted as they are scanned; any other
+    /// number keeps its text, so that it is written back as it came (see `JSONNumber`).
+    mutating func parseNumber() throws(JSONParseError) -> JSONNumber {
+        let start = index
+        let (negative, magnitude, plain) = try scanNumber()
+        if plain {
+            if !negative, magnitude <= UInt64(Int64.max) { return JSONNumber(Int64(magnitude)) }
+            // Not `-0`, which an integer would write as `0`.
+            if negative, magnitude != 0, magnitude <= UInt64(Int64.max) + 1 { return JSONNumber(Int64(truncatingIfNeeded: 0 &- magnitude)) }
+        }
+        return JSONNumber(literal: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
+    }
+
+    /// Past a number, checking its syntax: its sign, and its magnitude when `plain` (an
+    /// integer of at most 19 digits, so the magnitude is exact).
+    mutating func scanNumber() throws(JSONParseError) -> (negative: Bool, magnitude: UInt64, plain: Bool) {
         let start = index
         var negative = false
         if bytes[index] == UInt8(ascii: "-") {
@@ -362,16 +376,16 @@ struct JSONParser {
             if index < bytes.count, isDigit(bytes[index]) { throw error(.invalidNumber, "leading zero", at: start) }
         } else if isDigit(bytes[index]) {
             while index < bytes.count, isDigit(bytes[index]) {
-                if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(bytes[index] - UInt8(ascii: "0")) }
+                mantissa = mantissa &* 10 &+ UInt64(bytes[index] - UInt8(ascii: "0"))
                 digits += 1
                 index += 1
             }
         } else {
             throw error(.invalidNumber, "expected a digit, found \(describe(bytes[index]))")
         }
-        var simple = true
+        var plain = digits <= 19
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-            simple = false
+            plain = false
             index += 1
             guard index < bytes.count, isDigit(bytes[index]) else {
                 throw index < bytes.count ? error(.invalidNumber, "expected a digit after '.'") : error(.unexpectedEnd, "in a number", at: start)
@@ -379,7 +393,7 @@ struct JSONParser {
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
         if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
-            simple = false
+            plain = false
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard index < bytes.count, isDigit(bytes[index]) else {
@@ -387,15 +401,7 @@ struct JSONParser {
             }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        if simple, digits <= 15 {
-            let value = Double(mantissa)
-            return negative ? -value : value
-        }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-        guard let value = Double(text), value.isFinite else {
-            throw error(.invalidNumber, "\(text) is out of range", at: start)
-        }
-        return value
+        return (negative, mantissa, plain)
     }
 
     @inline(__always)

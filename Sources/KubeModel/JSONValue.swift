@@ -5,7 +5,8 @@ import Foundation
 public enum JSONValue: Codable, Sendable, Hashable {
     case null
     case bool(Bool)
-    case number(Double)
+    /// Kept exactly as written (see `JSONNumber`).
+    case number(JSONNumber)
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
@@ -24,7 +25,9 @@ public enum JSONValue: Codable, Sendable, Hashable {
         // Other decoders (Foundation's, or YAML's, which reads any scalar as a string) can
         // only be asked for a type and fail: probed narrowest first.
         if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) }
+        else if let i = try? c.decode(Int64.self) { self = .number(JSONNumber(i)) }
+        else if let i = try? c.decode(UInt64.self) { self = .number(JSONNumber(i)) }
+        else if let n = try? c.decode(Double.self) { self = .number(JSONNumber(n)) }
         else if let s = try? c.decode(String.self) { self = .string(s) }
         else if let o = try? c.decode([String: JSONValue].self) { self = .object(o) }
         else { self = .array(try c.decode([JSONValue].self)) }
@@ -35,8 +38,10 @@ public enum JSONValue: Codable, Sendable, Hashable {
         switch self {
         case .null: try c.encodeNil()
         case .bool(let b): try c.encode(b)
+        // An encoder takes a number only as a Swift type: exact for integers of 64 bits,
+        // the nearest `Double` for the rest (`JSONValue.text` writes every one exactly).
         case .number(let n):
-            if n.rounded() == n, abs(n) < 1e15 { try c.encode(Int64(n)) } else { try c.encode(n) }
+            if let i = n.int64 { try c.encode(i) } else if let u = n.exactly(UInt64.self) { try c.encode(u) } else { try c.encode(n.double) }
         case .string(let s): try c.encode(s)
         case .array(let a): try c.encode(a)
         case .object(let o): try c.encode(o)
@@ -58,8 +63,15 @@ public enum JSONValue: Codable, Sendable, Hashable {
         return nil
     }
 
+    /// The nearest `Double` to a number.
     public var numberValue: Double? {
-        if case .number(let n) = self { return n }
+        if case .number(let n) = self { return n.double }
+        return nil
+    }
+
+    /// A number that is an integer in `Int64`'s range, exactly.
+    public var int64Value: Int64? {
+        if case .number(let n) = self { return n.int64 }
         return nil
     }
 
@@ -75,12 +87,13 @@ public enum JSONValue: Codable, Sendable, Hashable {
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral,
-    ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral, ExpressibleByNilLiteral {
+    ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByNilLiteral {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(elements) { $1 }) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    public init(integerLiteral value: Int64) { self = .number(JSONNumber(value)) }
+    public init(floatLiteral value: Double) { self = .number(JSONNumber(value)) }
     public init(nilLiteral: ()) { self = .null }
 }
 
@@ -279,7 +292,10 @@ struct JSONValueDecoder: Decoder {
             }
             return url as! T
         }
-        if type == Decimal.self { return Decimal(try decodeDouble()) as! T }
+        if type == Decimal.self {
+            let n = try decodeNumber()
+            return (Decimal(string: n.text, locale: Locale(identifier: "en_US_POSIX")) ?? Decimal(n.double)) as! T
+        }
         // Labels, annotations, command lines: read straight from the tree when every member
         // is a string; otherwise `Decodable` says which one is not.
         if type == [String: String].self, case .object(let object) = value {
@@ -307,14 +323,16 @@ struct JSONValueDecoder: Decoder {
         return s
     }
 
-    func decodeDouble() throws -> Double {
+    func decodeNumber() throws -> JSONNumber {
         guard case .number(let n) = value else { throw value == .null ? null(Double.self) : mismatch(Double.self) }
         return n
     }
 
+    func decodeDouble() throws -> Double { try decodeNumber().double }
+
     func decodeInteger<I: FixedWidthInteger>(_ type: I.Type) throws -> I {
-        let n = try decodeDouble()
-        guard let i = I(exactly: n) else {
+        let n = try decodeNumber()
+        guard let i = n.exactly(I.self) else {
             throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "Number \(n) is not representable in Swift as \(I.self)."))
         }
         return i
@@ -411,7 +429,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
         switch object[key.stringValue] {
         case nil, .null?: return nil
-        case .number(let n)?: return n
+        case .number(let n)?: return n.double
         default: return try child(key).decodeDouble()
         }
     }
@@ -423,7 +441,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     private func integerIfPresent<I: FixedWidthInteger>(_ type: I.Type, forKey key: Key) throws -> I? {
         switch object[key.stringValue] {
         case nil, .null?: return nil
-        case .number(let n)?: if let i = I(exactly: n) { return i }
+        case .number(let n)?: if let i = n.exactly(I.self) { return i }
         default: break
         }
         return try child(key).decodeInteger(type)

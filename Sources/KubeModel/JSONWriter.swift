@@ -9,6 +9,13 @@ extension JSONValue {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The same text as UTF-8 bytes, for a request body.
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        Self.write(self, to: &out)
+        return out
+    }
+
     public static func write(_ value: JSONValue, to out: inout String) {
         var bytes: [UInt8] = []
         write(value, to: &bytes)
@@ -28,7 +35,10 @@ extension JSONValue {
         case .null: append("null", to: &out)
         case .bool(let b): append(b ? "true" : "false", to: &out)
         case .number(let n):
-            if n.rounded() == n, abs(n) < 1e15 { out += String(Int64(n)).utf8 } else if n.isFinite { out += "\(n)".utf8 } else { append("null", to: &out) }
+            switch n.storage {
+            case .integer(let i): write(integer: i, to: &out)
+            case .literal(let text): out += text.utf8
+            }
         case .string(let s): write(string: s, to: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
@@ -48,6 +58,21 @@ extension JSONValue {
                 write(member.value, to: &out)
             }
             out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Appends the decimal digits of `i`, without making a `String` of them.
+    static func write(integer i: Int64, to out: inout [UInt8]) {
+        if i < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = i.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = 20
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
         }
     }
 

@@ -153,7 +153,7 @@ public final class EventRecorder: Service, Sendable {
 
     private func bump(_ events: ResourceClient<Event>, _ name: String, to count: Int, at time: Date) async throws {
         _ = try await events.patch(name, .merge, [
-            "count": .number(Double(count)),
+            "count": .number(JSONNumber(count)),
             "lastTimestamp": .string(time.formatted(Date.ISO8601FormatStyle())),
         ])
     }

@@ -190,8 +190,8 @@ public final class LeaderElector: Service, Sendable {
         let spec = lease.spec ?? Lease.Spec()
         var fields: [String: JSONValue] = [
             "holderIdentity": .string(spec.holderIdentity ?? ""),
-            "leaseDurationSeconds": .number(Double(spec.leaseDurationSeconds ?? 0)),
-            "leaseTransitions": .number(Double(spec.leaseTransitions ?? 0)),
+            "leaseDurationSeconds": .number(JSONNumber(spec.leaseDurationSeconds ?? 0)),
+            "leaseTransitions": .number(JSONNumber(spec.leaseTransitions ?? 0)),
         ]
         if let t = spec.acquireTime { fields["acquireTime"] = .string(t.text) }
         if let t = spec.renewTime { fields["renewTime"] = .string(t.text) }
