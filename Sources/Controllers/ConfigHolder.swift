@@ -80,10 +80,11 @@ public final class ConfigHolder: Sendable {
     }
 
     /// A controller that keeps the configuration current as the ConfigMap changes.
-    public func controller(client: KubeClient, events: EventRecorder, cacheSyncTimeout: Duration = .seconds(120), logger: Logger) -> Controller<ConfigMap> {
+    public func controller(client: KubeClient, events: EventRecorder, cacheSyncTimeout: Duration = .seconds(120),
+                           caches: SharedCaches? = nil, logger: Logger) -> Controller<ConfigMap> {
         let holder = self
         return Controller<ConfigMap>(name: "config", client: client, namespace: namespace, workers: 1, cacheSyncTimeout: cacheSyncTimeout,
-                                     logger: logger) { configMap in
+                                     caches: caches, logger: logger) { configMap in
             guard configMap.metadata.name == holder.name else { return .done }
             await holder.report(holder.take(configMap), of: configMap, events: events, logger: logger)
             return .done
