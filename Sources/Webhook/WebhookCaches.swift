@@ -1,4 +1,3 @@
-import Controllers
 import KubeClient
 import KubeModel
 import KubeRuntime
