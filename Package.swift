@@ -55,8 +55,9 @@ let package = Package(
         ]),
 
         // Admission webhook: mutate and validate pods, validate volumes; TLS with reload.
+        // Beside the controllers, not above them: what both read is in StowageAPI.
         .target(name: "Webhook", dependencies: [
-            "StowageAPI", "Controllers", "KubeRuntime", "KubeClient", "KubeModel",
+            "StowageAPI", "KubeRuntime", "KubeClient", "KubeModel",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -13,14 +13,23 @@ public struct Operator: Sendable {
     public let sharedVolumes: VolumeReconciler<SharedVolume>
     let configController: Controller<ConfigMap>
     let homes: Controller<Pod>
+    /// The caches every controller here reads; `run` runs them when they are its own.
+    let caches: SharedCaches
+    let runsCaches: Bool
     let client: KubeClient
     let events: EventRecorder
     let logger: Logger
 
     /// `cacheSyncTimeout`: how long each controller waits for the first lists of its caches
     /// before `run` fails naming the kinds it could not list.
+    /// `caches`: the process's shared caches, run as a service of their own; without them the
+    /// controllers share caches that `run` runs for as long as it runs.
     public init(client: KubeClient, watchNamespace: String?, settings: SyncPodSettings, config: ConfigHolder,
-                events: EventRecorder, metrics: MetricsRegistry?, workers: Int = 4, cacheSyncTimeout: Duration = .seconds(120), logger: Logger) {
+                events: EventRecorder, metrics: MetricsRegistry?, workers: Int = 4, cacheSyncTimeout: Duration = .seconds(120),
+                caches: SharedCaches? = nil, logger: Logger) {
+        runsCaches = caches == nil
+        let caches = caches ?? SharedCaches(client: client, metrics: metrics, logger: logger)
+        self.caches = caches
         self.client = client
         self.events = events
         self.config = config
@@ -28,12 +37,14 @@ public struct Operator: Sendable {
         // One report per waiting notebook, whichever kinds of volume it waits for.
         let progress = SpawnProgress(interval: .seconds(settings.progressIntervalSeconds))
         dataVolumes = VolumeReconciler(client: client, namespace: watchNamespace, settings: settings, config: config, events: events,
-                                       metrics: metrics, spawnProgress: progress, logger: logger, workers: workers, cacheSyncTimeout: cacheSyncTimeout)
+                                       metrics: metrics, spawnProgress: progress, logger: logger, workers: workers, cacheSyncTimeout: cacheSyncTimeout,
+                                       caches: caches)
         sharedVolumes = VolumeReconciler(client: client, namespace: watchNamespace, settings: settings, config: config, events: events,
-                                         metrics: metrics, spawnProgress: progress, logger: logger, workers: workers, cacheSyncTimeout: cacheSyncTimeout)
-        configController = config.controller(client: client, events: events, cacheSyncTimeout: cacheSyncTimeout, logger: logger)
+                                         metrics: metrics, spawnProgress: progress, logger: logger, workers: workers, cacheSyncTimeout: cacheSyncTimeout,
+                                         caches: caches)
+        configController = config.controller(client: client, events: events, cacheSyncTimeout: cacheSyncTimeout, caches: caches, logger: logger)
         homes = HomeController.make(client: client, namespace: watchNamespace, config: config,
-                                    dataVolumes: dataVolumes.controller.store, cacheSyncTimeout: cacheSyncTimeout, logger: logger)
+                                    dataVolumes: dataVolumes.controller.store, cacheSyncTimeout: cacheSyncTimeout, caches: caches, logger: logger)
         let shares = sharedVolumes
         let homeVolumes = dataVolumes.controller.store
         config.onChange { [config] in
@@ -53,6 +64,7 @@ public struct Operator: Sendable {
             sharedVolumes.volumeMetrics?.forgetAll()
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
+            if runsCaches { group.addTask { [caches] in try await caches.run() } }
             group.addTask { try await configController.run() }
             group.addTask { try await dataVolumes.controller.run() }
             group.addTask { try await sharedVolumes.controller.run() }
@@ -71,8 +83,10 @@ public struct Operator: Sendable {
 /// entitlement the validating webhook checks.
 enum HomeController {
     static func make(client: KubeClient, namespace: String?, config: ConfigHolder,
-                     dataVolumes: Store<DataVolume>, cacheSyncTimeout: Duration, logger: Logger) -> Controller<Pod> {
-        Controller<Pod>(name: "homes", client: client, namespace: namespace, workers: 2, cacheSyncTimeout: cacheSyncTimeout, logger: logger) { pod in
+                     dataVolumes: Store<DataVolume>, cacheSyncTimeout: Duration, caches: SharedCaches? = nil, logger: Logger) -> Controller<Pod> {
+        // Pods are only read here: the cache the volume reconcilers share needs no `original`.
+        Controller<Pod>(name: "homes", client: client, namespace: namespace, workers: 2, cacheSyncTimeout: cacheSyncTimeout,
+                        caches: caches, keepsOriginal: false, logger: logger) { pod in
             let current = config.current
             let homes = current.homes
             guard homes.enabled, pod.metadata.deletionTimestamp == nil,

@@ -34,7 +34,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
 
     public init(client: KubeClient, namespace: String?, settings: SyncPodSettings, config: ConfigHolder,
                 events: EventRecorder, metrics: MetricsRegistry?, spawnProgress: SpawnProgress? = nil, logger: Logger, workers: Int = 4,
-                cacheSyncTimeout: Duration = .seconds(120)) {
+                cacheSyncTimeout: Duration = .seconds(120), caches: SharedCaches? = nil) {
         self.client = client
         self.spawnProgress = spawnProgress
         self.settings = settings
@@ -45,14 +45,15 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
         // `reconcile` is bound after every stored property is set.
         let box = ReconcilerBox<V>()
         controller = Controller<V>(name: V.plural, client: client, namespace: namespace, workers: workers,
-                                   metrics: metrics, cacheSyncTimeout: cacheSyncTimeout, logger: logger) { volume in try await box.reconcile(volume) }
+                                   metrics: metrics, cacheSyncTimeout: cacheSyncTimeout, caches: caches, logger: logger) { volume in try await box.reconcile(volume) }
         let ownerLabel = V.ownerLabel
         // Children and pods are only read, created, patched or deleted, never updated from
         // the cache: their caches need not keep the JSON they were read as.
         let claims = controller.owns(PersistentVolumeClaim.self, labelSelector: ownerLabel, keepsOriginal: false)
         self.claims = claims
         jobs = controller.owns(Job.self, labelSelector: ownerLabel, keepsOriginal: false)
-        // Pods map to the volume whose claim they mount: consumers and sync pods alike.
+        // Pods map to the volume whose claim they mount: consumers and sync pods alike. With
+        // shared caches, both reconcilers and the homes controller read one pod cache.
         pods = controller.watches(Pod.self, indexes: [
             Self.claimIndex: { pod in
                 (pod.spec?.volumes ?? []).compactMap { $0.persistentVolumeClaim.map { "\(pod.metadata.namespace ?? "")/\($0.claimName)" } }

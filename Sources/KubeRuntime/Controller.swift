@@ -4,10 +4,13 @@ import KubeModel
 import Logging
 import Synchronization
 
-/// Runs reconcile passes for one root kind: a watcher keeps the root cache, child kinds it
-/// `owns` map back to their owner through ownerReferences, other kinds it `watches` map
-/// through a function, and `workers` reconcile keys from one work queue (never the same
-/// key twice at once).
+/// Runs reconcile passes for one root kind: the root cache, child kinds it `owns` map back
+/// to their owner through ownerReferences, other kinds it `watches` map through a function,
+/// and `workers` reconcile keys from one work queue (never the same key twice at once).
+///
+/// The caches come from `SharedCaches`: the process's registry when one is given (run as a
+/// service of its own, shared with other controllers and the webhook), else a private one
+/// that `run` starts and stops with the controller.
 ///
 /// The reconciler reads the world each pass (level-based, STYLE.md habit 1) and returns a
 /// `ReconcileAction`; throwing retries with backoff, a `TerminalError` waits for a change.
@@ -17,28 +20,37 @@ public final class Controller<R: KubeResource>: Sendable {
     public let name: String
     public let store: Store<R>
     public let queue: WorkQueue
-    let client: KubeClient
-    let namespace: String?
     let workers: Int
-    let labelSelector: String?
     let reconciler: Reconciler
     let logger: Logger
     let metrics: ControllerMetrics?
     let cacheSyncTimeout: Duration
-    private let sources = Mutex<[@Sendable (Controller<R>) async throws -> Void]>([])
-    /// The caches of the kinds it watches besides the root, with their label selectors.
-    private let caches = Mutex<[(cache: any SyncedCache, labelSelector: String?)]>([])
+    /// The registry its caches live in, and whether it runs them itself (a private one).
+    let caches: SharedCaches
+    let runsCaches: Bool
+    let namespace: String?
+    /// Each cache it reads, with how a change there maps to root keys: subscribed to and
+    /// watched (acquired) for a run, and read once synced so that a run starting on caches
+    /// that another user keeps synced misses nothing.
+    private let sources = Mutex<[Source]>([])
+
+    private struct Source: Sendable {
+        let cache: any SyncedCache
+        let labelSelector: String?
+        let subscribe: @Sendable (WorkQueue) -> @Sendable () -> Void
+        let enqueueAll: @Sendable (WorkQueue) async -> Void
+    }
 
     /// `cacheSyncTimeout`: how long `run` waits for the first list of every watched kind
     /// before it fails with `CacheSyncTimeout` (controller-runtime's default, 2 minutes).
+    /// `keepsOriginal`: see `Store.init` (false for a root never updated from the cache).
     public init(name: String, client: KubeClient, namespace: String? = nil, labelSelector: String? = nil,
-                workers: Int = 2, metrics: MetricsRegistry? = nil, cacheSyncTimeout: Duration = .seconds(120), logger: Logger,
+                workers: Int = 2, metrics: MetricsRegistry? = nil, cacheSyncTimeout: Duration = .seconds(120),
+                caches: SharedCaches? = nil, keepsOriginal: Bool = true, logger: Logger,
                 reconcile: @escaping Reconciler) {
         self.name = name
         self.cacheSyncTimeout = cacheSyncTimeout
-        self.client = client
         self.namespace = namespace
-        self.labelSelector = labelSelector
         self.workers = workers
         self.reconciler = reconcile
         var logger = logger
@@ -46,8 +58,12 @@ public final class Controller<R: KubeResource>: Sendable {
         self.logger = logger
         let metrics = metrics.map { ControllerMetrics(registry: $0, controller: name) }
         self.metrics = metrics
-        store = Store()
+        self.caches = caches ?? SharedCaches(client: client, name: name, metrics: metrics?.registry, logger: logger)
+        runsCaches = caches == nil
         queue = WorkQueue(onDequeue: { waited, depth in metrics?.dequeued(waited: waited, depth: depth) })
+        let root = self.caches.informer(R.self, namespace: namespace, labelSelector: labelSelector, keepsOriginal: keepsOriginal)
+        store = root.store
+        addSource(root, labelSelector: labelSelector) { [$0.key] }
     }
 
     /// Reconciles the owner when a `C` it controls changes (ownerReferences with the root's
@@ -73,55 +89,63 @@ public final class Controller<R: KubeResource>: Sendable {
                                          indexes: [String: Store<C>.IndexFunction] = [:],
                                          keepsOriginal: Bool = true,
                                          map: @escaping @Sendable (C) -> [String]) -> Store<C> {
-        let store = Store<C>(indexes: indexes, keepsOriginal: keepsOriginal)
-        let restarts = metrics.map { m in { @Sendable (reason: String) in m.watchRestarted(kind: C.kind, reason: reason) } }
-        caches.withLock { $0.append((store, labelSelector)) }
-        sources.withLock { list in
-            list.append { controller in
-                let watcher = Watcher(controller.client.resource(C.self, namespace: controller.namespace), store: store,
-                                      labelSelector: labelSelector, logger: controller.logger, onRestart: restarts)
-                try await watcher.run { event in
-                    for object in event.objects {
-                        for key in map(object) { await controller.queue.add(key) }
-                    }
-                }
-            }
-        }
-        return store
+        let informer = caches.informer(C.self, namespace: namespace, labelSelector: labelSelector, indexes: indexes,
+                                       keepsOriginal: keepsOriginal)
+        addSource(informer, labelSelector: labelSelector, map: map)
+        return informer.store
     }
 
-    /// Watches, reconciles, and returns when cancelled, after in-flight reconciles finish.
+    private func addSource<C: KubeResource>(_ informer: Informer<C>, labelSelector: String?,
+                                            map: @escaping @Sendable (C) -> [String]) {
+        let store = informer.store
+        sources.withLock { list in
+            list.append(Source(cache: store, labelSelector: labelSelector, subscribe: { queue in
+                let subscription = informer.subscribe { event in
+                    for object in event.objects {
+                        for key in map(object) { await queue.add(key) }
+                    }
+                }
+                informer.acquire()
+                return {
+                    informer.release()
+                    informer.unsubscribe(subscription)
+                }
+            }, enqueueAll: { queue in
+                for object in store.all {
+                    for key in map(object) { await queue.add(key) }
+                }
+            }))
+        }
+    }
+
+    /// Reconciles, and returns when cancelled, after in-flight reconciles finish.
     /// Throws `CacheSyncTimeout` when a watched kind cannot be listed within
     /// `cacheSyncTimeout` (typically RBAC that forbids it): a process that exits saying so
     /// is easier to notice and fix than one that waits, ready to do nothing, forever.
     public func run() async throws {
-        let restarts = metrics.map { m in { @Sendable (reason: String) in m.watchRestarted(kind: R.kind, reason: reason) } }
-        let root = Watcher(client.resource(R.self, namespace: namespace), store: store, labelSelector: labelSelector,
-                           logger: logger, onRestart: restarts)
-        let extra = sources.withLock { $0 }
+        let sources = self.sources.withLock { $0 }
+        let queue = self.queue
+        let unsubscribe = sources.map { $0.subscribe(queue) }
+        defer { for end in unsubscribe { end() } }
         logger.info("starting", metadata: ["workers": "\(workers)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
-            let queue = self.queue
-            group.addTask {
-                try await root.run { event in
-                    for object in event.objects { await queue.add(object.key) }
-                }
-            }
-            for source in extra { group.addTask { try await source(self) } }
+            if runsCaches { group.addTask { try await self.caches.run() } }
             group.addTask { await queue.runTimers() }
             // Workers start once every cache is synced, so a first pass never sees an
             // empty world (a claim not listed yet would read as a claim that vanished).
-            let caches = [(store, labelSelector)] + self.caches.withLock { $0 }
-            if await !Self.waitForSync(of: caches.map(\.cache), timeout: cacheSyncTimeout), !Task.isCancelled {
+            if await !Self.waitForSync(of: sources.map(\.cache), timeout: cacheSyncTimeout), !Task.isCancelled {
                 await queue.shutDown()
                 group.cancelAll()
-                let unsynced = caches.filter { !$0.cache.isSynced }
+                let unsynced = sources.filter { !$0.cache.isSynced }
                 let error = CacheSyncTimeout(controller: name, timeout: cacheSyncTimeout, unsynced: unsynced.map {
                     .init(kind: $0.cache.kind, labelSelector: $0.labelSelector, listFailure: $0.cache.listFailure)
                 })
                 logger.error("\(error)")
                 throw error
             }
+            // Shared caches may have listed before this run subscribed: every object they
+            // hold is a change this run has not seen (the queue merges keys already added).
+            for source in sources { await source.enqueueAll(queue) }
             if !Task.isCancelled {
                 for _ in 0..<workers { group.addTask { await self.work() } }
             }

@@ -39,15 +39,17 @@ public final class Store<R: KubeResource>: Sendable {
         /// resourceVersions of recently deleted objects, so that a write answered before
         /// the deletion was seen cannot bring the object back.
         var tombstones: [String: UInt64] = [:]
+        /// Index functions by name; more may be added (`addIndexes`) by the users of a shared store.
+        var indexFunctions: [String: IndexFunction] = [:]
+        var derive: DeriveFunction?
     }
 
     private let state = Mutex(State())
     /// True once the first full list is in (set after the objects, so a reader that sees it
     /// sees them).
     private let synced = Latch(false)
-    private let indexFunctions: [String: IndexFunction]
-    private let keepsOriginal: Bool
-    private let derive: DeriveFunction?
+    private let keepsOriginalFlag: Atomic<Bool>
+    var keepsOriginal: Bool { keepsOriginalFlag.load(ordering: .relaxed) }
 
     public static var namespaceIndex: String { "namespace" }
     public static var ownerIndex: String { "owner" }
@@ -58,13 +60,48 @@ public final class Store<R: KubeResource>: Sendable {
     ///
     /// `derive`: see "Derived values" above.
     public init(indexes: [String: IndexFunction] = [:], keepsOriginal: Bool = true, derive: DeriveFunction? = nil) {
-        self.keepsOriginal = keepsOriginal
-        self.derive = derive
+        keepsOriginalFlag = Atomic(keepsOriginal)
         var all = indexes
         all[Self.namespaceIndex] = { [$0.metadata.namespace ?? ""] }
         all[Self.ownerIndex] = { ($0.metadata.ownerReferences ?? []).map(\.uid) }
-        indexFunctions = all
+        state.withLock { s in
+            s.indexFunctions = all
+            s.derive = derive
+        }
     }
+
+    // MARK: what the users of a shared store ask of it (see `SharedCaches`)
+
+    /// Adds index functions, filing the objects already stored under them too. An index of
+    /// the same name is kept as it is: two users asking for one index share it.
+    func addIndexes(_ indexes: [String: IndexFunction]) {
+        state.withLock { s in
+            for (name, function) in indexes where s.indexFunctions[name] == nil {
+                s.indexFunctions[name] = function
+                for (key, object) in s.objects {
+                    for value in function(object) { s.indexes[name, default: [:]][value, default: []].insert(key) }
+                }
+            }
+        }
+    }
+
+    /// Keeps each object's `original` from now on (a user that updates from the cache);
+    /// before the first list, so that no stored object lacks it.
+    func keepOriginals() { keepsOriginalFlag.store(true, ordering: .relaxed) }
+
+    /// Sets the derive function; before the first list, so that every object has its value.
+    /// A store has at most one (false when another is already set).
+    func setDerive(_ derive: @escaping DeriveFunction) -> Bool {
+        state.withLock { s in
+            guard s.derive == nil else { return false }
+            s.derive = derive
+            for (key, object) in s.objects { s.derived[key] = derive(object) }
+            return true
+        }
+    }
+
+    /// The names of its indexes, for tests and diagnostics.
+    public var indexNames: Set<String> { state.withLock { Set($0.indexFunctions.keys) } }
 
     public func get(_ key: String) -> R? { state.withLock { $0.objects[key] } }
 
@@ -219,8 +256,8 @@ public final class Store<R: KubeResource>: Sendable {
         let key = object.key
         let stored = kept(object)
         s.objects[key] = stored
-        if let derive { s.derived[key] = derive(stored) }
-        for (name, function) in indexFunctions {
+        if let derive = s.derive { s.derived[key] = derive(stored) }
+        for (name, function) in s.indexFunctions {
             for value in function(object) { s.indexes[name, default: [:]][value, default: []].insert(key) }
         }
     }
@@ -229,7 +266,7 @@ public final class Store<R: KubeResource>: Sendable {
         let key = object.key
         s.objects[key] = nil
         s.derived[key] = nil
-        for (name, function) in indexFunctions {
+        for (name, function) in s.indexFunctions {
             for value in function(object) {
                 s.indexes[name]?[value]?.remove(key)
                 if s.indexes[name]?[value]?.isEmpty == true { s.indexes[name]?[value] = nil }

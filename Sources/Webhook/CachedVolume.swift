@@ -1,4 +1,3 @@
-import Controllers
 import KubeModel
 import StowageAPI
 

@@ -1,4 +1,3 @@
-import Controllers
 import KubeClient
 import KubeModel
 import KubeRuntime
@@ -6,21 +5,26 @@ import Logging
 import ServiceLifecycle
 import StowageAPI
 
-/// The webhook's own view of the cluster: DataVolumes and SharedVolumes of all namespaces
-/// and the access-level configuration, kept current by watches so that every replica
-/// answers from memory, with no API call on the request path.
+/// The webhook's view of the cluster: DataVolumes and SharedVolumes of all namespaces and
+/// the access-level configuration, kept current by watches so that every replica answers
+/// from memory, with no API call on the request path.
 ///
-/// A `Service`: `run()` watches until cancelled or gracefully shut down. Not behind leader
-/// election: every replica serves admission requests. `isReady` turns true once each
-/// watch has its first full list.
+/// Its stores live in `SharedCaches`: the process's registry when one is given (in
+/// `stowage operator`, shared with the controllers and run as a service of its own), else
+/// a private one that `run()` runs.
+///
+/// A `Service`: `run()` watches until cancelled or gracefully shut down (with shared
+/// caches it only waits for the shutdown). Not behind leader election: every replica
+/// serves admission requests. `isReady` turns true once each store has its first list.
 public final class WebhookCaches: VolumeSource, Service {
     public let dataVolumes: Store<DataVolume>
     public let sharedVolumes: Store<SharedVolume>
     /// The access-level configuration: the last valid version of the ConfigMap.
     public let configHolder: ConfigHolder
-    private let configMaps = Store<ConfigMap>()
-    private let client: KubeClient
-    private let logger: Logger
+    private let configMaps: Store<ConfigMap>
+    /// The registry the stores live in, and whether `run()` runs it (a private one).
+    public let caches: SharedCaches
+    public let runsCaches: Bool
 
     /// Index of DataVolumes by `<namespace>/<user>` for the owner and `attachTo.users`, and
     /// by `<namespace>/*` for those with a pod selector: the candidates for one user's pod
@@ -32,20 +36,22 @@ public final class WebhookCaches: VolumeSource, Service {
     static let accessIndex = "access"
 
     /// Watches the volumes of all namespaces and the ConfigMap `configName` in
-    /// `configNamespace` (the operator's namespace).
+    /// `configNamespace` (the operator's namespace), in `caches` when given.
     public init(client: KubeClient, configNamespace: String, configName: String = StowageConfig.configMapName,
-                logger: Logger) {
-        self.client = client
-        self.logger = logger
-        configHolder = ConfigHolder(namespace: configNamespace, name: configName)
+                caches: SharedCaches? = nil, logger: Logger) {
+        runsCaches = caches == nil
+        let caches = caches ?? SharedCaches(client: client, name: "webhook", logger: logger)
+        self.caches = caches
+        let holder = ConfigHolder(namespace: configNamespace, name: configName)
+        configHolder = holder
         // Each volume also as the webhook reads it (`CachedVolume`), made once per version.
-        dataVolumes = Store<DataVolume>(indexes: [Self.attachIndex: { volume in
+        let volumes = caches.informer(DataVolume.self, indexes: [Self.attachIndex: { volume in
             let ns = volume.metadata.namespace ?? ""
             var keys = Set((volume.spec.attachTo?.users ?? []) + (volume.spec.owner.map { [$0] } ?? [])).map { "\(ns)/\($0)" }
             if let selector = volume.spec.attachTo?.podSelector, !selector.isEmpty { keys.append("\(ns)/*") }
             return keys
         }], derive: { CachedVolume($0) })
-        sharedVolumes = Store<SharedVolume>(indexes: [Self.accessIndex: { share in
+        let shares = caches.informer(SharedVolume.self, indexes: [Self.accessIndex: { share in
             let ns = share.metadata.namespace ?? ""
             var keys: Set<String> = ["\(ns)/level:\(share.spec.accessLevel)"]
             for member in share.spec.members ?? [] {
@@ -54,6 +60,36 @@ public final class WebhookCaches: VolumeSource, Service {
             }
             return Array(keys)
         }], derive: { CachedVolume($0) })
+        let maps = caches.informer(ConfigMap.self, namespace: configNamespace)
+        dataVolumes = volumes.store
+        sharedVolumes = shares.store
+        configMaps = maps.store
+        // Every replica serves admission requests: its caches watch for the life of the process.
+        volumes.acquire()
+        shares.acquire()
+        maps.acquire()
+        // For the life of the process: every replica keeps its configuration current.
+        _ = maps.subscribe { event in
+            let seen: [ConfigMap]
+            switch event {
+            case .relisted(let current, _): seen = current
+            case .applied(let map): seen = [map]
+            // A deleted ConfigMap keeps the last valid configuration in force.
+            case .deleted: seen = []
+            }
+            for map in seen where map.metadata.name == holder.name {
+                switch holder.take(map) {
+                case .applied:
+                    logger.info("webhook: access-level configuration applied",
+                                metadata: ["levels": "\(holder.current.levels.keys.sorted())"])
+                case .refused(let error):
+                    logger.warning("webhook: access-level configuration refused; the previous one stays in force",
+                                   metadata: ["error": "\(error)"])
+                case .unchanged:
+                    break
+                }
+            }
+        }
     }
 
     public var isReady: Bool { dataVolumes.isSynced && sharedVolumes.isSynced && configMaps.isSynced }
@@ -67,52 +103,11 @@ public final class WebhookCaches: VolumeSource, Service {
     public var config: StowageConfig { configHolder.current }
 
     public func run() async throws {
-        do {
-            try await watch()
-        } catch where Task.isShuttingDownGracefully {
-            // SIGTERM: the watches stopped because the drain cancelled them, which is not a
-            // failure (the operator exits 0 after a clean drain).
-        }
-    }
-
-    private func watch() async throws {
-        let holder = configHolder
-        let log = logger
-        try await cancelWhenGracefulShutdown {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await Watcher(self.client.resource(DataVolume.self), store: self.dataVolumes, logger: log).run { _ in }
-                }
-                group.addTask {
-                    try await Watcher(self.client.resource(SharedVolume.self), store: self.sharedVolumes, logger: log).run { _ in }
-                }
-                group.addTask {
-                    let maps = self.client.resource(ConfigMap.self, namespace: holder.namespace)
-                    try await Watcher(maps, store: self.configMaps, logger: log).run { event in
-                        let seen: [ConfigMap]
-                        switch event {
-                        case .relisted(let current, _): seen = current
-                        case .applied(let map): seen = [map]
-                        // A deleted ConfigMap keeps the last valid configuration in force.
-                        case .deleted: seen = []
-                        }
-                        for map in seen where map.metadata.name == holder.name {
-                            switch holder.take(map) {
-                            case .applied:
-                                log.info("webhook: access-level configuration applied",
-                                         metadata: ["levels": "\(holder.current.levels.keys.sorted())"])
-                            case .refused(let error):
-                                log.warning("webhook: access-level configuration refused; the previous one stays in force",
-                                            metadata: ["error": "\(error)"])
-                            case .unchanged:
-                                break
-                            }
-                        }
-                    }
-                }
-                try await group.next()
-                group.cancelAll()
-            }
+        if runsCaches {
+            try await caches.run()
+        } else {
+            // Shared caches run as their own service; nothing of the webhook's to stop.
+            try? await gracefulShutdown()
         }
     }
 

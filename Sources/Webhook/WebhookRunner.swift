@@ -15,16 +15,19 @@ public struct WebhookRunner: Sendable {
     /// - Parameters:
     ///   - configNamespace: the operator's namespace, where the access-level ConfigMap lives.
     ///   - metrics: the registry `/metrics` serves, for request counts and latencies.
+    ///   - sharedCaches: the process's caches (run by the caller as a service listed before
+    ///     these), or nil for caches of the webhook's own, which `services` then runs.
     public init(client: KubeClient, configNamespace: String, configMapName: String = "stowage-config",
                 server configuration: WebhookServer.Configuration, settings: AdmissionSettings,
-                metrics: MetricsRegistry? = nil, logger: Logger) throws(WebhookError) {
-        caches = WebhookCaches(client: client, configNamespace: configNamespace, configName: configMapName, logger: logger)
+                metrics: MetricsRegistry? = nil, sharedCaches: SharedCaches? = nil, logger: Logger) throws(WebhookError) {
+        caches = WebhookCaches(client: client, configNamespace: configNamespace, configName: configMapName,
+                               caches: sharedCaches, logger: logger)
         let handler = AdmissionHandler(source: caches, settings: settings, metrics: metrics, logger: logger)
         server = try WebhookServer(configuration: configuration, handler: handler, logger: logger)
     }
 
     /// The services in the order a `ServiceGroup` should get them.
-    public var services: [any Service] { [caches, server] }
+    public var services: [any Service] { (caches.runsCaches ? [caches] : []) + [server] }
 
     /// True once the caches are synced: for `/readyz` of the health server.
     public var isReady: Bool { caches.isReady }

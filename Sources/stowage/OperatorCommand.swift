@@ -128,12 +128,17 @@ struct OperatorCommand: AsyncParsableCommand {
         let metrics = MetricsRegistry()
         let events = EventRecorder(client: client, component: "stowage-operator", instance: identity, logger: logger)
         let config = ConfigHolder(namespace: namespace, name: configMap)
+        // One cache per (kind, namespace, label selector), shared by the controllers and the
+        // webhook: one watch of each, whoever reads it.
+        let caches = SharedCaches(client: client, metrics: metrics, logger: logger)
         let operation = Operator(client: client, watchNamespace: watchNamespace, settings: settings, config: config,
-                                 events: events, metrics: metrics, workers: workers, cacheSyncTimeout: .seconds(cacheSyncTimeout), logger: logger)
+                                 events: events, metrics: metrics, workers: workers, cacheSyncTimeout: .seconds(cacheSyncTimeout),
+                                 caches: caches, logger: logger)
 
         let elector = leaderElect
             ? LeaderElector(client: client, namespace: namespace, name: leaseName, identity: identity, logger: logger) : nil
-        // The webhook serves on every replica, leader or not, from caches of its own.
+        // The webhook serves on every replica, leader or not; its caches watch on every
+        // replica, the controllers' only while they run.
         var webhook: WebhookRunner?
         if webhookPort > 0 {
             let settings = AdmissionSettings(operatorUsers: [operatorUser ?? "system:serviceaccount:\(namespace):stowage-operator"],
@@ -142,14 +147,15 @@ struct OperatorCommand: AsyncParsableCommand {
                                              waitTimeoutSeconds: waitTimeout)
             webhook = try WebhookRunner(client: client, configNamespace: namespace, configMapName: configMap,
                                         server: .init(certificatePath: tlsCert, keyPath: tlsKey, port: webhookPort),
-                                        settings: settings, metrics: metrics, logger: logger)
+                                        settings: settings, metrics: metrics, sharedCaches: caches, logger: logger)
         }
         let health = HealthServer(host: healthAddress, port: healthPort, registry: metrics,
                                   isReady: { [webhook] in webhook?.isReady ?? true }, logger: logger)
         let controllers = ControllersService(operation: operation, elector: elector)
         // Graceful shutdown runs from the last service to the first: the controllers stop,
-        // then leadership is released, the webhook drains, posted events are written.
-        let services: [any Service] = [health, events] + (webhook?.services ?? []) + (elector.map { [$0] } ?? []) + [controllers]
+        // then leadership is released, the webhook drains, the caches stop watching, posted
+        // events are written.
+        let services: [any Service] = [health, events, caches] + (webhook?.services ?? []) + (elector.map { [$0] } ?? []) + [controllers]
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: ["namespace": "\(namespace)", "watch": "\(watchNamespace ?? "all")",

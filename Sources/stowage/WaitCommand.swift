@@ -1,7 +1,7 @@
 import ArgumentParser
-import Controllers
 import DataSync
 import Foundation
+import StowageAPI
 #if canImport(Glibc)
 import Glibc
 import SyncContract
