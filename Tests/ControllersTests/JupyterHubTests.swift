@@ -38,9 +38,10 @@ import Testing
     }
 
     func story(_ w: World, _ hub: JupyterHub) async throws {
-        // alice's home holds enough files for its pull to take a few seconds, and she has a
-        // thesis project attached to her pods.
-        let files = 1500
+        // alice's home holds enough files for its pull to take a few seconds even on a quiet
+        // machine (1,500 files were pulled within one progress interval there, and the spawn
+        // page showed no progress line), and she has a thesis project attached to her pods.
+        let files = 4000
         try await withThrowingTaskGroup(of: Void.self) { group in
             for batch in 0..<10 {
                 group.addTask {

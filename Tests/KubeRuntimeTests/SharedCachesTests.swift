@@ -122,7 +122,7 @@ import Testing
         caches.informer(Lease.self, namespace: "a").store.replace(leases)
         let running = Task { try await late.run() }
         defer { running.cancel() }
-        try await eventually("the late controller reconciled what the caches held", timeout: .seconds(10)) {
+        try await eventually("the late controller reconciled what the caches held", timeout: .seconds(60)) {
             reconciled.withLock { $0 } == ["a/s", "a/lease-of-x"]
         }
         #expect(caches.informer(ConfigMap.self, namespace: "a").users == 1, "the running controller needs the cache watched")
