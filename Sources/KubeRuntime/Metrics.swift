@@ -8,6 +8,15 @@ import Synchronization
 /// same instrument, so callers may either keep a reference (hot paths) or ask each time.
 /// Names and label names must be valid Prometheus identifiers, and one name keeps one type
 /// (and, for histograms, one set of buckets); breaking that is a programming error.
+///
+/// Hand-written, not swift-prometheus, by measurement (issue 18, 2026-12-02, release build,
+/// one thread's CPU, the series of N volumes as `VolumeMetrics` makes them): swift-prometheus
+/// 2.4.1 copies a family's table of series for every series it adds or removes, so making
+/// them grows with the square of the volumes (1,000 volumes: 314 ms against 21 ms here;
+/// 10,000: over 96 s of CPU, unfinished, against 243 ms), and so does forgetting them when
+/// leadership ends. Its scrape is cheaper (1,000 volumes: 5 ms against 333 ms here; 10,000:
+/// 3.3 s here), because it renders each series' name and labels once, when the series is
+/// made: that is the change to make here next.
 public final class MetricsRegistry: Sendable {
     /// Seconds, from 5 ms to 10 s: the client libraries' default, apt for reconcile and
     /// request durations.
