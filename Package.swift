@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        // Only the benchmarks: the peer bench/metrics.sh measures KubeRuntime's registry against.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C at the edge: system libraries with static inline shims for variadic calls.
@@ -80,6 +82,7 @@ let package = Package(
         .executableTarget(name: "stowage-bench", dependencies: [
             "KubeClient", "KubeModel", "StowageAPI", "KubeRuntime", "Controllers", "Webhook",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ], path: "bench/Sources/stowage-bench"),
 
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),

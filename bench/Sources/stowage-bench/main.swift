@@ -13,6 +13,10 @@
 //                                                        (bench/webhook-cost.sh; WebhookCost.swift)
 //   stowage-bench webhook-serve DIR PORT                 the same behind the real TLS server, until
 //                                                        DIR/stop exists (BENCH_TLS=1 webhook-cost.sh)
+//   stowage-bench metrics-cost BACKEND [VOLUMES] [SCRAPES]
+//                                                        the Prometheus registry with VOLUMES
+//                                                        volumes' series (bench/metrics.sh;
+//                                                        MetricsCost.swift)
 //
 // Each command prints one JSON line on stdout with what it measured (wall time inside the
 // process); bench/kubeclient.sh wraps it in /usr/bin/time -v for peak RSS.
@@ -217,8 +221,11 @@ do {
     case "webhook-serve" where args.count == 3:
         guard let port = Int(args[2]) else { fail("PORT must be a number") }
         try await webhookServe(directory: args[1], port: port)
+    case "metrics-cost" where args.count >= 2:
+        metricsCost(backend: args[1], volumes: args.count > 2 ? Int(args[2]) ?? 10_000 : 10_000,
+                    scrapes: args.count > 3 ? Int(args[3]) ?? 20 : 20)
     default:
-        fail("usage: stowage-bench create NAMESPACE COUNT [CONCURRENCY] | list | watch COUNT | dv-create NAMESPACE COUNT | dv-wait NAMESPACE COUNT | dv-floor NAMESPACE QPS BURST [WORKERS] | webhook-cost DIR [ROUNDS] | webhook-serve DIR PORT")
+        fail("usage: stowage-bench create NAMESPACE COUNT [CONCURRENCY] | list | watch COUNT | dv-create NAMESPACE COUNT | dv-wait NAMESPACE COUNT | dv-floor NAMESPACE QPS BURST [WORKERS] | webhook-cost DIR [ROUNDS] | webhook-serve DIR PORT | metrics-cost BACKEND [VOLUMES] [SCRAPES]")
     }
 } catch {
     fail("\(error)")
