@@ -311,7 +311,6 @@ extension VolumeLifecycle {
     /// volume, nothing is owed any more. Returns the Events that report it.
     public static func record(_ finished: Finished, consumers: Int, status: inout VolumeStatus) -> [Note] {
         let record = finished.record
-        let guardRefused = record.reason == SyncExitCode.guardRefused.reason
         status.lastSync = record
         status.syncCount = finished.number ?? (status.syncCount ?? 0) + 1
         let summary = "\(record.files ?? 0) files, \(record.bytes ?? 0) bytes, \(record.deleted ?? 0) deleted"
@@ -328,7 +327,7 @@ extension VolumeLifecycle {
             if consumers == 0 { status.pendingPush = nil }
             notes.append(Note(warning: false, reason: ConditionReason.syncSucceeded, message: "push succeeded: \(summary)"))
         case (.failed, _):
-            notes.append(Note(warning: true, reason: guardRefused ? ConditionReason.deleteGuard : ConditionReason.syncFailed,
+            notes.append(Note(warning: true, reason: record.failureCondition,
                               message: "\(record.direction.rawValue) failed\(finished.exitCode.map { " (exit \($0))" } ?? ""): \(record.message ?? "no details")"))
         }
         return notes

@@ -399,8 +399,7 @@ public final class VolumeReconciler<V: ManagedVolume>: Sendable {
             consumers.joined(separator: ", "))
         if let last = status.lastSync {
             if last.result == .failed {
-                let guardRefused = last.reason == SyncExitCode.guardRefused.reason
-                set(ConditionType.synced, false, guardRefused ? ConditionReason.deleteGuard : ConditionReason.syncFailed, last.message ?? "")
+                set(ConditionType.synced, false, last.failureCondition, last.message ?? "")
             } else if status.pendingPush == true {
                 set(ConditionType.synced, false, "ChangesPending", "the volume may hold changes not yet pushed")
             } else {

@@ -98,23 +98,20 @@ public final class Controller<R: KubeResource>: Sendable {
     private func addSource<C: KubeResource>(_ informer: Informer<C>, labelSelector: String?,
                                             map: @escaping @Sendable (C) -> [String]) {
         let store = informer.store
+        let enqueue: @Sendable (any Sequence<C>, WorkQueue) async -> Void = { objects, queue in
+            for object in objects {
+                for key in map(object) { await queue.add(key) }
+            }
+        }
         sources.withLock { list in
             list.append(Source(cache: store, labelSelector: labelSelector, subscribe: { queue in
-                let subscription = informer.subscribe { event in
-                    for object in event.objects {
-                        for key in map(object) { await queue.add(key) }
-                    }
-                }
+                let subscription = informer.subscribe { event in await enqueue(event.objects, queue) }
                 informer.acquire()
                 return {
                     informer.release()
                     informer.unsubscribe(subscription)
                 }
-            }, enqueueAll: { queue in
-                for object in store.all {
-                    for key in map(object) { await queue.add(key) }
-                }
-            }))
+            }, enqueueAll: { queue in await enqueue(store.all, queue) }))
         }
     }
 

@@ -78,9 +78,7 @@ public final class Store<R: KubeResource>: Sendable {
         state.withLock { s in
             for (name, function) in indexes where s.indexFunctions[name] == nil {
                 s.indexFunctions[name] = function
-                for (key, object) in s.objects {
-                    for value in function(object) { s.indexes[name, default: [:]][value, default: []].insert(key) }
-                }
+                for (key, object) in s.objects { Self.file(key, object, index: name, function, in: &s) }
             }
         }
     }
@@ -257,9 +255,12 @@ public final class Store<R: KubeResource>: Sendable {
         let stored = kept(object)
         s.objects[key] = stored
         if let derive = s.derive { s.derived[key] = derive(stored) }
-        for (name, function) in s.indexFunctions {
-            for value in function(object) { s.indexes[name, default: [:]][value, default: []].insert(key) }
-        }
+        for (name, function) in s.indexFunctions { Self.file(key, object, index: name, function, in: &s) }
+    }
+
+    /// Files `key` under each value `function` gives `object` in the index `name`.
+    private static func file(_ key: String, _ object: R, index name: String, _ function: IndexFunction, in s: inout State) {
+        for value in function(object) { s.indexes[name, default: [:]][value, default: []].insert(key) }
     }
 
     private func remove(_ object: R, from s: inout State) {

@@ -146,6 +146,12 @@ public struct CachePolicy: Codable, Sendable, Hashable {
 }
 
 extension SyncRecord {
+    /// The `Synced` condition's and the Event's reason for a failed sync: `DeleteGuard` for a
+    /// refusal of a deletion guard, else `SyncFailed`.
+    public var failureCondition: String {
+        reason == SyncExitCode.guardRefused.reason ? ConditionReason.deleteGuard : ConditionReason.syncFailed
+    }
+
     /// How many changed inputs `inputWarning` names before it summarises the rest.
     public static let warningLimit = 5
 

@@ -37,7 +37,6 @@ extension DataVolume: ManagedVolume {
     public var cachePolicy: CachePolicy { spec.effectiveCache }
     public var reclaimPolicy: ReclaimPolicy { spec.effectiveReclaimPolicy }
     public func validationErrors() -> [String] { validate().map(\.description) }
-
 }
 
 extension SharedVolume: ManagedVolume {
@@ -54,5 +53,4 @@ extension SharedVolume: ManagedVolume {
     public var cachePolicy: CachePolicy { CachePolicy(retain: true) }
     public var reclaimPolicy: ReclaimPolicy { spec.effectiveReclaimPolicy }
     public func validationErrors() -> [String] { validate().map(\.description) }
-
 }
