@@ -43,7 +43,7 @@ public final class TestHTTPServer: Sendable {
     private let released = DispatchSemaphore(value: 0)
 
     public init(host: String = "127.0.0.1") throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestEnvironmentError("socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -106,28 +106,35 @@ public final class TestHTTPServer: Sendable {
     /// The ETag `path` is served with.
     public func etag(_ path: String) -> String? { state.withLock { $0.files[path]?.etag } }
 
+    /// Stops accepting and ends every open connection. A descriptor is closed only by the
+    /// thread that uses it, and a connection's under the lock: tests run in parallel in one
+    /// process, so a number closed here could already be another test's socket (its listener
+    /// or a connection) by the time a thread still holding the old number used it.
     public func stop() {
-        let connections: Set<Int32>? = state.withLock { s in
-            guard !s.stopped else { return nil }
+        let first = state.withLock { s in
+            guard !s.stopped else { return false }
             s.stopped = true
-            return s.connections
+            for fd in s.connections { shutdown(fd, Int32(SHUT_RDWR)) }
+            return true
         }
-        guard let connections else { return }
+        guard first else { return }
         released.signal()
+        // Wakes the accept loop (accept fails with EINVAL), which closes the listener.
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
-        for fd in connections { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     // MARK: connections (their own threads)
 
     private func acceptLoop() {
+        defer { close(listener) }
         while true {
             let fd = accept(listener, nil, nil)
             if fd < 0 {
-                if errno == EINTR { continue }
+                if errno == EINTR || errno == ECONNABORTED { continue }
                 return
             }
+            // Not inherited by the processes tests start (a child holding it keeps it open).
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             let open = state.withLock { s in
                 if !s.stopped { s.connections.insert(fd) }
                 return !s.stopped
@@ -142,8 +149,10 @@ public final class TestHTTPServer: Sendable {
 
     private func serve(_ fd: Int32) {
         defer {
-            state.withLock { _ = $0.connections.remove(fd) }
-            close(fd)
+            state.withLock { s in
+                s.connections.remove(fd)
+                close(fd)
+            }
         }
         var buffer = Data()
         while true {
