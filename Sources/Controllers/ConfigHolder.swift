@@ -14,7 +14,7 @@ extension ConfigHolder {
     public func load(client: KubeClient, events: EventRecorder, logger: Logger) async throws {
         do {
             let configMap = try await client.resource(ConfigMap.self, namespace: namespace).get(name)
-            await report(take(configMap), of: configMap, events: events, logger: logger)
+            await report(configMap, events: events, logger: logger)
         } catch let error as KubeClientError where error.apiCode == .notFound {
             logger.info("no access-level ConfigMap; no levels defined", metadata: ["configmap": "\(namespace)/\(name)"])
         }
@@ -27,13 +27,18 @@ extension ConfigHolder {
         return Controller<ConfigMap>(name: "config", client: client, namespace: namespace, workers: 1, cacheSyncTimeout: cacheSyncTimeout,
                                      caches: caches, logger: logger) { configMap in
             guard configMap.metadata.name == holder.name else { return .done }
-            await holder.report(holder.take(configMap), of: configMap, events: events, logger: logger)
+            await holder.report(configMap, events: events, logger: logger)
             return .done
         }
     }
 
-    /// Logs and records an event for what taking a ConfigMap version did; listeners run
-    /// after every applied change.
+    /// Takes `configMap` (unless the webhook's watch took it already) and logs and records an
+    /// Event for what is new since the last report (`takeForReport`); listeners run after
+    /// every applied change.
+    private func report(_ configMap: ConfigMap, events: EventRecorder, logger: Logger) async {
+        for outcome in takeForReport(configMap) { await report(outcome, of: configMap, events: events, logger: logger) }
+    }
+
     private func report(_ outcome: Outcome, of configMap: ConfigMap, events: EventRecorder, logger: Logger) async {
         switch outcome {
         case .unchanged:

@@ -6,8 +6,11 @@ import Synchronization
 /// ConfigMap naming the line and column of the error, and the previous levels keep working.
 /// Valid edits take effect at once, without a restart.
 ///
-/// Here, below the operator and the webhook, which both hold one; reading the ConfigMap and
-/// reporting what taking it did are the operator's (Controllers' `ConfigHolder.controller`).
+/// One per process, below the operator and the webhook: in `stowage operator` the webhook's
+/// watch and the config controller both feed the same holder (whichever sees a version
+/// first takes it), and the webhook reads it. Reporting, the operator's (Controllers'
+/// `ConfigHolder.controller`), is level-based (`takeForReport`), so it does not depend on
+/// who took a version first.
 public final class ConfigHolder: Sendable {
     public let namespace: String
     public let name: String
@@ -19,12 +22,20 @@ public final class ConfigHolder: Sendable {
         /// The ConfigMap `resourceVersion` last read, valid or not.
         var seen: String?
         var lastError: ConfigError?
+        /// Refused versions taken so far.
+        var refusals = 0
+        /// The configuration last reported as applied, and `refusals` when last reported.
+        var reportedConfig = StowageConfig.empty
+        var reportedRefusals = 0
     }
 
     public init(namespace: String, name: String = StowageConfig.configMapName, initial: StowageConfig = .empty) {
         self.namespace = namespace
         self.name = name
-        state.withLock { $0.config = initial }
+        state.withLock { s in
+            s.config = initial
+            s.reportedConfig = initial
+        }
     }
 
     public var current: StowageConfig { state.withLock { $0.config } }
@@ -43,25 +54,56 @@ public final class ConfigHolder: Sendable {
     }
 
     /// Takes a version of the ConfigMap. Pure apart from the held state: parsing decides,
-    /// and an error keeps the configuration in force.
+    /// and an error keeps the configuration in force. A version already taken is
+    /// `.unchanged`.
     @discardableResult
     public func take(_ configMap: ConfigMap) -> Outcome {
-        let version = configMap.metadata.resourceVersion
-        let text = configMap.data?[StowageConfig.configMapKey] ?? ""
-        let parsed = Result { () throws(ConfigError) in try StowageConfig.parse(yaml: text) }
+        let parsed = Self.parse(configMap)
+        return state.withLock { Self.take(configMap.metadata.resourceVersion, parsed, into: &$0) }
+    }
+
+    /// What the reporter (the leader's config controller) has yet to say, after taking
+    /// `configMap` if it is new: `.applied` when the configuration in force differs from the
+    /// one it last reported, then `.refused` when the newest version is refused and it has
+    /// not said so yet. Whoever took the versions in between (the webhook's watch on the same
+    /// holder), each change of the configuration in force is reported once, as is each
+    /// refused version that is still the newest when the reporter looks: the level, as a
+    /// controller sees it, never every edit.
+    public func takeForReport(_ configMap: ConfigMap) -> [Outcome] {
+        let parsed = Self.parse(configMap)
         return state.withLock { s in
-            if version != nil && version == s.seen { return .unchanged }
-            s.seen = version
-            switch parsed {
-            case .success(let config):
-                s.lastError = nil
-                guard config != s.config else { return .unchanged }
-                s.config = config
-                return .applied
-            case .failure(let error):
-                s.lastError = error
-                return .refused(error)
+            _ = Self.take(configMap.metadata.resourceVersion, parsed, into: &s)
+            var reports: [Outcome] = []
+            if s.config != s.reportedConfig {
+                s.reportedConfig = s.config
+                reports.append(.applied)
             }
+            if let error = s.lastError, s.refusals != s.reportedRefusals {
+                s.reportedRefusals = s.refusals
+                reports.append(.refused(error))
+            }
+            return reports
+        }
+    }
+
+    private static func parse(_ configMap: ConfigMap) -> Result<StowageConfig, ConfigError> {
+        let text = configMap.data?[StowageConfig.configMapKey] ?? ""
+        return Result { () throws(ConfigError) in try StowageConfig.parse(yaml: text) }
+    }
+
+    private static func take(_ version: String?, _ parsed: Result<StowageConfig, ConfigError>, into s: inout State) -> Outcome {
+        if version != nil && version == s.seen { return .unchanged }
+        s.seen = version
+        switch parsed {
+        case .success(let config):
+            s.lastError = nil
+            guard config != s.config else { return .unchanged }
+            s.config = config
+            return .applied
+        case .failure(let error):
+            s.lastError = error
+            s.refusals += 1
+            return .refused(error)
         }
     }
 

@@ -36,13 +36,15 @@ public final class WebhookCaches: VolumeSource, Service {
     static let accessIndex = "access"
 
     /// Watches the volumes of all namespaces and the ConfigMap `configName` in
-    /// `configNamespace` (the operator's namespace), in `caches` when given.
+    /// `configNamespace` (the operator's namespace), in `caches` when given. `config`: the
+    /// process's holder (`stowage operator`'s, which its config controller also feeds and
+    /// reports from), else a holder of the webhook's own.
     public init(client: KubeClient, configNamespace: String, configName: String = StowageConfig.configMapName,
-                caches: SharedCaches? = nil, logger: Logger) {
+                config: ConfigHolder? = nil, caches: SharedCaches? = nil, logger: Logger) {
         runsCaches = caches == nil
         let caches = caches ?? SharedCaches(client: client, name: "webhook", logger: logger)
         self.caches = caches
-        let holder = ConfigHolder(namespace: configNamespace, name: configName)
+        let holder = config ?? ConfigHolder(namespace: configNamespace, name: configName)
         configHolder = holder
         // Each volume also as the webhook reads it (`CachedVolume`), made once per version.
         let volumes = caches.informer(DataVolume.self, indexes: [Self.attachIndex: { volume in

@@ -127,6 +127,7 @@ struct OperatorCommand: AsyncParsableCommand {
 
         let metrics = MetricsRegistry()
         let events = EventRecorder(client: client, component: "stowage-operator", instance: identity, logger: logger)
+        // One configuration per process: the webhook reads what the controllers act on.
         let config = ConfigHolder(namespace: namespace, name: configMap)
         // One cache per (kind, namespace, label selector), shared by the controllers and the
         // webhook: one watch of each, whoever reads it.
@@ -147,7 +148,8 @@ struct OperatorCommand: AsyncParsableCommand {
                                              waitTimeoutSeconds: waitTimeout)
             webhook = try WebhookRunner(client: client, configNamespace: namespace, configMapName: configMap,
                                         server: .init(certificatePath: tlsCert, keyPath: tlsKey, port: webhookPort),
-                                        settings: settings, metrics: metrics, sharedCaches: caches, logger: logger)
+                                        settings: settings, metrics: metrics, config: config, sharedCaches: caches,
+                                        logger: logger)
         }
         let health = HealthServer(host: healthAddress, port: healthPort, registry: metrics,
                                   isReady: { [webhook] in webhook?.isReady ?? true }, logger: logger)

@@ -148,6 +148,28 @@ struct CommandTests {
         }
         #expect(patch.contains(#""image":"registry.example.org/stowage-wait:1""#), "\(patch)")
         #expect(patch.contains(#""--timeout","42""#), "\(patch)")
+
+        // One configuration per process: the webhook's watch and the config controller feed
+        // the same holder, and the leader still reports each change and each refusal once.
+        let events = admin.resource(Event.self, namespace: namespace)
+        func reasons() async throws -> [String] {
+            try await events.listAll().items.filter { $0.involvedObject.name == StowageConfig.configMapName }
+                .sorted { ($0.firstTimestamp ?? .distantPast) < ($1.firstTimestamp ?? .distantPast) }.compactMap(\.reason)
+        }
+        try await eventually("the leader reports the configuration in force") { try await reasons() == ["ConfigApplied"] }
+        let maps = admin.resource(ConfigMap.self, namespace: namespace)
+        _ = try await maps.patch(StowageConfig.configMapName, .merge,
+                                 ["data": [StowageConfig.configMapKey: .string("levels:\n  public: {read: [evryone]}\n")]])
+        try await eventually("a refused edit is reported") { try await reasons().contains("InvalidConfig") }
+        _ = try await maps.patch(StowageConfig.configMapName, .merge,
+                                 ["data": [StowageConfig.configMapKey: .string(WebhookWorld.config + "\n# edited\n")]])
+        _ = try await maps.patch(StowageConfig.configMapName, .merge,
+                                 ["data": [StowageConfig.configMapKey: .string("levels:\n  public: {read: [\"*\"], write: []}\n")]])
+        try await eventually("the new levels are reported as in force") {
+            try await events.listAll().items.contains { $0.reason == "ConfigApplied" && $0.message == "access levels in force: public" }
+        }
+        // A comment is no change of what is in force; the refusal was said once.
+        #expect(try await reasons().filter { $0 == "InvalidConfig" }.count == 1)
         child.process.terminate()   // SIGTERM
         let status = try await child.exitStatus()
         #expect(status == 0, "\(child.errors)")
