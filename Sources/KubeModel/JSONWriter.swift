@@ -115,14 +115,20 @@ extension JSONValue {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// False when none of the eight bytes of `word` is a control character, `"` or `\`
-    /// (exact: a byte below 0x20 or equal to one of them is always seen; the borrow of the
-    /// subtractions only ever adds to a byte that was seen already).
+    /// False when none of the eight bytes of `word` is a control character, `"` or `\`.
     @inline(__always)
-    static func mayNeedEscape(_ word: UInt64) -> Bool {
+    static func mayNeedEscape(_ word: UInt64) -> Bool { escapes(in: word) != 0 }
+
+    /// The high bit of each byte of `word` (read little-endian: the first byte lowest) that
+    /// is a control character, `"` or `\`, and maybe of bytes after the first such one. A
+    /// byte below 0x20 or equal to one of them is always marked; the borrow of the
+    /// subtractions only ever carries from a marked byte into the ones after it, so the
+    /// lowest mark is exact: `trailingZeroBitCount / 8` plain bytes come first.
+    @inline(__always)
+    static func escapes(in word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func below(_ v: UInt64, _ n: UInt64) -> UInt64 { (v &- ones &* n) & ~v & high }
-        return below(word, 0x20) | below(word ^ (ones &* 0x22), 1) | below(word ^ (ones &* 0x5C), 1) != 0
+        return below(word, 0x20) | below(word ^ (ones &* 0x22), 1) | below(word ^ (ones &* 0x5C), 1)
     }
 
     /// Appends literal text.

@@ -145,12 +145,20 @@ public final class Store<R: KubeResource>: Sendable {
     /// The values in `table` of the keys filed under any of `values` in index `name`: one
     /// pass under the caller's lock, each key once. Plain loops: `compactMap` and `filter`,
     /// called from another module, ran unspecialized and copied every object once more.
+    /// Keys are only checked for repeats once a second value has keys of its own (most
+    /// lookups find one value filed): the first value's keys are a set already.
     private static func collect<V>(in s: State, index name: String, anyOf values: [String], from table: [String: V]) -> [V] {
         guard let index = s.indexes[name] else { return [] }
         var found: [V] = []
-        var seen = Set<String>()
+        var seen: Set<String>?
         for value in values {
-            for key in index[value] ?? [] where seen.insert(key).inserted {
+            guard let keys = index[value], !keys.isEmpty else { continue }
+            guard seen != nil else {
+                seen = keys
+                for key in keys { if let object = table[key] { found.append(object) } }
+                continue
+            }
+            for key in keys where seen!.insert(key).inserted {
                 if let object = table[key] { found.append(object) }
             }
         }

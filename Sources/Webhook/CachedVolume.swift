@@ -18,6 +18,11 @@ final class CachedVolume<Volume: WebhookVolume>: Sendable {
     let isTerminating: Bool
     /// `purpose: software` (SharedVolumes only).
     let isSoftware: Bool
+    /// `dv/home-alice`, `shv/tools`: how answers name it.
+    let reference: String
+    /// Its `stowage.io/injected` entries read-only and read-write (`dv/home-alice:ro`, `:rw`).
+    let injectedReadOnly: String
+    let injectedReadWrite: String
     /// What a new consumer waits for when its sync is allowed (a SharedVolume's access level
     /// may forbid syncing: then it is in place, see `arrival(config:)`).
     private let arrivalWhenSynced: VolumeLifecycle.Arrival
@@ -30,6 +35,9 @@ final class CachedVolume<Volume: WebhookVolume>: Sendable {
         mountPath = volume.effectiveMountPath
         isTerminating = volume.isTerminating
         isSoftware = volume.isSoftware
+        reference = "\(Volume.childKind.rawValue)/\(name)"
+        injectedReadOnly = reference + ":ro"
+        injectedReadWrite = reference + ":rw"
         arrivalWhenSynced = VolumeLifecycle.arrival(hasSource: volume.dataSource != nil, syncAllowed: true,
                                                     onStart: volume.syncPolicy.effectiveOnStart, status: volume.status)
     }

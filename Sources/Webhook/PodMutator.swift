@@ -87,12 +87,13 @@ struct PatchBuilder {
     private(set) var injected: [String] = []
     private(set) var warnings: [String] = []
 
-    /// Pod volume name to claim (nil for non-PVC volumes), as sent.
-    private let podVolumes: [String: String?]
-    /// Claim to the pod's volume name, as sent.
-    private let podClaims: [String: String]
-    /// Mount path to volume name, per container, including mounts added in this pass.
-    private var mounts: [[String: String]]
+    // Scanned, not hashed: a pod has a few volumes and mounts, and comparing a few strings
+    // costs less than hashing one (these were 80 dictionary lookups a mutation, 14 % of
+    // its instructions).
+    /// The pod's volumes as sent: name and claim (nil for non-PVC volumes).
+    private let podVolumes: [(name: String, claim: String?)]
+    /// Mount path and volume name, per container, including mounts added in this pass.
+    private var mounts: [[(path: String, name: String)]]
     private var newVolumes: [PatchValue] = []
     private var newMounts: [[PatchValue]]
     private var waiting: [PlannedVolume] = []
@@ -102,26 +103,24 @@ struct PatchBuilder {
         self.pod = pod
         self.settings = settings
         let volumes = pod.spec?.volumes ?? []
-        podVolumes = Dictionary(volumes.map { ($0.name, $0.persistentVolumeClaim?.claimName) }, uniquingKeysWith: { a, _ in a })
-        podClaims = Dictionary(volumes.compactMap { v in v.persistentVolumeClaim.map { ($0.claimName, v.name) } },
-                               uniquingKeysWith: { a, _ in a })
+        podVolumes = volumes.map { ($0.name, $0.persistentVolumeClaim?.claimName) }
         let containers = pod.spec?.containers ?? []
-        mounts = containers.map { c in
-            Dictionary((c.volumeMounts ?? []).map { ($0.mountPath, $0.name) }, uniquingKeysWith: { a, _ in a })
-        }
+        mounts = containers.map { c in (c.volumeMounts ?? []).map { ($0.mountPath, $0.name) } }
         newMounts = containers.map { _ in [] }
     }
 
     /// Why `volume` cannot be added, or nil when it can (including when it is already there).
     func conflict(for volume: PlannedVolume) -> String? {
-        if let claim = podVolumes[volume.podVolumeName] {
-            if claim != volume.claimName { return "the pod already has a volume named \(volume.podVolumeName)" }
-        } else if let other = podClaims[volume.claimName] {
-            return "the pod already mounts claim \(volume.claimName) as volume \(other)"
+        // The first of a name, claim or path counts, as it would have in a dictionary built
+        // first-wins.
+        if let existing = podVolumes.first(where: { $0.name == volume.podVolumeName }) {
+            if existing.claim != volume.claimName { return "the pod already has a volume named \(volume.podVolumeName)" }
+        } else if let other = podVolumes.first(where: { $0.claim == volume.claimName }) {
+            return "the pod already mounts claim \(volume.claimName) as volume \(other.name)"
         }
         let containers = pod.spec?.containers ?? []
         for (i, byPath) in mounts.enumerated() {
-            if let user = byPath[volume.mountPath], user != volume.podVolumeName {
+            if let user = byPath.first(where: { $0.path == volume.mountPath })?.name, user != volume.podVolumeName {
                 return "mount path \(volume.mountPath) is already used by volume \(user) in container \(containers[i].name)"
             }
         }
@@ -129,11 +128,11 @@ struct PatchBuilder {
     }
 
     mutating func add(_ volume: PlannedVolume) {
-        if podVolumes[volume.podVolumeName] == nil {
+        if !podVolumes.contains(where: { $0.name == volume.podVolumeName }) {
             newVolumes.append(.volume(name: volume.podVolumeName, claim: volume.claimName, readOnly: volume.readOnly))
         }
-        for i in mounts.indices where mounts[i][volume.mountPath] == nil {
-            mounts[i][volume.mountPath] = volume.podVolumeName
+        for i in mounts.indices where !mounts[i].contains(where: { $0.path == volume.mountPath }) {
+            mounts[i].append((volume.mountPath, volume.podVolumeName))
             newMounts[i].append(.mount(name: volume.podVolumeName, path: volume.mountPath, readOnly: volume.readOnly))
         }
         injected.append(volume.label)

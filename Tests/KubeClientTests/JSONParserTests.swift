@@ -275,6 +275,32 @@ import Testing
         #expect(try JSONDecoder().decode(String.self, from: Data(JSONValue.string(many).text.utf8)) == many)
     }
 
+    /// The parser scans strings eight bytes at a time too: at every offset of strings around
+    /// a word or two, an escape is read, a raw control character refused (naming where), and
+    /// non-ASCII text validated (an invalid byte refused), as byte by byte, and the value
+    /// after a string is read from where the string ends.
+    @Test func stringsAreScannedRightAtEveryOffsetOfAWord() throws {
+        for length in 1...20 {
+            for offset in 0..<length {
+                func text(_ special: String) -> String {
+                    String(repeating: "a", count: offset) + special + String(repeating: "b", count: length - offset - 1)
+                }
+                for special in [#"\\"#, #"\""#, #"\n"#, #"\u00e9"#, "é", "日", "\u{7F}", " ", "]"] {
+                    let decoded = try JSONDecoder().decode(String.self, from: Data("\"\(text(special))\"".utf8))
+                    #expect(try parse("\"\(text(special))\"") == .string(decoded), "\(length) \(offset) \(special)")
+                    #expect(try parse("[\"\(text(special))\",1]") == [.string(decoded), 1])
+                }
+                for control in ["\u{0}", "\u{1}", "\n", "\u{1F}"] {
+                    #expect(throws: JSONParseError.self, "raw control at \(offset) of \(length)") { try parse("\"\(text(control))\"") }
+                }
+                var invalid = Array("\"\(text("x"))\"".utf8)
+                invalid[1 + offset] = 0xFF
+                #expect(throws: JSONParseError.self, "0xFF at \(offset) of \(length)") { try JSONValue(parsing: invalid) }
+                #expect(throws: JSONParseError.self, "unterminated at \(length)") { try parse("\"\(text("x"))") }
+            }
+        }
+    }
+
     /// Scalars, string maps and string lists are read straight from the tree when they have
     /// the expected type; the rest must decode as JSONDecoder decodes them, or fail where it
     /// fails, naming the field.

@@ -5,7 +5,8 @@
 //   stowage-bench watch COUNT                            watch from resourceVersion 0 until COUNT
 //                                                        ADDED events are decoded
 //   stowage-bench dv-create NAMESPACE COUNT              create COUNT DataVolumes without source
-//   stowage-bench dv-wait NAMESPACE COUNT                return once COUNT DataVolumes are Ready
+//   stowage-bench dv-wait NAMESPACE COUNT [PHASES]       return once COUNT DataVolumes are Ready
+//                                                        (or in any of PHASES, comma-separated)
 //   stowage-bench dv-floor NAMESPACE QPS BURST [WORKERS] the operator's writes for each DataVolume
 //                                                        (finalizer, claim, event, two status
 //                                                        writes) by a bare client at QPS
@@ -138,22 +139,23 @@ func dvCreate(namespace: String, count: Int) async throws {
     print(#"{"command":"dv-create","count":\#(count),"seconds":\#(seconds(clock.now - start))}"#)
 }
 
-/// Watches until `count` DataVolumes are Ready; the time is from this command's start.
-func dvWait(namespace: String, count: Int) async throws {
+/// Watches until `count` DataVolumes are in one of `phases`; the time is from this command's start.
+func dvWait(namespace: String, count: Int, phases: Set<String> = ["Ready"]) async throws {
     let client = try makeClient()
     let api = client.resource(DataVolume.self, namespace: namespace)
     let clock = ContinuousClock()
     let start = clock.now
     var ready = Set<String>()
+    func arrived(_ dv: DataVolume) -> Bool { dv.status?.phase.map { phases.contains($0.rawValue) } ?? false }
     let (items, version) = try await api.listAll()
-    for dv in items where dv.status?.phase == .ready { ready.insert(dv.metadata.name ?? "") }
+    for dv in items where arrived(dv) { ready.insert(dv.metadata.name ?? "") }
     var resourceVersion = version
     while ready.count < count {
         for try await event in try await api.watch(WatchOptions(resourceVersion: resourceVersion)) {
             switch event {
             case .added(let dv), .modified(let dv):
                 resourceVersion = dv.metadata.resourceVersion ?? resourceVersion
-                if dv.status?.phase == .ready { ready.insert(dv.metadata.name ?? "") }
+                if arrived(dv) { ready.insert(dv.metadata.name ?? "") }
             case .bookmark(let v): resourceVersion = v
             case .deleted: break
             }
@@ -211,8 +213,9 @@ do {
         try await watch(count: count)
     case "dv-create" where args.count == 3:
         try await dvCreate(namespace: args[1], count: Int(args[2]) ?? 0)
-    case "dv-wait" where args.count == 3:
-        try await dvWait(namespace: args[1], count: Int(args[2]) ?? 0)
+    case "dv-wait" where args.count == 3 || args.count == 4:
+        let phases = args.count == 4 ? Set(args[3].split(separator: ",").map(String.init)) : ["Ready"]
+        try await dvWait(namespace: args[1], count: Int(args[2]) ?? 0, phases: phases)
     case "dv-floor" where args.count >= 4:
         try await dvFloor(namespace: args[1], qps: Double(args[2]) ?? 50, burst: Int(args[3]) ?? 100,
                           workers: args.count > 4 ? Int(args[4]) ?? 4 : 4)
