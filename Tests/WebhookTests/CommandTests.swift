@@ -48,7 +48,15 @@ struct CommandTests {
             return process.terminationStatus
         }
 
-        func remove() { try? FileManager.default.removeItem(atPath: directory) }
+        /// Kills the process if it still runs (a failed check must not leave an operator
+        /// behind), and removes its output.
+        func remove() {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+            try? FileManager.default.removeItem(atPath: directory)
+        }
     }
 
     /// An environment in which no kubeconfig can be found.
