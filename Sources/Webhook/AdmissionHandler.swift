@@ -262,7 +262,7 @@ public struct AdmissionHandler: Sendable {
             namespace: workload.namespace,
             dataVolumes: claims.filter { $0.kind == .dataVolume }.map(\.name),
             sharedVolumes: claims.filter { $0.kind == .sharedVolume }.map(\.name))
-        let verdict = PodValidator.validate(workload, identity: identity, snapshot: snapshot, settings: settings)
+        let verdict = PodValidator.validate(workload, identity: identity, snapshot: snapshot, settings: settings, claims: claims)
         guard !verdict.allowed else { return .allow(uid: request.uid) }
         return denyWorkload(request, workload, creator: creator, user: identity.user, message: verdict.message)
     }

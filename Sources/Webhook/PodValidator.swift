@@ -64,7 +64,9 @@ public struct WorkloadRequest: Sendable {
     }
 
     /// Claims named like a Stowage claim, with whether the pod could write through them.
-    var stowageClaims: [(claim: String, kind: ChildNames.Kind, name: String, readWrite: Bool)] {
+    public typealias StowageClaim = (claim: String, kind: ChildNames.Kind, name: String, readWrite: Bool)
+
+    var stowageClaims: [StowageClaim] {
         guard let spec else { return [] }
         let allMounts = (spec.containers + (spec.initContainers ?? [])).flatMap { $0.volumeMounts ?? [] }
         return (spec.volumes ?? []).compactMap { volume in
@@ -93,8 +95,10 @@ public struct WorkloadRequest: Sendable {
 ///   the operator is about to create: otherwise a pending pod could name a volume before it
 ///   exists and receive its data once it does.
 public enum PodValidator {
+    /// `claims`: `request.stowageClaims`, when the caller has worked them out already (the
+    /// handler has, to look the volumes up).
     public static func validate(_ request: WorkloadRequest, identity: PodIdentity, snapshot: VolumeSnapshot,
-                                settings: AdmissionSettings) -> Verdict {
+                                settings: AdmissionSettings, claims: [WorkloadRequest.StowageClaim]? = nil) -> Verdict {
         if request.kind == "Pod", settings.jobControllerUsers.contains(identity.creator),
            request.ownerReferences.contains(where: { $0.kind == "Job" && $0.apiVersion == "batch/v1" && $0.controller == true }) {
             return .allow
@@ -107,7 +111,7 @@ public enum PodValidator {
            request.labels[StowageKeys.managedBy] == StowageKeys.managedByValue {
             return .allow
         }
-        let claims = request.stowageClaims
+        let claims = claims ?? request.stowageClaims
         guard !claims.isEmpty else { return .allow }
         var reasons: [String] = []
         for item in claims {

@@ -75,6 +75,13 @@ struct PatchTextTests {
         }
     }
 
+    @Test func pointerTokensEscapeTildeThenSlash() {
+        #expect(JSONPatchOperation.escape("stowage.io/injected") == "stowage.io~1injected")
+        #expect(JSONPatchOperation.escape("a~b/c~/") == "a~0b~1c~0~1")
+        #expect(JSONPatchOperation.escape("hub.jupyter.org/üser") == "hub.jupyter.org~1üser")
+        #expect(JSONPatchOperation.escape("plain") == "plain")
+    }
+
     @Test func base64AsFoundationWritesIt() {
         var generator = SystemRandomNumberGenerator()
         for length in Array(0...64) + [1000, 4095, 4096, 4097] {
