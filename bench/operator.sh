@@ -22,6 +22,7 @@
 #   OPERATOR_ENV="VAR=1 perf record -o op.perf" ...   # wraps the operator (env's syntax)
 #   OPERATOR_LOG_LEVEL=info ...            # the operator logs each phase change (work/operator.log)
 #   BENCH_UNTIL=Pending,Ready ...          # timed until every DataVolume has a phase, not Ready
+#   BENCH_WEBHOOK=1 BENCH_FLOOR=0 ...      # the webhook on and all namespaces watched (one watch per kind)
 #
 # Ready needs the claim Bound, and binding is the test environment's provisioner's pace
 # (scripts/local-path-provisioner and the PV controller bind about 5 claims a second here):
@@ -130,9 +131,17 @@ fi
 log "operator: $COUNT DataVolumes, $PODS pods, then a cold start"
 "$BIN/stowage-bench" dv-create operator "$COUNT" >&2
 requests operator-before
-watches operator-before
 start=$(date +%s.%N)
-env ${OPERATOR_ENV:-} "$BIN/stowage" operator --kubeconfig "$KUBECONFIG" --namespace stowage-system --watch-namespace operator \
+# BENCH_WEBHOOK=1: the webhook on too (a self-signed certificate; nothing sends it reviews)
+# and every namespace watched, as `deploy/` runs it: the controllers and the webhook then
+# share one cache, and one watch, per kind.
+scope=(--watch-namespace operator)
+if [ "${BENCH_WEBHOOK:-0}" = 1 ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/tls.key" -out "$WORK/tls.crt" -days 1 -subj /CN=bench 2>/dev/null
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  scope=(--webhook-port "$port" --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key")
+fi
+env ${OPERATOR_ENV:-} "$BIN/stowage" operator --kubeconfig "$KUBECONFIG" --namespace stowage-system "${scope[@]}" \
   --no-leader-elect --health-port 0 --kube-qps "$QPS" --kube-burst "$BURST" --workers "$WORKERS" --log-level "${OPERATOR_LOG_LEVEL:-warning}" \
   2> "$WORK/operator.log" &
 op_pid=$!
@@ -144,6 +153,10 @@ cpu_s=$(python3 -c "import os; print($cpu_ticks / os.sysconf('SC_CLK_TCK'))")
 requests operator-after
 watches operator-running
 kill -TERM "$op_pid"; wait "$op_pid" || true; op_pid=
+# Again once it has stopped: the watches that closed with it are the operator's (the
+# controller manager's garbage collector opens watches on the CRDs too, at its own time).
+sleep 2
+watches operator-stopped
 
 python3 - "$WORK" "$COUNT" "$start" "$end" "$peak_kib" "$QPS" "$WORKERS" "$cpu_s" "$floor_s" "$PODS" "${BENCH_UNTIL:-Ready}" <<'PY' | tee "$WORK/results.md"
 import json, sys
@@ -183,7 +196,7 @@ for phase in phases:
         n = after[key] - before.get(key, 0)
         if n > 0:
             print(f"| {phase} | {key[0]} | {key[1]} | {key[2]} | {n:.0f} |")
-# The watches open while the operator ran, less those open before it started: the operator's.
+# The watches open while the operator ran, less those still open once it stopped: the operator's.
 def watches(name):
     out = {}
     for line in open(f"{work}/{name}.watches"):
@@ -192,7 +205,7 @@ def watches(name):
             key = labels.get("resource", "") + ("/" + labels["subresource"] if labels.get("subresource") else "")
             out[key] = out.get(key, 0) + float(line.split()[-1])
     return out
-before, running = watches("operator-before"), watches("operator-running")
+before, running = watches("operator-stopped"), watches("operator-running")
 print("\n| the operator's open watches | resource | count |")
 print("|---|---|---:|")
 for key in sorted(running):
