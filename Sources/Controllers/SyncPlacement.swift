@@ -12,16 +12,8 @@ public enum ClaimBinding: Sendable, Hashable {
     /// The provisioner or the volume controller reported a failure, or the volume is lost.
     case failing(reason: String, message: String)
 
-    public struct ClaimEvent: Sendable, Hashable {
-        public var warning: Bool
-        public var reason: String
-        public var message: String
-        public init(warning: Bool, reason: String, message: String) {
-            self.warning = warning
-            self.reason = reason
-            self.message = message
-        }
-    }
+    /// The newest Event on a claim, as `VolumeLifecycle.Note` holds one.
+    public typealias ClaimEvent = VolumeLifecycle.Note
 
     public init(claim: String, phase: String?, newestEvent: ClaimEvent?) {
         switch phase {

@@ -39,20 +39,6 @@ import Testing
         return Dictionary(uniqueKeysWithValues: try JSONDecoder().decode(Entries.self, from: data).entries.map { ($0.path, $0) })
     }
 
-    /// What `sha256sum`, `sha1sum` and `md5sum` say of a file: the digests are checked
-    /// against tools that share no code with Stowage.
-    func coreutils(_ tool: String, _ path: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/\(tool)")
-        process.arguments = [path]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return String(text.split(separator: " ").first ?? "")
-    }
-
     static func random(_ count: Int) -> Data {
         var words = (0..<(count + 7) / 8).map { _ in UInt64.random(in: .min ... .max) }
         return words.withUnsafeMutableBytes { Data($0.prefix(count)) }
@@ -85,9 +71,9 @@ import Testing
         for (path, source) in [("train.csv", "/data/train.csv"), ("models/model.bin", "/latest/model.bin")] {
             let entry = try #require(entries[path])
             let onDisk = root + "/" + path
-            #expect(entry.sha256 == (try coreutils("sha256sum", onDisk)))
-            #expect(entry.sha1 == (try coreutils("sha1sum", onDisk)))
-            #expect(entry.md5 == (try coreutils("md5sum", onDisk)))
+            #expect(entry.sha256 == (try coreutilsDigest("sha256sum", onDisk)))
+            #expect(entry.sha1 == (try coreutilsDigest("sha1sum", onDisk)))
+            #expect(entry.md5 == (try coreutilsDigest("md5sum", onDisk)))
             #expect(entry.url == server.url(source))
             #expect(entry.lastModified?.hasSuffix("GMT") == true)
         }

@@ -36,3 +36,17 @@ func randomData(_ count: Int) -> Data {
     }
     return data.prefix(count)
 }
+
+/// The hex digest `tool` (`md5sum`, `sha1sum`, `sha256sum`) prints for the file at `path`:
+/// digests checked against tools that share no code with Stowage.
+func coreutilsDigest(_ tool: String, _ path: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/" + tool)
+    process.arguments = [path]
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return String(text.prefix { $0 != " " })
+}

@@ -96,9 +96,9 @@ import Testing
             }
             for entry in pushed.entries {
                 let file = src + "/" + entry.path
-                #expect(entry.md5 == (try sum("md5sum", file)), "\(entry.path)")
-                #expect(entry.sha1 == (try sum("sha1sum", file)), "\(entry.path)")
-                #expect(entry.sha256 == (try sum("sha256sum", file)), "\(entry.path)")
+                #expect(entry.md5 == (try coreutilsDigest("md5sum", file)), "\(entry.path)")
+                #expect(entry.sha1 == (try coreutilsDigest("sha1sum", file)), "\(entry.path)")
+                #expect(entry.sha256 == (try coreutilsDigest("sha256sum", file)), "\(entry.path)")
                 for entries in volumes {
                     let local = entries.first { $0.path == entry.path }
                     #expect(local?.md5 == entry.md5 && local?.sha1 == entry.sha1 && local?.sha256 == entry.sha256, "\(entry.path)")
@@ -167,16 +167,4 @@ import Testing
         }
     }
 
-    /// The hex digest `tool` (md5sum, sha1sum, sha256sum) prints for `path`.
-    func sum(_ tool: String, _ path: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/" + tool)
-        process.arguments = [path]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return String(text.prefix { $0 != " " })
-    }
 }
