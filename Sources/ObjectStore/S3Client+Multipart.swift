@@ -2,7 +2,7 @@ import Foundation
 import HTTP
 
 extension S3Client {
-    /// Uploads in `partSize` parts, `partConcurrency` at a time, each with its checksum
+    /// Uploads in `uploadPartSize(for: length)` parts, `partConcurrency` at a time, each with its checksum
     /// (`configuration.partChecksum`) as `partChecksum` gives it for the part's index: a
     /// part is sent once its checksum is known. Any failure, cancellation included, aborts
     /// the upload so the server drops the parts: an object appears whole or not at all.
@@ -50,7 +50,7 @@ extension S3Client {
 
     private func uploadParts(bucket: String, key: String, uploadID: String, from descriptor: Int32, length: Int64,
                              partChecksum: @escaping @Sendable (Int) async throws -> String, moved: TransferProgress?) async throws -> [UploadedPart] {
-        let partSize = configuration.partSize
+        let partSize = configuration.uploadPartSize(for: length)
         let checksum = configuration.partChecksum
         let parts = Int((length + partSize - 1) / partSize)
         return try await withThrowingTaskGroup(of: (Int, UploadedPart).self) { group in

@@ -69,7 +69,8 @@ extension S3Client {
 
     /// Writes the object into `descriptor` from offset 0 and returns its head. Objects of
     /// at least `multipartThreshold` bytes (when `size` is given) come in parallel ranged
-    /// GETs pinned to one version with `If-Match`. The caller owns the file: it is
+    /// GETs (`S3Configuration.downloadRange(for:)` bytes each) pinned to one version with
+    /// `If-Match`. The caller owns the file: it is
     /// complete only when this returns.
     @discardableResult
     public func download(bucket: String, key: String, to descriptor: Int32, size: Int64? = nil, etag: String? = nil) async throws -> S3ObjectInfo {
@@ -120,8 +121,8 @@ extension S3Client {
             moved?(info.size)
             return (info, digest)
         }
-        let partSize = configuration.partSize
-        let parts = Int((size + partSize - 1) / partSize)
+        let range = configuration.downloadRange(for: size)
+        let parts = Int((size + range - 1) / range)
         enum Finished: Sendable {
             case part(Int64, Int64, S3ObjectInfo?)
             case digest(ContentDigest?)
@@ -139,8 +140,8 @@ extension S3Client {
                 }
             }
             func add(_ part: Int) {
-                let start = Int64(part) * partSize
-                let end = min(start + partSize, size) - 1
+                let start = Int64(part) * range
+                let end = min(start + range, size) - 1
                 var headers = [("Range", "bytes=\(start)-\(end)")]
                 if let etag { headers.append(("If-Match", "\"\(etag)\"")) }
                 let call = Call(operation: "GetObject", method: .get, bucket: bucket, key: key, query: query, headers: headers,
@@ -242,8 +243,9 @@ extension S3Client {
     /// Any failure aborts the upload, so no partial object ever appears.
     ///
     /// `digest` (and, for a multipart upload, `parts` from
-    /// `ContentDigest.of(descriptor:length:partSize:checksum:)` with this client's `partSize`
-    /// and `partChecksum`), if the caller has them, save the hashing. `moved` is told the
+    /// `ContentDigest.of(descriptor:length:partSize:checksum:)` with the configuration's
+    /// `uploadPartSize(for: length)` and `partChecksum`), if the caller has them, save the
+    /// hashing. `moved` is told the
     /// bytes of each part as the server accepts it, or of the whole file once a single PUT
     /// succeeded.
     @discardableResult
@@ -252,14 +254,19 @@ extension S3Client {
                        digest: ContentDigest? = nil, parts: PartDigests? = nil,
                        contentType: String = "application/octet-stream", moved: TransferProgress? = nil) async throws -> UploadedObject {
         if isMultipart(length) {
-            if let digest, let parts, parts.partSize == configuration.partSize, parts.length == length, parts.checksum == configuration.partChecksum {
+            let partSize = configuration.uploadPartSize(for: length)
+            guard length <= S3Configuration.largestObject, partSize <= S3Configuration.largestPart else {
+                throw S3Error(.entityTooLarge, "the file is \(length) bytes; S3 objects are at most 5 TiB, in at most \(configuration.maxPartCount) parts of at most 5 GiB",
+                              operation: "CreateMultipartUpload", bucket: bucket, key: key)
+            }
+            if let digest, let parts, parts.partSize == partSize, parts.length == length, parts.checksum == configuration.partChecksum {
                 let (etag, version) = try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length,
                                                                 metadata: metadata.merging(digestMetadata(digest)) { $1 },
                                                                 partChecksum: { parts.values[$0] }, contentType: contentType, moved: moved)
                 return UploadedObject(etag: etag, versionID: version, digest: digest)
             }
             let hashing = FileHashing(descriptor: descriptor, algorithms: .all,
-                                      parts: PartHashing(partSize: configuration.partSize, length: length, checksum: configuration.partChecksum))
+                                      parts: PartHashing(partSize: partSize, length: length, checksum: configuration.partChecksum))
             hashing.start(length: length)
             // Ends the hashing threads when the upload fails; a no-op once it finished.
             defer { hashing.cancel() }

@@ -22,10 +22,17 @@ public struct S3Configuration: Sendable {
 
     /// Objects at least this large move in parts (multipart upload, parallel ranged GETs).
     public var multipartThreshold: Int64 = 64 << 20
-    /// Bytes per part; S3 needs at least 5 MiB for all but the last part.
+    /// Bytes per part; S3 needs at least 5 MiB for all but the last part. A file too large
+    /// for `maxPartCount` such parts gets larger ones (`uploadPartSize(for:)`).
     public var partSize: Int64 = 16 << 20
+    /// Parts one multipart upload may have: S3 allows 10,000, so 16 MiB parts reach 156 GiB.
+    public var maxPartCount = 10_000
     /// Parts of one object in flight at once.
     public var partConcurrency = 8
+    /// The largest range one GET of a parallel download asks for (`downloadRange(for:)`).
+    /// Downloads need no part size of their own making: fewer, larger ranges cost the server
+    /// fewer requests (moto copies the object for each one), and 48 MiB is s5cmd's size.
+    public var maxDownloadRange: Int64 = 48 << 20
     /// What each uploaded part carries for the server to verify: CRC-32C where the server
     /// knows S3's flexible checksums, `.md5` (Content-MD5) for one that does not.
     public var partChecksum: PartChecksum = .crc32c
@@ -47,6 +54,29 @@ public struct S3Configuration: Sendable {
         self.credentials = credentials
         self.addressing = addressing
         self.caBundle = caBundle
+    }
+
+    /// S3's largest object, 5 TiB, and largest part, 5 GiB: `S3Client.upload` refuses
+    /// more before it sends anything.
+    public static let largestObject: Int64 = 5 << 40
+    public static let largestPart: Int64 = 5 << 30
+
+    /// The part size of a multipart upload of `length` bytes: `partSize`, or the least whole
+    /// MiB that fits the file in `maxPartCount` parts (525 MiB for 5 TiB).
+    public func uploadPartSize(for length: Int64) -> Int64 {
+        let mib: Int64 = 1 << 20
+        let fitting = (length + Int64(max(1, maxPartCount)) - 1) / Int64(max(1, maxPartCount))
+        return max(partSize, (fitting + mib - 1) / mib * mib)
+    }
+
+    /// The bytes each ranged GET of a `size`-byte object asks for: `partConcurrency` ranges,
+    /// in whole MiB, none smaller than `partSize` nor larger than `maxDownloadRange`. A
+    /// medium object keeps every part slot busy; a large one moves in the largest ranges.
+    public func downloadRange(for size: Int64) -> Int64 {
+        let mib: Int64 = 1 << 20
+        let even = (size + Int64(max(1, partConcurrency)) - 1) / Int64(max(1, partConcurrency))
+        let whole = (even + mib - 1) / mib * mib
+        return max(partSize, min(maxDownloadRange, whole))
     }
 
     var httpConfiguration: HTTPClientConfiguration {

@@ -22,6 +22,8 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
         public static let badDigest = Code(rawValue: "BadDigest")
         public static let preconditionFailed = Code(rawValue: "PreconditionFailed")
         public static let invalidRange = Code(rawValue: "InvalidRange")
+        /// Too large for S3 (5 TiB an object, 5 GiB a part).
+        public static let entityTooLarge = Code(rawValue: "EntityTooLarge")
         /// HEAD answers carry no body: a 404 there is this.
         public static let notFound = Code(rawValue: "NotFound")
         /// The answer did not have the shape the operation expects (a client-side check).

@@ -99,6 +99,8 @@ import Testing
             defer { close(source.fd); unlink(source.path) }
             let pieces = Mutex<[Int64]>([])
             let expectedPieces: [Int64] = [2 << 20 + 12345, 5 << 20, 5 << 20, 5 << 20]
+            // A download splits the object its own way: three ranges, one per part slot.
+            let expectedRanges: [Int64] = [5 << 20 + 12345, 6 << 20, 6 << 20]
             // Hashed as it is sent: the digest of the bytes stored comes back with the ETag.
             let uploaded = try await s3.upload(bucket: bucket, key: "big/file.bin", from: source.fd, length: Int64(size), metadata: ["mtime": "7"],
                                                moved: { bytes in pieces.withLock { $0.append(bytes) } })
@@ -117,7 +119,7 @@ import Testing
                                                             moved: { bytes in pieces.withLock { $0.append(bytes) } })
             #expect(info.size == Int64(size))
             #expect(info.metadata["mtime"] == "7")
-            #expect(pieces.withLock { $0.sorted() } == expectedPieces)
+            #expect(pieces.withLock { $0.sorted() } == expectedRanges)
             #expect(FileManager.default.contents(atPath: target.path) == source.data)
         }
     }
@@ -208,6 +210,38 @@ import Testing
                 #expect(digest.sha1 == (md5 ? truth.sha1 : ""))
                 #expect(FileManager.default.contents(atPath: target.path) == source.data)
             }
+        }
+    }
+
+    /// A file too large for 10,000 parts of `partSize` goes in larger parts (here: two of
+    /// 9 MiB where 5 MiB parts would make four), and one larger than S3 takes at all is
+    /// refused before any request (a sparse file of 5 TiB and a byte).
+    @Test func partsGrowToFitThePartCountAndAnObjectOver5TiBIsRefused() async throws {
+        let s3 = try client { $0.multipartThreshold = 6 << 20; $0.partSize = 5 << 20; $0.maxPartCount = 2 }
+        try await withBucket(s3, "part-count") { bucket in
+            let size = 17 << 20 + 12345
+            let source = try tempFile(size: size)
+            defer { close(source.fd); unlink(source.path) }
+            let pieces = Mutex<[Int64]>([])
+            let etag = try await s3.upload(bucket: bucket, key: "two.bin", from: source.fd, length: Int64(size),
+                                           moved: { bytes in pieces.withLock { $0.append(bytes) } }).etag
+            #expect(etag.hasSuffix("-2"), "two parts make the ETag, got \(etag)")
+            #expect(pieces.withLock { $0.sorted() } == [8 << 20 + 12345, 9 << 20])
+            let target = try tempFile(size: 0)
+            defer { close(target.fd); unlink(target.path) }
+            try await s3.download(bucket: bucket, key: "two.bin", to: target.fd, size: Int64(size), etag: etag)
+            #expect(FileManager.default.contents(atPath: target.path) == source.data)
+
+            let huge = try tempFile(size: 0)
+            defer { close(huge.fd); unlink(huge.path) }
+            #expect(ftruncate(huge.fd, off_t(S3Configuration.largestObject + 1)) == 0)
+            let refused = await #expect(throws: S3Error.self) {
+                try await s3.upload(bucket: bucket, key: "huge.bin", from: huge.fd, length: S3Configuration.largestObject + 1)
+            }
+            #expect(refused?.code == .entityTooLarge)
+            #expect(refused?.description.contains("5497558138881 bytes") == true, "\(String(describing: refused))")
+            #expect(try await s3.listMultipartUploads(bucket: bucket).isEmpty)
+            #expect(try await s3.listObjects(bucket: bucket).map(\.key) == ["two.bin"])
         }
     }
 
