@@ -9,7 +9,9 @@
 # Reports wall time, the ratio to stowage (tool time / stowage time: above 1 means stowage was
 # faster), peak RSS (/usr/bin/time) and the S3 requests each command made (SeaweedFS's own
 # per-bucket counters, read from its metrics before and after; every tool has its own
-# bucket). Every pull is checked byte-identical with `diff -r`.
+# bucket), and the CPU the S3 server spent on each command. Every pull is checked
+# byte-identical with `diff -r`. Each command starts BENCH_SETTLE seconds (15) after the
+# last one ended (see "Fresh memory" in bench/README.md).
 # "Durable" adds the `sync` run right after the tool: stowage fsyncs what it pulls before
 # it reports success (a crash never leaves a half-written file under a final name), the
 # other tools leave their writes in the page cache, so a pull's durable time is the fair one.
@@ -36,6 +38,7 @@ LARGE_MIB=${BENCH_LARGE_MIB:-1024}
 TOOLS=${BENCH_TOOLS:-"stowage rclone s5cmd aws"}
 S3_SERVER=${BENCH_S3:-seaweedfs}
 CASES=${BENCH_CASES:-"small large"}
+SETTLE=${BENCH_SETTLE:-15}
 ENV_DIR=$ROOT/.testenv/bench-sync${BENCH_ENV_SUFFIX:-}
 WORK=$ENV_DIR/work
 STOWAGE=${STOWAGE_BIN:-$ROOT/.build-release/release/stowage}
@@ -107,7 +110,7 @@ cmd_for() { # tool, push|pull, bucket, dir
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 RESULTS=$WORK/results.tsv
-printf 'case\ttool\tseconds\tdurable_seconds\tpeak_rss_kib\texit\trequests\tcpu_seconds\n' > "$RESULTS"
+printf 'case\ttool\tseconds\tdurable_seconds\tpeak_rss_kib\texit\trequests\tcpu_seconds\tserver_cpu_seconds\n' > "$RESULTS"
 
 # "GET=2 PUT=10001": the S3 requests SeaweedFS counted for one bucket so far, by type.
 requests() { # bucket
@@ -134,12 +137,23 @@ delta = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get
 print(" ".join(f"{k}={v}" for k, v in sorted(delta.items())) or "-")' "$1" "$2"
 }
 
+# CPU seconds (user + system) the S3 server has used so far: on two cores the server and
+# the client share the machine, so a tool that costs the server more is slower for it.
+SERVER_PID=$(cat "$ENV_DIR/pids/$([ "$S3_SERVER" = moto ] && echo moto || echo weed)")
+server_cpu() { awk '{ printf "%.2f\n", ($14 + $15) / 100 }' "/proc/$SERVER_PID/stat"; }
+
 timed() { # case label, tool, bucket, command...
   local label=$1 tool=$2 bucket=$3; shift 3
   local tag=${label// /_}.$tool out=$WORK/logs
   sync  # the previous run's dirty pages are not this run's cost
-  local before_requests
+  # Memory freed a moment ago is cheap to use again; on this VM, memory the kernel has had
+  # time to hand back to the host costs up to 2.3 s of CPU a GiB for whoever touches it
+  # first (host page faults, charged as system time). Every command starts after the same
+  # pause, so each meets memory in the same state (bench/README, "Fresh memory").
+  sleep "$SETTLE"
+  local before_requests before_server
   before_requests=$(requests "$bucket")
+  before_server=$(server_cpu)
   log "$label: $tool: $*"
   set +e
   ( timeout 1800 /usr/bin/time -f '%e %M %U %S' -o "$out/$tag.time" "$@" >"$out/$tag.stdout" 2>"$out/$tag.stderr" )
@@ -147,15 +161,16 @@ timed() { # case label, tool, bucket, command...
   local flush_start flush_end
   flush_start=$(date +%s.%N); sync; flush_end=$(date +%s.%N)
   set -e
-  local made
+  local made server
   made=$(request_delta "$before_requests" "$(requests "$bucket")")
+  server=$(python3 -c "print(f'{$(server_cpu) - $before_server:.2f}')")
   local secs=NaN rss=0 user=0 system=0
   [ -s "$out/$tag.time" ] && read -r secs rss user system < <(tail -1 "$out/$tag.time")
   [ "$rc" -eq 0 ] || { log "$label: $tool FAILED (exit $rc), see $out/$tag.stderr"; tail -5 "$out/$tag.stderr" >&2; }
   local durable
   durable=$(python3 -c "print(f'{$secs + $flush_end - $flush_start:.2f}')" 2>/dev/null || echo NaN)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$tool" "$secs" "$durable" "$rss" "$rc" "$made" \
-    "$(python3 -c "print(f'{$user + $system:.2f}')")" >> "$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$tool" "$secs" "$durable" "$rss" "$rc" "$made" \
+    "$(python3 -c "print(f'{$user + $system:.2f}')")" "$server" >> "$RESULTS"
 }
 
 verify() { # label, tool, source, pulled
@@ -206,8 +221,8 @@ cases.sort(key=lambda c: order.get(c, 9))
 print(f"N={n}; (a) {int(small):,} x 16 KiB; (b) {large} x {mib} MiB; (c) no-change push of (a). "
       f"S3 server: {server}. {os.cpu_count()} cores. Ratio = tool time / stowage time (above 1: stowage faster). "
       f"Load average (1, 5, 15 min) at start {load_start}, at end {load_end}.\n")
-print("| case | tool | wall s | ratio to stowage | durable s (+ sync) | durable ratio | client CPU s | CPU ratio | peak RSS MiB | S3 requests | exit |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+print("| case | tool | wall s | ratio to stowage | durable s (+ sync) | durable ratio | client CPU s | CPU ratio | server CPU s | peak RSS MiB | S3 requests | exit |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 def requests(text):
     counts = dict(item.split("=") for item in text.split()) if text not in ("", "-") else {}
     total = sum(int(v) for v in counts.values())
@@ -222,7 +237,7 @@ for c in cases:
     for r in (r for r in rows if r["case"] == c):
         s, d = float(r["seconds"]), float(r["durable_seconds"])
         cpu = float(r["cpu_seconds"])
-        print(f"| {c} | {r['tool']} | {s:.2f} | {ratio(s, base)} | {d:.2f} | {ratio(d, durable_base)} | {cpu:.2f} | {ratio(cpu, cpu_base)} | "
+        print(f"| {c} | {r['tool']} | {s:.2f} | {ratio(s, base)} | {d:.2f} | {ratio(d, durable_base)} | {cpu:.2f} | {ratio(cpu, cpu_base)} | {r['server_cpu_seconds']} | "
               f"{int(r['peak_rss_kib']) / 1024:.1f} | {requests(r['requests'])} | {r['exit']} |")
 for r in bad:
     print(f"\n**{r['case']} {r['tool']}: pulled tree differs from the source.**")

@@ -31,7 +31,7 @@ public struct S3Configuration: Sendable {
     public var partConcurrency = 8
     /// The largest range one GET of a parallel download asks for (`downloadRange(for:)`).
     /// Downloads need no part size of their own making: fewer, larger ranges cost the server
-    /// fewer requests (moto copies the object for each one), and 48 MiB is s5cmd's size.
+    /// fewer requests (moto copies the object for each one); s5cmd uses 50 MiB.
     public var maxDownloadRange: Int64 = 48 << 20
     /// What each uploaded part carries for the server to verify: CRC-32C where the server
     /// knows S3's flexible checksums, `.md5` (Content-MD5) for one that does not.
@@ -69,14 +69,14 @@ public struct S3Configuration: Sendable {
         return max(partSize, (fitting + mib - 1) / mib * mib)
     }
 
-    /// The bytes each ranged GET of a `size`-byte object asks for: `partConcurrency` ranges,
-    /// in whole MiB, none smaller than `partSize` nor larger than `maxDownloadRange`. A
-    /// medium object keeps every part slot busy; a large one moves in the largest ranges.
+    /// The bytes each ranged GET of a `size`-byte object asks for: a quarter of the object
+    /// in whole MiB, none smaller than `partSize` nor larger than `maxDownloadRange`. Four
+    /// ranges of a medium object overlap one request's latency with the others' bytes; a
+    /// large one moves in the largest ranges, `partConcurrency` at a time.
     public func downloadRange(for size: Int64) -> Int64 {
         let mib: Int64 = 1 << 20
-        let even = (size + Int64(max(1, partConcurrency)) - 1) / Int64(max(1, partConcurrency))
-        let whole = (even + mib - 1) / mib * mib
-        return max(partSize, min(maxDownloadRange, whole))
+        let quarter = (size + 3) / 4
+        return max(partSize, min(maxDownloadRange, (quarter + mib - 1) / mib * mib))
     }
 
     var httpConfiguration: HTTPClientConfiguration {

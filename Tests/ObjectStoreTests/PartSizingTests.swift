@@ -14,20 +14,21 @@ import Testing
         let config = configuration()
         #expect(config.downloadRange(for: 1 << 30) == 48 << 20)
         #expect(config.downloadRange(for: 100 << 30) == 48 << 20)
+        #expect(config.downloadRange(for: 256 << 20) == 48 << 20)
     }
 
-    /// Below 8 x 48 MiB every part slot stays busy: the object splits evenly, in whole MiB.
-    @Test func mediumObjectsKeepEveryPartSlotBusy() {
+    /// Below 4 x 48 MiB an object splits in four, in whole MiB.
+    @Test func mediumObjectsSplitInFour() {
         let config = configuration()
-        #expect(config.downloadRange(for: 256 << 20) == 32 << 20)
-        #expect(config.downloadRange(for: (256 << 20) + 1) == 33 << 20)
-        #expect(config.downloadRange(for: 200 << 20) == 25 << 20)
+        #expect(config.downloadRange(for: 150 << 20) == 38 << 20)
+        #expect(config.downloadRange(for: 100 << 20) == 25 << 20)
+        #expect(config.downloadRange(for: (100 << 20) + 1) == 26 << 20)
     }
 
     @Test func noRangeIsSmallerThanAPart() {
         #expect(configuration().downloadRange(for: 64 << 20) == 16 << 20)
+        #expect(configuration().downloadRange(for: 40 << 20) == 16 << 20)
         #expect(configuration { $0.maxDownloadRange = 1 << 20 }.downloadRange(for: 1 << 30) == 16 << 20)
-        #expect(configuration { $0.partConcurrency = 0 }.downloadRange(for: 1 << 30) == 48 << 20)
     }
 
     @Test func uploadsUseThePartSizeUntilTheyWouldNeedMoreThan10000Parts() {
