@@ -2,10 +2,11 @@ import Foundation
 import HTTP
 
 extension S3Client {
-    /// Uploads in `uploadPartSize(for: length)` parts, `partConcurrency` at a time, each with its checksum
-    /// (`configuration.partChecksum`) as `partChecksum` gives it for the part's index: a
-    /// part is sent once its checksum is known. Any failure, cancellation included, aborts
-    /// the upload so the server drops the parts: an object appears whole or not at all.
+    /// Uploads in `uploadPartSize(for: length)` parts, `partConcurrency` at a time, each
+    /// with its checksum (`configuration.partChecksum`) as `partChecksum` gives it for the
+    /// part's index: a part is sent once its checksum is known. Any failure, cancellation
+    /// included, aborts the upload so the server drops the parts: an object appears whole
+    /// or not at all.
     /// Returns the ETag and, on a versioned bucket, the version id.
     func multipartUpload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String],
                          partChecksum: @escaping @Sendable (Int) async throws -> String, contentType: String,

@@ -70,8 +70,7 @@ extension S3Client {
     /// Writes the object into `descriptor` from offset 0 and returns its head. Objects of
     /// at least `multipartThreshold` bytes (when `size` is given) come in parallel ranged
     /// GETs (`S3Configuration.downloadRange(for:)` bytes each) pinned to one version with
-    /// `If-Match`. The caller owns the file: it is
-    /// complete only when this returns.
+    /// `If-Match`. The caller owns the file: it is complete only when this returns.
     @discardableResult
     public func download(bucket: String, key: String, to descriptor: Int32, size: Int64? = nil, etag: String? = nil) async throws -> S3ObjectInfo {
         try await fetch(bucket: bucket, key: key, versionID: nil, to: descriptor, size: size, etag: etag, hash: nil, writeBehind: false, moved: nil).info
@@ -245,9 +244,8 @@ extension S3Client {
     /// `digest` (and, for a multipart upload, `parts` from
     /// `ContentDigest.of(descriptor:length:partSize:checksum:)` with the configuration's
     /// `uploadPartSize(for: length)` and `partChecksum`), if the caller has them, save the
-    /// hashing. `moved` is told the
-    /// bytes of each part as the server accepts it, or of the whole file once a single PUT
-    /// succeeded.
+    /// hashing. `moved` is told the bytes of each part as the server accepts it, or of the
+    /// whole file once a single PUT succeeded.
     @discardableResult
     public func upload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String] = [:],
                        digestMetadata: @Sendable (ContentDigest) -> [String: String] = { _ in [:] },

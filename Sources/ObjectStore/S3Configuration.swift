@@ -30,8 +30,9 @@ public struct S3Configuration: Sendable {
     /// Parts of one object in flight at once.
     public var partConcurrency = 8
     /// The largest range one GET of a parallel download asks for (`downloadRange(for:)`).
-    /// Downloads need no part size of their own making: fewer, larger ranges cost the server
-    /// fewer requests (moto copies the object for each one); s5cmd uses 50 MiB.
+    /// A download is free to choose its ranges, whatever parts the object was uploaded in:
+    /// fewer, larger ones cost the server fewer requests (moto copies the whole object for
+    /// each one). s5cmd uses 50 MiB.
     public var maxDownloadRange: Int64 = 48 << 20
     /// What each uploaded part carries for the server to verify: CRC-32C where the server
     /// knows S3's flexible checksums, `.md5` (Content-MD5) for one that does not.
@@ -64,9 +65,7 @@ public struct S3Configuration: Sendable {
     /// The part size of a multipart upload of `length` bytes: `partSize`, or the least whole
     /// MiB that fits the file in `maxPartCount` parts (525 MiB for 5 TiB).
     public func uploadPartSize(for length: Int64) -> Int64 {
-        let mib: Int64 = 1 << 20
-        let fitting = (length + Int64(max(1, maxPartCount)) - 1) / Int64(max(1, maxPartCount))
-        return max(partSize, (fitting + mib - 1) / mib * mib)
+        max(partSize, Self.wholeMiB(length, dividedBy: Int64(max(1, maxPartCount))))
     }
 
     /// The bytes each ranged GET of a `size`-byte object asks for: a quarter of the object
@@ -74,9 +73,14 @@ public struct S3Configuration: Sendable {
     /// ranges of a medium object overlap one request's latency with the others' bytes; a
     /// large one moves in the largest ranges, `partConcurrency` at a time.
     public func downloadRange(for size: Int64) -> Int64 {
+        max(partSize, min(maxDownloadRange, Self.wholeMiB(size, dividedBy: 4)))
+    }
+
+    /// The least whole number of MiB that `pieces` pieces of that size cover `bytes` with.
+    private static func wholeMiB(_ bytes: Int64, dividedBy pieces: Int64) -> Int64 {
         let mib: Int64 = 1 << 20
-        let quarter = (size + 3) / 4
-        return max(partSize, min(maxDownloadRange, (quarter + mib - 1) / mib * mib))
+        let piece = (bytes + pieces - 1) / pieces
+        return (piece + mib - 1) / mib * mib
     }
 
     var httpConfiguration: HTTPClientConfiguration {
