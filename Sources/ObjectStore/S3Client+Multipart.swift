@@ -2,13 +2,13 @@ import Foundation
 import HTTP
 
 extension S3Client {
-    /// Uploads in `uploadPartSize(for: length)` parts, `partConcurrency` at a time, each
-    /// with its checksum (`configuration.partChecksum`) as `partChecksum` gives it for the
+    /// Uploads in `partSize` parts (`uploadPartSize(for: length)`, the size the checksums
+    /// were computed for), `partConcurrency` at a time, each with its checksum (`configuration.partChecksum`) as `partChecksum` gives it for the
     /// part's index: a part is sent once its checksum is known. Any failure, cancellation
     /// included, aborts the upload so the server drops the parts: an object appears whole
     /// or not at all.
     /// Returns the ETag and, on a versioned bucket, the version id.
-    func multipartUpload(bucket: String, key: String, from descriptor: Int32, length: Int64, metadata: [String: String],
+    func multipartUpload(bucket: String, key: String, from descriptor: Int32, length: Int64, partSize: Int64, metadata: [String: String],
                          partChecksum: @escaping @Sendable (Int) async throws -> String, contentType: String,
                          moved: TransferProgress?) async throws -> (etag: String, versionID: String?) {
         let checksum = configuration.partChecksum
@@ -19,7 +19,7 @@ extension S3Client {
             throw S3Error(.invalidResponse, "CreateMultipartUpload answered without an UploadId", operation: "CreateMultipartUpload", bucket: bucket, key: key)
         }
         do {
-            let uploaded = try await uploadParts(bucket: bucket, key: key, uploadID: uploadID, from: descriptor, length: length, partChecksum: partChecksum, moved: moved)
+            let uploaded = try await uploadParts(bucket: bucket, key: key, uploadID: uploadID, from: descriptor, length: length, partSize: partSize, partChecksum: partChecksum, moved: moved)
             var xml = "<CompleteMultipartUpload>"
             for (index, part) in uploaded.enumerated() {
                 xml += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\"\(part.etag)\"</ETag>"
@@ -49,9 +49,8 @@ extension S3Client {
         var checksum: String
     }
 
-    private func uploadParts(bucket: String, key: String, uploadID: String, from descriptor: Int32, length: Int64,
+    private func uploadParts(bucket: String, key: String, uploadID: String, from descriptor: Int32, length: Int64, partSize: Int64,
                              partChecksum: @escaping @Sendable (Int) async throws -> String, moved: TransferProgress?) async throws -> [UploadedPart] {
-        let partSize = configuration.uploadPartSize(for: length)
         let checksum = configuration.partChecksum
         let parts = Int((length + partSize - 1) / partSize)
         return try await withThrowingTaskGroup(of: (Int, UploadedPart).self) { group in

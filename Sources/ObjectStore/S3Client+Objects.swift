@@ -258,7 +258,7 @@ extension S3Client {
                               operation: "CreateMultipartUpload", bucket: bucket, key: key)
             }
             if let digest, let parts, parts.partSize == partSize, parts.length == length, parts.checksum == configuration.partChecksum {
-                let (etag, version) = try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length,
+                let (etag, version) = try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length, partSize: partSize,
                                                                 metadata: metadata.merging(digestMetadata(digest)) { $1 },
                                                                 partChecksum: { parts.values[$0] }, contentType: contentType, moved: moved)
                 return UploadedObject(etag: etag, versionID: version, digest: digest)
@@ -268,7 +268,7 @@ extension S3Client {
             hashing.start(length: length)
             // Ends the hashing threads when the upload fails; a no-op once it finished.
             defer { hashing.cancel() }
-            let (etag, version) = try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length, metadata: metadata,
+            let (etag, version) = try await multipartUpload(bucket: bucket, key: key, from: descriptor, length: length, partSize: partSize, metadata: metadata,
                                                             partChecksum: { try await hashing.partChecksum($0) }, contentType: contentType, moved: moved)
             let (digest, _) = try await hashing.finish(length: length)
             return UploadedObject(etag: etag, versionID: version, digest: digest)

@@ -20,6 +20,16 @@ import Testing
         return try S3Client(configuration: config)
     }
 
+    /// Uploads `source` as `key`; returns what was stored and the bytes progress reported
+    /// for each part, smallest first.
+    func uploadCountingParts(_ s3: S3Client, bucket: String, key: String, _ source: (path: String, fd: Int32, data: Data),
+                             metadata: [String: String] = [:]) async throws -> (UploadedObject, [Int64]) {
+        let pieces = Mutex<[Int64]>([])
+        let uploaded = try await s3.upload(bucket: bucket, key: key, from: source.fd, length: Int64(source.data.count), metadata: metadata,
+                                           moved: { bytes in pieces.withLock { $0.append(bytes) } })
+        return (uploaded, pieces.withLock { $0.sorted() })
+    }
+
     func withBucket(_ s3: S3Client, _ name: String, _ body: (String) async throws -> Void) async throws {
         try await s3.withTemporaryBucket("os-\(name)", body)
     }
@@ -97,29 +107,27 @@ import Testing
             let size = 25 << 20 + 12345
             let source = try tempFile(size: size)
             defer { close(source.fd); unlink(source.path) }
-            let pieces = Mutex<[Int64]>([])
-            let expectedPieces: [Int64] = [12345] + Array(repeating: 5 << 20, count: 5)
-            // A download splits the object its own way: in four, in whole MiB.
-            let expectedRanges: [Int64] = [4 << 20 + 12345, 7 << 20, 7 << 20, 7 << 20]
             // Hashed as it is sent: the digest of the bytes stored comes back with the ETag.
-            let uploaded = try await s3.upload(bucket: bucket, key: "big/file.bin", from: source.fd, length: Int64(size), metadata: ["mtime": "7"],
-                                               moved: { bytes in pieces.withLock { $0.append(bytes) } })
+            let (uploaded, parts) = try await uploadCountingParts(s3, bucket: bucket, key: "big/file.bin", source, metadata: ["mtime": "7"])
             let etag = uploaded.etag
             #expect(etag.hasSuffix("-6"), "six parts make a multipart ETag, got \(etag)")
             #expect(uploaded.digest == ContentDigest.of(source.data))
             // Progress moves part by part, and adds up to the file.
-            #expect(pieces.withLock { $0.sorted() } == expectedPieces)
+            let fiveMiB: Int64 = 5 << 20
+            #expect(parts == [12345, fiveMiB, fiveMiB, fiveMiB, fiveMiB, fiveMiB])
             let listed = try await s3.listObjects(bucket: bucket)
             #expect(listed.map(\.size) == [Int64(size)])
 
             let target = try tempFile(size: 0)
             defer { close(target.fd); unlink(target.path) }
-            pieces.withLock { $0.removeAll() }
+            let pieces = Mutex<[Int64]>([])
             let (info, _) = try await s3.downloadWithDigest(bucket: bucket, key: "big/file.bin", to: target.fd, size: Int64(size), etag: listed[0].etag,
                                                             moved: { bytes in pieces.withLock { $0.append(bytes) } })
             #expect(info.size == Int64(size))
             #expect(info.metadata["mtime"] == "7")
-            #expect(pieces.withLock { $0.sorted() } == expectedRanges)
+            // A download splits the object its own way: in four, in whole MiB.
+            let ranges: [Int64] = [4 << 20 + 12345, 7 << 20, 7 << 20, 7 << 20]
+            #expect(pieces.withLock { $0.sorted() } == ranges)
             #expect(FileManager.default.contents(atPath: target.path) == source.data)
         }
     }
@@ -222,11 +230,11 @@ import Testing
             let size = 17 << 20 + 12345
             let source = try tempFile(size: size)
             defer { close(source.fd); unlink(source.path) }
-            let pieces = Mutex<[Int64]>([])
-            let etag = try await s3.upload(bucket: bucket, key: "two.bin", from: source.fd, length: Int64(size),
-                                           moved: { bytes in pieces.withLock { $0.append(bytes) } }).etag
+            let (uploaded, parts) = try await uploadCountingParts(s3, bucket: bucket, key: "two.bin", source)
+            let etag = uploaded.etag
             #expect(etag.hasSuffix("-2"), "two parts make the ETag, got \(etag)")
-            #expect(pieces.withLock { $0.sorted() } == [8 << 20 + 12345, 9 << 20])
+            let twoParts: [Int64] = [8 << 20 + 12345, 9 << 20]
+            #expect(parts == twoParts)
             let target = try tempFile(size: 0)
             defer { close(target.fd); unlink(target.path) }
             try await s3.download(bucket: bucket, key: "two.bin", to: target.fd, size: Int64(size), etag: etag)
